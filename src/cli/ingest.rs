@@ -1,0 +1,419 @@
+//! `trailgraph ingest`: parallel parsing, one ordered writer.
+//!
+//! Workers read and parse files (decompress, hash, detect, normalize, nothing touches the database). The writer
+//! takes their results strictly in discovery order, so the store is the same whatever the thread timing, and a
+//! rerun after a kill continues exactly where the killed run stopped. A window bounds how far workers may run
+//! ahead, which bounds memory.
+
+use super::output::sanitize;
+use super::{resolve_format, Format, Outcome};
+use crate::ingest::source::{is_quietly_skipped, read_file, ReadOptions, ReadResult};
+use crate::ingest::walk::{discover, FileEntry};
+use crate::model::Severity;
+use crate::store::{SourceMeta, Store};
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Files or directories (searched recursively).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Treat record-level errors as failures: a file with any is not ingested, and the run exits 1.
+    #[arg(long)]
+    strict: bool,
+    /// Largest decompressed size accepted for one file, in bytes (suffixes K, M, G).
+    #[arg(long, default_value = "1G", value_parser = parse_size)]
+    max_file_size: u64,
+    /// Parser threads (default: number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Summary format on stdout (table on a terminal, json otherwise).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// No progress bar and no per-file messages on stderr (the summary is still printed).
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn parse_size(s: &str) -> std::result::Result<u64, String> {
+    let s = s.trim();
+    let (num, mul) = match s.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&s[..s.len() - 1], 1u64 << 10),
+        Some('M') => (&s[..s.len() - 1], 1 << 20),
+        Some('G') => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<u64>()
+        .map(|n| n * mul)
+        .map_err(|_| format!("not a size: {s:?} (examples: 500M, 2G, 1048576)"))
+}
+
+/// The ingest summary. Field names are documented in schemas/ingest-summary.schema.json.
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub files_seen: u64,
+    pub files_unchanged: u64,
+    pub files_skipped: u64,
+    pub sources_new: u64,
+    pub sources_already_known: u64,
+    pub files_failed: u64,
+    pub records: u64,
+    pub events_new: u64,
+    pub events_duplicate: u64,
+    pub events_conflicting: u64,
+    pub config_items_new: u64,
+    pub config_items_duplicate: u64,
+    pub diagnostics: BTreeMap<String, u64>,
+    pub bytes_read: u64,
+    pub bytes_uncompressed: u64,
+    pub seconds: f64,
+    pub failures: Vec<Failure>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Failure {
+    pub path: String,
+    pub reason: String,
+}
+
+struct Window {
+    next_to_write: Mutex<usize>,
+    cv: Condvar,
+}
+
+pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
+    let started = Instant::now();
+    for p in &args.paths {
+        if !p.exists() {
+            anyhow::bail!(
+                "{}: no such file or directory",
+                sanitize(&p.display().to_string())
+            );
+        }
+    }
+    let mut store = Store::open(db)?;
+    let (files, walk_errors) = discover(&args.paths);
+    let mut summary = Summary {
+        files_seen: files.len() as u64,
+        ..Default::default()
+    };
+    for e in walk_errors {
+        summary.files_failed += 1;
+        summary.failures.push(Failure {
+            path: String::new(),
+            reason: e,
+        });
+    }
+
+    // Fast path: paths already ingested with the same size and mtime are not read again.
+    let mut todo: Vec<FileEntry> = Vec::with_capacity(files.len());
+    {
+        let w = store.writer();
+        for f in files {
+            if is_quietly_skipped(&f.path) {
+                summary.files_skipped += 1;
+                continue;
+            }
+            if w.location_unchanged(&path_text(&f.path), f.size, f.mtime_ms)? {
+                summary.files_unchanged += 1;
+                continue;
+            }
+            todo.push(f);
+        }
+    }
+
+    let progress = if !args.quiet && std::io::stderr().is_terminal() {
+        let pb =
+            ProgressBar::with_draw_target(Some(todo.len() as u64), ProgressDrawTarget::stderr());
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} files {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb
+    } else {
+        ProgressBar::hidden()
+    };
+
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        })
+        .max(1);
+    let window_size = jobs * 4;
+    let opts = ReadOptions {
+        max_bytes: args.max_file_size,
+    };
+    let next_job = AtomicUsize::new(0);
+    let window = Window {
+        next_to_write: Mutex::new(0),
+        cv: Condvar::new(),
+    };
+    let (tx, rx) = crossbeam_channel::bounded::<(usize, ReadResult)>(window_size);
+    let todo_ref = &todo;
+    let mut problems = false;
+
+    std::thread::scope(|scope| -> Result<()> {
+        for _ in 0..jobs {
+            let tx = tx.clone();
+            let (next_job, window, opts) = (&next_job, &window, &opts);
+            scope.spawn(move || loop {
+                let i = next_job.fetch_add(1, Ordering::SeqCst);
+                if i >= todo_ref.len() {
+                    break;
+                }
+                {
+                    // Do not run more than `window_size` files ahead of the writer.
+                    let mut next = window
+                        .next_to_write
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner());
+                    while i >= *next + window_size {
+                        next = window.cv.wait(next).unwrap_or_else(|p| p.into_inner());
+                    }
+                }
+                let res = read_file(&todo_ref[i].path, opts);
+                if tx.send((i, res)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+
+        let mut pending: BTreeMap<usize, ReadResult> = BTreeMap::new();
+        let mut next = 0usize;
+        let mut writer = store.writer();
+        let mut batch_records = 0u64;
+        let mut batch_started = Instant::now();
+        let result = (|| -> Result<()> {
+            for (i, res) in rx.iter() {
+                pending.insert(i, res);
+                while let Some(res) = pending.remove(&next) {
+                    let entry = &todo_ref[next];
+                    batch_records += write_one(
+                        &mut writer,
+                        entry,
+                        res,
+                        args,
+                        &mut summary,
+                        &progress,
+                        &mut problems,
+                    )?;
+                    next += 1;
+                    {
+                        let mut n = window
+                            .next_to_write
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner());
+                        *n = next;
+                    }
+                    window.cv.notify_all();
+                    progress.inc(1);
+                    if batch_records >= 50_000 || batch_started.elapsed() > Duration::from_secs(2) {
+                        writer.commit()?;
+                        batch_records = 0;
+                        batch_started = Instant::now();
+                        progress.set_message(format!("{} events", summary.events_new));
+                    }
+                }
+            }
+            writer.commit()?;
+            Ok(())
+        })();
+        if result.is_err() {
+            // Unblock workers so the scope can end, then report.
+            *window
+                .next_to_write
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = usize::MAX / 2;
+            window.cv.notify_all();
+            for _ in rx.iter() {}
+        }
+        result
+    })?;
+    progress.finish_and_clear();
+
+    summary.seconds = started.elapsed().as_secs_f64();
+    print_summary(&summary, args)?;
+    if summary.files_failed > 0 || problems {
+        Ok(Outcome::Problems)
+    } else {
+        Ok(Outcome::Ok)
+    }
+}
+
+fn path_text(p: &Path) -> String {
+    // Absolute where possible so the same file reached by two relative paths is one location.
+    std::path::absolute(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Writes one read result; returns how many records it added to the current transaction.
+fn write_one(
+    writer: &mut crate::store::Writer<'_>,
+    entry: &FileEntry,
+    res: ReadResult,
+    args: &Args,
+    summary: &mut Summary,
+    progress: &ProgressBar,
+    problems: &mut bool,
+) -> Result<u64> {
+    let path = path_text(&entry.path);
+    summary.bytes_read += entry.size;
+    summary.bytes_uncompressed += res.uncompressed_size;
+    let shown = sanitize(&entry.path.display().to_string());
+    let fail = |summary: &mut Summary,
+                writer: &mut crate::store::Writer<'_>,
+                code: &str,
+                reason: String|
+     -> Result<()> {
+        if !args.quiet {
+            progress.suspend(|| eprintln!("trailgraph: {shown}: {}", sanitize(&reason)));
+        }
+        writer
+            .record_failure(&path, code, &reason)
+            .with_context(|| format!("recording failure of {shown}"))?;
+        summary.files_failed += 1;
+        summary.failures.push(Failure {
+            path: path.clone(),
+            reason,
+        });
+        Ok(())
+    };
+    let Some(contents) = res.contents else {
+        let reason = res.failure.unwrap_or_else(|| "unreadable".into());
+        fail(summary, writer, "file_failed", reason)?;
+        return Ok(0);
+    };
+    let mut diags = res.warnings;
+    diags.extend(contents.diagnostics);
+    let record_errors = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    if args.strict && record_errors > 0 {
+        let first = diags
+            .iter()
+            .find(|d| d.severity == Severity::Error)
+            .map(|d| d.message.clone())
+            .unwrap_or_default();
+        fail(
+            summary,
+            writer,
+            "strict",
+            format!(
+                "{record_errors} record error(s) under --strict, file not ingested; first: {first}"
+            ),
+        )?;
+        return Ok(0);
+    }
+    let kind = contents.kind.map(|k| k.as_str()).unwrap_or("empty");
+    let meta = SourceMeta {
+        path: path.clone(),
+        size: entry.size,
+        mtime_ms: entry.mtime_ms,
+        sha256: res.sha256,
+        kind,
+        uncompressed_size: res.uncompressed_size,
+        compressed: res.compressed,
+        account: res.layout.account,
+        region: res.layout.region,
+        service: res.layout.service,
+        org: res.layout.org,
+        records: contents.records,
+        skipped: contents.skipped,
+    };
+    let out = writer
+        .write_source(
+            &meta,
+            &contents.events,
+            &contents.items,
+            &diags,
+            contents.digest_json.as_deref(),
+        )
+        .with_context(|| format!("writing {shown}"))?;
+    if out.already_known {
+        summary.sources_already_known += 1;
+        return Ok(0);
+    }
+    summary.sources_new += 1;
+    summary.records += contents.records;
+    summary.events_new += out.events_new;
+    summary.events_duplicate += out.events_duplicate;
+    summary.events_conflicting += out.events_conflicting;
+    summary.config_items_new += out.items_new;
+    summary.config_items_duplicate += out.items_duplicate;
+    for d in &diags {
+        *summary
+            .diagnostics
+            .entry(format!("{}:{}", d.severity.as_str(), d.code))
+            .or_default() += 1;
+    }
+    if record_errors > 0 {
+        *problems = true;
+        if !args.quiet {
+            let first = diags.iter().find(|d| d.severity == Severity::Error);
+            if let Some(d) = first {
+                let at = d.record.map(|r| format!(" record {r}")).unwrap_or_default();
+                progress.suspend(|| {
+                    eprintln!(
+                        "trailgraph: {shown}{at}: {} ({record_errors} record error(s) in this file, see diagnostics)",
+                        sanitize(&d.message)
+                    )
+                });
+            }
+        }
+    }
+    Ok(contents.records.max(1))
+}
+
+fn print_summary(s: &Summary, args: &Args) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match resolve_format(args.format) {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, s)?;
+            writeln!(out)?;
+        }
+        Format::Table => {
+            writeln!(
+                out,
+                "ingested {} new source(s) ({} already known, {} unchanged, {} skipped, {} failed) in {:.1}s",
+                s.sources_new, s.sources_already_known, s.files_unchanged, s.files_skipped, s.files_failed, s.seconds
+            )?;
+            writeln!(
+                out,
+                "records {}: events new {}, duplicate {}, conflicting ids {}; config items new {}, duplicate {}",
+                s.records, s.events_new, s.events_duplicate, s.events_conflicting, s.config_items_new, s.config_items_duplicate
+            )?;
+            if !s.diagnostics.is_empty() {
+                let parts: Vec<String> = s
+                    .diagnostics
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect();
+                writeln!(out, "diagnostics: {}", parts.join(", "))?;
+            }
+            if !s.failures.is_empty() {
+                writeln!(out, "failed files:")?;
+                for f in &s.failures {
+                    writeln!(out, "  {}: {}", sanitize(&f.path), sanitize(&f.reason))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! Command line: argument parsing, one file per subcommand, and the one place that maps outcomes to exit codes.
+
+mod ingest;
+mod output;
+mod stats;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Exit codes (docs/user-guide.md#exit-codes).
+pub const EXIT_OK: i32 = 0;
+/// The command ran but found problems: files that failed to ingest, record errors under --strict.
+pub const EXIT_PROBLEMS: i32 = 1;
+/// Usage errors and I/O errors (missing input, unusable database).
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(name = "trailgraph", version, about = "Change correlation and lineage over CloudTrail and AWS Config data", long_about = None)]
+pub struct Cli {
+    /// SQLite database file.
+    #[arg(
+        long,
+        global = true,
+        env = "TRAILGRAPH_DB",
+        default_value = "trailgraph.db"
+    )]
+    pub db: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Ingest CloudTrail and AWS Config files or directories (recursive; gzip or plain; every container)
+    Ingest(ingest::Args),
+    /// Show what the store holds
+    Stats(stats::Args),
+}
+
+/// Outcome of a command, mapped to an exit code in one place.
+pub enum Outcome {
+    Ok,
+    Problems,
+}
+
+/// Runs the CLI and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let result = match &cli.command {
+        Command::Ingest(a) => ingest::run(&cli.db, a),
+        Command::Stats(a) => stats::run(&cli.db, a),
+    };
+    match result {
+        Ok(Outcome::Ok) => EXIT_OK,
+        Ok(Outcome::Problems) => EXIT_PROBLEMS,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return EXIT_OK;
+            }
+            eprintln!("trailgraph: error: {}", output::sanitize(&format!("{e:#}")));
+            EXIT_USAGE
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Table on a terminal, JSON otherwise, unless the user chose.
+pub fn resolve_format(f: Option<Format>) -> Format {
+    use std::io::IsTerminal;
+    f.unwrap_or(if std::io::stdout().is_terminal() {
+        Format::Table
+    } else {
+        Format::Json
+    })
+}

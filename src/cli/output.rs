@@ -1,0 +1,33 @@
+//! Terminal output helpers. Log strings are attacker-controlled: control characters and ANSI escapes are
+//! neutralized before anything reaches a terminal.
+
+/// Replaces control characters (including ESC, so no ANSI sequence survives) with visible escapes.
+pub fn sanitize(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control()
+                || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+            {
+                out.push_str(&c.escape_unicode().to_string())
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn neutralizes_escapes() {
+        assert_eq!(
+            super::sanitize("a\x1b[31mred\x07\nb\u{202e}"),
+            "a\\u{1b}[31mred\\u{7}\\nb\\u{202e}"
+        );
+        assert_eq!(super::sanitize("plain s3://b/k é"), "plain s3://b/k é");
+    }
+}

@@ -1,0 +1,62 @@
+//! `trailgraph stats`.
+
+use super::output::sanitize;
+use super::{resolve_format, Format, Outcome};
+use crate::store::Store;
+use anyhow::Result;
+use comfy_table::{presets::UTF8_BORDERS_ONLY, Table};
+use std::io::Write;
+use std::path::Path;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Output format (table on a terminal, json otherwise).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+}
+
+pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
+    let store = Store::open_read_only(db)?;
+    let s = store.stats()?;
+    let mut out = std::io::stdout().lock();
+    match resolve_format(args.format) {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &s)?;
+            writeln!(out)?;
+        }
+        Format::Table => {
+            let mut t = Table::new();
+            t.load_preset(UTF8_BORDERS_ONLY);
+            t.set_header(["what", "count"]);
+            let rows: [(&str, String); 11] = [
+                ("events (distinct)", s.events.to_string()),
+                ("duplicate deliveries", s.duplicate_deliveries.to_string()),
+                ("config items (distinct states)", s.config_items.to_string()),
+                ("sources", s.sources.to_string()),
+                ("principals", s.principals.to_string()),
+                ("sessions", s.sessions.to_string()),
+                ("resources", s.resources.to_string()),
+                ("diagnostics", s.diagnostics.to_string()),
+                ("failed files", s.failed_files.to_string()),
+                (
+                    "first event",
+                    s.first_event_time.clone().unwrap_or_else(|| "-".into()),
+                ),
+                (
+                    "last event",
+                    s.last_event_time.clone().unwrap_or_else(|| "-".into()),
+                ),
+            ];
+            for (k, v) in rows {
+                t.add_row([k.to_string(), v]);
+            }
+            for (k, v) in &s.sources_by_kind {
+                t.add_row([format!("  sources: {}", sanitize(k)), v.to_string()]);
+            }
+            t.add_row(["accounts".to_string(), sanitize(&s.accounts.join(", "))]);
+            t.add_row(["regions".to_string(), sanitize(&s.regions.join(", "))]);
+            writeln!(out, "{t}")?;
+        }
+    }
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,296 @@
+//! One CloudTrail record (JSON text) → a normalized [`Event`].
+//!
+//! Typed serde on the hot path (parsing to `serde_json::Value` is five times slower); only the small
+//! `requestParameters`/`responseElements` objects are parsed to values, for resource extraction.
+
+use super::identity::{self, UserIdentityRaw};
+use super::loose;
+use super::resources;
+use crate::model::time::parse_time_str;
+use crate::model::{Diagnostic, Event};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RecordRaw<'a> {
+    #[serde(rename = "eventVersion", deserialize_with = "loose::string")]
+    event_version: Option<String>,
+    #[serde(rename = "eventTime", deserialize_with = "loose::string")]
+    event_time: Option<String>,
+    #[serde(rename = "@timestamp", deserialize_with = "loose::string")]
+    at_timestamp: Option<String>,
+    /// Panther's normalized event time, present in its exports when `eventTime` is not.
+    #[serde(rename = "p_event_time", deserialize_with = "loose::string")]
+    p_event_time: Option<String>,
+    #[serde(rename = "eventSource", deserialize_with = "loose::string")]
+    event_source: Option<String>,
+    #[serde(rename = "eventName", deserialize_with = "loose::string")]
+    event_name: Option<String>,
+    #[serde(rename = "awsRegion", deserialize_with = "loose::string")]
+    aws_region: Option<String>,
+    #[serde(rename = "sourceIPAddress", deserialize_with = "loose::string")]
+    source_ip: Option<String>,
+    #[serde(rename = "userAgent", deserialize_with = "loose::string")]
+    user_agent: Option<String>,
+    #[serde(rename = "errorCode", deserialize_with = "loose::string")]
+    error_code: Option<String>,
+    #[serde(rename = "errorMessage", deserialize_with = "loose::string")]
+    error_message: Option<String>,
+    #[serde(rename = "requestID", deserialize_with = "loose::string")]
+    request_id: Option<String>,
+    #[serde(rename = "eventID", deserialize_with = "loose::string")]
+    event_id: Option<String>,
+    #[serde(rename = "eventType", deserialize_with = "loose::string")]
+    event_type: Option<String>,
+    #[serde(rename = "eventCategory", deserialize_with = "loose::string")]
+    event_category: Option<String>,
+    #[serde(rename = "readOnly", deserialize_with = "loose::boolean")]
+    read_only: Option<bool>,
+    #[serde(rename = "managementEvent", deserialize_with = "loose::boolean")]
+    management_event: Option<bool>,
+    #[serde(rename = "recipientAccountId", deserialize_with = "loose::string")]
+    recipient_account: Option<String>,
+    #[serde(rename = "sharedEventID", deserialize_with = "loose::string")]
+    shared_event_id: Option<String>,
+    #[serde(rename = "vpcEndpointId", deserialize_with = "loose::string")]
+    vpc_endpoint_id: Option<String>,
+    #[serde(rename = "userIdentity", deserialize_with = "identity::deserialize")]
+    user_identity: Option<UserIdentityRaw>,
+    #[serde(rename = "requestParameters", borrow)]
+    request_parameters: Option<&'a RawValue>,
+    #[serde(rename = "responseElements", borrow)]
+    response_elements: Option<&'a RawValue>,
+    #[serde(rename = "resources", borrow)]
+    resources: Option<&'a RawValue>,
+}
+
+/// Whether a JSON object looks like a CloudTrail record (used by container detection).
+pub fn looks_like_record(keys: &[&str]) -> bool {
+    let has = |k: &str| keys.contains(&k);
+    (has("eventName") && (has("eventSource") || has("eventTime") || has("eventID")))
+        || (has("eventID") && has("eventTime"))
+        || (has("eventVersion") && has("userIdentity"))
+}
+
+/// Context from where the record was found (the account in the file's S3 key, when any).
+#[derive(Debug, Default, Clone)]
+pub struct RecordContext {
+    /// The account in the file's S3 key.
+    pub path_account: Option<String>,
+    /// The `account` of an EventBridge envelope around the record.
+    pub envelope_account: Option<String>,
+}
+
+/// Normalizes one record. `record` is the record's JSON text, kept verbatim as the event's raw record.
+/// Warnings (unparseable time) are pushed to `diags`; a record that can't be used at all is an `Err`.
+pub fn parse_record(
+    record: &str,
+    index: u64,
+    ctx: &RecordContext,
+    diags: &mut Vec<Diagnostic>,
+) -> Result<Event, Diagnostic> {
+    let r: RecordRaw = serde_json::from_str(record).map_err(|e| {
+        Diagnostic::error(
+            Some(index),
+            "invalid_record",
+            format!("record is not a JSON object: {e}"),
+        )
+    })?;
+    let event_source = r.event_source.unwrap_or_default();
+    let event_name = r.event_name.unwrap_or_default();
+    if event_name.is_empty() && event_source.is_empty() {
+        return Err(Diagnostic::error(
+            Some(index),
+            "not_a_record",
+            "record has neither eventName nor eventSource",
+        ));
+    }
+    let time_text = r.event_time.or(r.at_timestamp).or(r.p_event_time);
+    let time_ms = time_text.as_deref().and_then(parse_time_str);
+    if time_ms.is_none() {
+        let shown = time_text
+            .as_deref()
+            .map(|t| format!("{t:?}"))
+            .unwrap_or_else(|| "missing".into());
+        diags.push(Diagnostic::warning(
+            Some(index),
+            "bad_time",
+            format!("eventTime {shown} is not a time; event stored without a time"),
+        ));
+    }
+    let ident = identity::normalize(r.user_identity.as_ref());
+    let recipient_account = r
+        .recipient_account
+        .or_else(|| ctx.envelope_account.clone())
+        .or_else(|| ident.account.clone())
+        .or_else(|| ctx.path_account.clone())
+        .unwrap_or_default();
+    let region = r.aws_region;
+    let params = json_object(r.request_parameters);
+    let response = json_object(r.response_elements);
+    let res_entries = r
+        .resources
+        .and_then(|v| serde_json::from_str::<Vec<resources::ResourceEntry>>(v.get()).ok());
+    let read_only = r.read_only;
+    let resources = resources::extract(&resources::Call {
+        source: &event_source,
+        name: &event_name,
+        read_only,
+        account: &recipient_account,
+        region: region.as_deref().unwrap_or(""),
+        params: params.as_ref(),
+        response: response.as_ref(),
+        entries: res_entries.as_deref().unwrap_or(&[]),
+    });
+    let issued = identity::issued_credentials(
+        &event_source,
+        &event_name,
+        params.as_ref(),
+        response.as_ref(),
+    );
+
+    let fingerprint = {
+        let mut h = Sha256::new();
+        for part in [
+            time_text.as_deref().unwrap_or(""),
+            &event_source,
+            &event_name,
+            ident
+                .principal_id
+                .as_deref()
+                .or(ident.arn.as_deref())
+                .unwrap_or(""),
+            r.request_id.as_deref().unwrap_or(""),
+        ] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        h.update(time_ms.unwrap_or(0).to_le_bytes());
+        i64::from_le_bytes(h.finalize()[..8].try_into().expect("8 bytes"))
+    };
+    let event_id = match r.event_id {
+        Some(id) => id,
+        None => synthesized_id(record),
+    };
+    Ok(Event {
+        event_id,
+        recipient_account,
+        time_ms,
+        event_version: r.event_version,
+        event_source,
+        event_name,
+        region,
+        source_ip: r.source_ip,
+        user_agent: r.user_agent,
+        error_code: r.error_code,
+        error_message: r.error_message,
+        request_id: r.request_id,
+        event_type: r.event_type,
+        event_category: r.event_category,
+        read_only,
+        management_event: r.management_event,
+        shared_event_id: r.shared_event_id,
+        vpc_endpoint_id: r.vpc_endpoint_id,
+        identity: ident,
+        resources,
+        issued,
+        fingerprint,
+        raw: record.to_string(),
+    })
+}
+
+/// `tg-` + the first 32 hex digits of SHA-256 over the record re-serialized with sorted keys, so the same record
+/// pretty-printed or compact gets the same id.
+fn synthesized_id(record: &str) -> String {
+    let canonical = serde_json::from_str::<serde_json::Value>(record)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| record.to_string());
+    let digest = Sha256::digest(canonical.as_bytes());
+    format!("tg-{}", &hex::encode(digest)[..32])
+}
+
+/// `requestParameters` and friends: an object, null, or (type drift) a string holding JSON.
+fn json_object(raw: Option<&RawValue>) -> Option<serde_json::Value> {
+    let raw = raw?;
+    let text = raw.get();
+    match text.as_bytes().first() {
+        Some(b'{') => serde_json::from_str(text).ok(),
+        Some(b'"') => {
+            let s: String = serde_json::from_str(text).ok()?;
+            let v: serde_json::Value = serde_json::from_str(&s).ok()?;
+            v.is_object().then_some(v)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Access;
+
+    fn parse(text: &str) -> Event {
+        let mut d = Vec::new();
+        parse_record(text, 0, &RecordContext::default(), &mut d).unwrap()
+    }
+
+    #[test]
+    fn s3_data_event_from_the_sans_lab() {
+        let e = parse(
+            r#"{"eventVersion":"1.08","userIdentity":{"type":"AssumedRole","principalId":"AROARDMGH3JVBU2IUKMLG:i-0b9b1a5b5c1f5ef84","arn":"arn:aws:sts::111122223333:assumed-role/WebRole/i-0b9b1a5b5c1f5ef84","accountId":"111122223333","accessKeyId":"ASIARDMGH3JVNV7KV4VO","sessionContext":{"sessionIssuer":{"type":"Role","principalId":"AROARDMGH3JVBU2IUKMLG","arn":"arn:aws:iam::111122223333:role/WebRole","accountId":"111122223333","userName":"WebRole"},"attributes":{"creationDate":"2023-08-10T19:28:31Z","mfaAuthenticated":"false"},"ec2RoleDelivery":"2.0"}},"eventTime":"2023-08-10T20:17:33Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"us-east-1","sourceIPAddress":"10.0.0.1","userAgent":"[aws-cli/2.13.4]","requestParameters":{"bucketName":"moviestore","Host":"moviestore.s3.amazonaws.com","key":"db/customers.csv"},"responseElements":null,"requestID":"R1","eventID":"e1","readOnly":true,"resources":[{"type":"AWS::S3::Object","ARN":"arn:aws:s3:::moviestore/db/customers.csv"},{"accountId":"111122223333","type":"AWS::S3::Bucket","ARN":"arn:aws:s3:::moviestore"}],"eventType":"AwsApiCall","managementEvent":false,"recipientAccountId":"111122223333","eventCategory":"Data"}"#,
+        );
+        assert_eq!(e.event_id, "e1");
+        assert_eq!(e.time_ms, Some(1691698653000));
+        assert_eq!(
+            e.identity.principal.key,
+            "arn:aws:iam::111122223333:role/WebRole"
+        );
+        assert_eq!(
+            e.identity.access_key_id.as_deref(),
+            Some("ASIARDMGH3JVNV7KV4VO")
+        );
+        assert_eq!(
+            e.identity.session_name.as_deref(),
+            Some("i-0b9b1a5b5c1f5ef84")
+        );
+        let got: Vec<(&str, Access)> = e
+            .resources
+            .iter()
+            .map(|(r, a)| (r.key.as_str(), *a))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("AWS::S3::Bucket|||moviestore", Access::Target),
+                (
+                    "AWS::S3::Object|||moviestore/db/customers.csv",
+                    Access::Read
+                )
+            ]
+        );
+    }
+
+    #[test]
+    fn drifting_types_and_logstash_timestamp() {
+        let e = parse(
+            r#"{"eventName":"ListBuckets","eventSource":"s3.amazonaws.com","readOnly":"true","requestParameters":"{\"Host\":\"s3.amazonaws.com\"}","@timestamp":"2020-09-14T00:44:23.000Z","userIdentity":{"accountId":"123","principalId":"x"}}"#,
+        );
+        assert_eq!(e.read_only, Some(true));
+        assert_eq!(e.time_ms, Some(1600044263000));
+        assert!(e.event_id.starts_with("tg-"));
+        assert_eq!(e.recipient_account, "123");
+        assert_eq!(e.identity.utype, None);
+    }
+
+    #[test]
+    fn not_a_record_is_a_diagnostic() {
+        let mut d = Vec::new();
+        let err = parse_record(r#"{"foo": 1}"#, 7, &RecordContext::default(), &mut d).unwrap_err();
+        assert_eq!((err.code, err.record), ("not_a_record", Some(7)));
+        let err =
+            parse_record(r#"{"eventName": {"#, 8, &RecordContext::default(), &mut d).unwrap_err();
+        assert_eq!((err.code, err.record), ("invalid_record", Some(8)));
+    }
+}

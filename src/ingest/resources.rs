@@ -1,0 +1,758 @@
+//! Which resources a call touched, and how: from `resources[]`, `requestParameters` and `responseElements`.
+//!
+//! The field tables below are the one place that knows where each service names its resources.
+
+use crate::model::{Access, ResourceRef};
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Deserialize, Debug, Default)]
+pub struct ResourceEntry {
+    #[serde(
+        rename = "ARN",
+        alias = "arn",
+        default,
+        deserialize_with = "super::loose::string"
+    )]
+    arn: Option<String>,
+    #[serde(rename = "type", default, deserialize_with = "super::loose::string")]
+    rtype: Option<String>,
+}
+
+pub struct Call<'a> {
+    pub source: &'a str,
+    pub name: &'a str,
+    pub read_only: Option<bool>,
+    pub account: &'a str,
+    pub region: &'a str,
+    pub params: Option<&'a Value>,
+    pub response: Option<&'a Value>,
+    pub entries: &'a [ResourceEntry],
+}
+
+/// (event source, parameter path, Config type). A path is `a.b` through objects; `a[].b` through arrays.
+/// Values may be names, ids or ARNs: ARNs are recognized and parsed instead.
+const PARAM_FIELDS: &[(&str, &str, &str)] = &[
+    ("iam.amazonaws.com", "userName", "AWS::IAM::User"),
+    ("iam.amazonaws.com", "roleName", "AWS::IAM::Role"),
+    ("iam.amazonaws.com", "groupName", "AWS::IAM::Group"),
+    ("iam.amazonaws.com", "policyArn", "AWS::IAM::Policy"),
+    (
+        "iam.amazonaws.com",
+        "instanceProfileName",
+        "AWS::IAM::InstanceProfile",
+    ),
+    ("sts.amazonaws.com", "roleArn", "AWS::IAM::Role"),
+    ("ec2.amazonaws.com", "groupId", "AWS::EC2::SecurityGroup"),
+    (
+        "ec2.amazonaws.com",
+        "groupIdSet.items[].groupId",
+        "AWS::EC2::SecurityGroup",
+    ),
+    ("ec2.amazonaws.com", "instanceId", "AWS::EC2::Instance"),
+    (
+        "ec2.amazonaws.com",
+        "instancesSet.items[].instanceId",
+        "AWS::EC2::Instance",
+    ),
+    ("ec2.amazonaws.com", "resourcesSet.items[].resourceId", ""),
+    ("ec2.amazonaws.com", "vpcId", "AWS::EC2::VPC"),
+    ("ec2.amazonaws.com", "subnetId", "AWS::EC2::Subnet"),
+    ("ec2.amazonaws.com", "volumeId", "AWS::EC2::Volume"),
+    ("ec2.amazonaws.com", "snapshotId", "AWS::EC2::Snapshot"),
+    ("ec2.amazonaws.com", "imageId", "AWS::EC2::Image"),
+    (
+        "ec2.amazonaws.com",
+        "networkInterfaceId",
+        "AWS::EC2::NetworkInterface",
+    ),
+    ("ec2.amazonaws.com", "keyName", "AWS::EC2::KeyPair"),
+    ("kms.amazonaws.com", "keyId", "AWS::KMS::Key"),
+    ("kms.amazonaws.com", "targetKeyId", "AWS::KMS::Key"),
+    ("kms.amazonaws.com", "aliasName", "AWS::KMS::Alias"),
+    (
+        "lambda.amazonaws.com",
+        "functionName",
+        "AWS::Lambda::Function",
+    ),
+    ("glue.amazonaws.com", "jobName", "AWS::Glue::Job"),
+    ("glue.amazonaws.com", "crawlerName", "AWS::Glue::Crawler"),
+    (
+        "athena.amazonaws.com",
+        "workGroup",
+        "AWS::Athena::WorkGroup",
+    ),
+    (
+        "redshift.amazonaws.com",
+        "clusterIdentifier",
+        "AWS::Redshift::Cluster",
+    ),
+    (
+        "redshift-data.amazonaws.com",
+        "clusterIdentifier",
+        "AWS::Redshift::Cluster",
+    ),
+    (
+        "redshift-data.amazonaws.com",
+        "workgroupName",
+        "AWS::RedshiftServerless::Workgroup",
+    ),
+    (
+        "dynamodb.amazonaws.com",
+        "tableName",
+        "AWS::DynamoDB::Table",
+    ),
+    ("dynamodb.amazonaws.com", "tableArn", "AWS::DynamoDB::Table"),
+    (
+        "kinesis.amazonaws.com",
+        "streamName",
+        "AWS::Kinesis::Stream",
+    ),
+    ("kinesis.amazonaws.com", "streamARN", "AWS::Kinesis::Stream"),
+    (
+        "firehose.amazonaws.com",
+        "deliveryStreamName",
+        "AWS::KinesisFirehose::DeliveryStream",
+    ),
+    ("cloudtrail.amazonaws.com", "name", "AWS::CloudTrail::Trail"),
+    (
+        "cloudtrail.amazonaws.com",
+        "trailName",
+        "AWS::CloudTrail::Trail",
+    ),
+    (
+        "config.amazonaws.com",
+        "configurationRecorderName",
+        "AWS::Config::ConfigurationRecorder",
+    ),
+    (
+        "config.amazonaws.com",
+        "configurationRecorder.name",
+        "AWS::Config::ConfigurationRecorder",
+    ),
+    (
+        "config.amazonaws.com",
+        "configRuleName",
+        "AWS::Config::ConfigRule",
+    ),
+    (
+        "config.amazonaws.com",
+        "configRule.configRuleName",
+        "AWS::Config::ConfigRule",
+    ),
+    (
+        "config.amazonaws.com",
+        "deliveryChannelName",
+        "AWS::Config::DeliveryChannel",
+    ),
+    (
+        "secretsmanager.amazonaws.com",
+        "secretId",
+        "AWS::SecretsManager::Secret",
+    ),
+    ("ssm.amazonaws.com", "name", "AWS::SSM::Parameter"),
+    ("logs.amazonaws.com", "logGroupName", "AWS::Logs::LogGroup"),
+    (
+        "rds.amazonaws.com",
+        "dBInstanceIdentifier",
+        "AWS::RDS::DBInstance",
+    ),
+    (
+        "elasticmapreduce.amazonaws.com",
+        "jobFlowId",
+        "AWS::EMR::Cluster",
+    ),
+    (
+        "elasticmapreduce.amazonaws.com",
+        "clusterId",
+        "AWS::EMR::Cluster",
+    ),
+];
+
+/// Resources named only in the response (created by the call, or ids handed back).
+const RESPONSE_FIELDS: &[(&str, &str, &str)] = &[
+    ("iam.amazonaws.com", "role.arn", "AWS::IAM::Role"),
+    ("iam.amazonaws.com", "user.arn", "AWS::IAM::User"),
+    ("iam.amazonaws.com", "policy.arn", "AWS::IAM::Policy"),
+    ("iam.amazonaws.com", "group.arn", "AWS::IAM::Group"),
+    ("ec2.amazonaws.com", "groupId", "AWS::EC2::SecurityGroup"),
+    (
+        "ec2.amazonaws.com",
+        "instancesSet.items[].instanceId",
+        "AWS::EC2::Instance",
+    ),
+    ("kms.amazonaws.com", "keyMetadata.arn", "AWS::KMS::Key"),
+    (
+        "lambda.amazonaws.com",
+        "functionArn",
+        "AWS::Lambda::Function",
+    ),
+    ("glue.amazonaws.com", "jobRunId", "AWS::Glue::JobRun"),
+    (
+        "athena.amazonaws.com",
+        "queryExecutionId",
+        "AWS::Athena::QueryExecution",
+    ),
+    (
+        "redshift-data.amazonaws.com",
+        "id",
+        "AWS::RedshiftData::Statement",
+    ),
+    (
+        "cloudtrail.amazonaws.com",
+        "trailARN",
+        "AWS::CloudTrail::Trail",
+    ),
+    (
+        "dynamodb.amazonaws.com",
+        "tableDescription.tableArn",
+        "AWS::DynamoDB::Table",
+    ),
+    ("kinesis.amazonaws.com", "streamARN", "AWS::Kinesis::Stream"),
+    (
+        "firehose.amazonaws.com",
+        "deliveryStreamARN",
+        "AWS::KinesisFirehose::DeliveryStream",
+    ),
+];
+
+/// S3 object calls that read object data / write (or remove) it. Everything else on S3 targets the bucket.
+const S3_READS: &[&str] = &[
+    "GetObject",
+    "GetObjectTorrent",
+    "SelectObjectContent",
+    "HeadObject",
+    "GetObjectAcl",
+    "GetObjectTagging",
+    "GetObjectAttributes",
+    "GetObjectRetention",
+    "GetObjectLegalHold",
+];
+const S3_WRITES: &[&str] = &[
+    "PutObject",
+    "CopyObject",
+    "CompleteMultipartUpload",
+    "CreateMultipartUpload",
+    "UploadPart",
+    "UploadPartCopy",
+    "DeleteObject",
+    "DeleteObjects",
+    "RestoreObject",
+    "PutObjectAcl",
+    "PutObjectTagging",
+    "DeleteObjectTagging",
+    "PutObjectRetention",
+    "PutObjectLegalHold",
+    "WriteGetObjectResponse",
+];
+const DATA_READS: &[(&str, &[&str])] = &[
+    (
+        "dynamodb.amazonaws.com",
+        &[
+            "GetItem",
+            "BatchGetItem",
+            "Query",
+            "Scan",
+            "ExportTableToPointInTime",
+        ],
+    ),
+    (
+        "kinesis.amazonaws.com",
+        &["GetRecords", "GetShardIterator", "SubscribeToShard"],
+    ),
+    ("kms.amazonaws.com", &["Decrypt"]),
+];
+const DATA_WRITES: &[(&str, &[&str])] = &[
+    (
+        "dynamodb.amazonaws.com",
+        &[
+            "PutItem",
+            "UpdateItem",
+            "DeleteItem",
+            "BatchWriteItem",
+            "TransactWriteItems",
+            "ImportTable",
+        ],
+    ),
+    ("kinesis.amazonaws.com", &["PutRecord", "PutRecords"]),
+    ("firehose.amazonaws.com", &["PutRecord", "PutRecordBatch"]),
+];
+
+pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
+    let mut out: Vec<(ResourceRef, Access)> = Vec::new();
+    let mut add = |r: ResourceRef, a: Access| {
+        if let Some(existing) = out.iter_mut().find(|(x, _)| x.key == r.key) {
+            // Keep the most specific access (write > read > target) and the best-known ARN.
+            if a > existing.1 {
+                existing.1 = a;
+            }
+            if existing.0.arn.is_none() {
+                existing.0.arn = r.arn;
+            }
+        } else {
+            out.push((r, a));
+        }
+    };
+    let data_access = data_access(c);
+
+    if c.source == "s3.amazonaws.com" {
+        let bucket = c.params.and_then(|p| str_at(p, "bucketName"));
+        if let Some(b) = bucket {
+            add(ResourceRef::s3_bucket(b), Access::Target);
+            if let Some(k) = c.params.and_then(|p| str_at(p, "key")) {
+                add(
+                    ResourceRef::s3_object(b, k),
+                    data_access.unwrap_or(Access::Target),
+                );
+            }
+            // DeleteObjects lists its keys in the request body.
+            for k in c
+                .params
+                .map(|p| strs_at(p, "delete.Object[].Key"))
+                .unwrap_or_default()
+            {
+                add(ResourceRef::s3_object(b, k), Access::Write);
+            }
+        }
+        // CopyObject / UploadPartCopy: `x-amz-copy-source` = `[/]bucket/key[?versionId=...]`, URL-encoded.
+        if let Some(src) = c.params.and_then(|p| str_at(p, "x-amz-copy-source")) {
+            let src = src.trim_start_matches('/');
+            let src = src.split("?versionId=").next().unwrap_or(src);
+            let decoded = percent_decode(src);
+            if let Some((b, k)) = decoded.split_once('/') {
+                add(ResourceRef::s3_bucket(b), Access::Target);
+                add(ResourceRef::s3_object(b, k), Access::Read);
+            }
+        }
+    }
+
+    for (svc, path, rtype) in PARAM_FIELDS {
+        if *svc != c.source {
+            continue;
+        }
+        for v in c.params.map(|p| strs_at(p, path)).unwrap_or_default() {
+            if let Some(r) = make_ref(rtype, v, c) {
+                add(r, data_access.unwrap_or(Access::Target));
+            }
+        }
+    }
+    // Glue tables: databaseName + tableName / tableInput.name / name.
+    if c.source == "glue.amazonaws.com" {
+        if let Some(p) = c.params {
+            if let Some(db) = str_at(p, "databaseName") {
+                let table = str_at(p, "tableName")
+                    .or_else(|| str_at(p, "tableInput.name"))
+                    .or_else(|| {
+                        matches!(
+                            c.name,
+                            "GetTable" | "DeleteTable" | "GetPartitions" | "BatchCreatePartition"
+                        )
+                        .then(|| str_at(p, "name"))
+                        .flatten()
+                    });
+                match table {
+                    Some(t) => add(
+                        ResourceRef::named(
+                            "AWS::Glue::Table",
+                            c.account,
+                            c.region,
+                            &format!("{db}/{t}"),
+                        ),
+                        Access::Target,
+                    ),
+                    None => add(
+                        ResourceRef::named("AWS::Glue::Database", c.account, c.region, db),
+                        Access::Target,
+                    ),
+                }
+            }
+            if matches!(c.name, "CreateJob" | "UpdateJob" | "DeleteJob" | "GetJob") {
+                if let Some(n) = str_at(p, "name").or_else(|| str_at(p, "jobName")) {
+                    add(
+                        ResourceRef::named("AWS::Glue::Job", c.account, c.region, n),
+                        Access::Target,
+                    );
+                }
+            }
+        }
+    }
+    if c.source == "athena.amazonaws.com" {
+        if let Some(q) = c.params.and_then(|p| str_at(p, "queryExecutionId")) {
+            add(
+                ResourceRef::named("AWS::Athena::QueryExecution", c.account, c.region, q),
+                Access::Target,
+            );
+        }
+    }
+    for (svc, path, rtype) in RESPONSE_FIELDS {
+        if *svc != c.source {
+            continue;
+        }
+        for v in c.response.map(|p| strs_at(p, path)).unwrap_or_default() {
+            if let Some(r) = make_ref(rtype, v, c) {
+                add(r, Access::Target);
+            }
+        }
+    }
+    for e in c.entries {
+        let Some(arn) = e.arn.as_deref() else {
+            continue;
+        };
+        let r = match ResourceRef::from_arn(arn) {
+            Some(r) => r,
+            // resources[] sometimes holds a bare id with a type (`AWS::EC2::Instance`, `i-...`).
+            None => match e.rtype.as_deref() {
+                Some(t) if t.starts_with("AWS::") => {
+                    ResourceRef::named(t, c.account, c.region, arn)
+                }
+                _ => continue,
+            },
+        };
+        let access = match r.rtype.as_str() {
+            "AWS::S3::Object" => data_access.unwrap_or(Access::Target),
+            "AWS::S3::Bucket" => Access::Target,
+            _ => data_access.unwrap_or(Access::Target),
+        };
+        add(r, access);
+    }
+    out
+}
+
+/// Read/write for data calls (on the object, item, stream...), `None` for management calls.
+fn data_access(c: &Call) -> Option<Access> {
+    if c.source == "s3.amazonaws.com" {
+        if S3_READS.contains(&c.name) {
+            return Some(Access::Read);
+        }
+        if S3_WRITES.contains(&c.name) {
+            return Some(Access::Write);
+        }
+        return None;
+    }
+    if c.source == "lambda.amazonaws.com" && c.name.starts_with("Invoke") {
+        return Some(Access::Read);
+    }
+    let in_table = |t: &[(&str, &[&str])]| {
+        t.iter()
+            .any(|(s, names)| *s == c.source && names.contains(&c.name))
+    };
+    if in_table(DATA_WRITES) {
+        return Some(Access::Write);
+    }
+    if in_table(DATA_READS) {
+        return Some(Access::Read);
+    }
+    if c.source == "kms.amazonaws.com"
+        && (c.name.starts_with("GenerateDataKey") || c.name == "Encrypt")
+    {
+        return Some(Access::Target);
+    }
+    let _ = c.read_only;
+    None
+}
+
+fn make_ref(rtype: &str, value: &str, c: &Call) -> Option<ResourceRef> {
+    if value.is_empty() {
+        return None;
+    }
+    if value.starts_with("arn:") {
+        return ResourceRef::from_arn(value);
+    }
+    let rtype = if rtype.is_empty() {
+        guess_ec2_type(value)?
+    } else {
+        rtype
+    };
+    match rtype {
+        // KMS keys are named by id, alias name or ARN.
+        "AWS::KMS::Key" if value.starts_with("alias/") => {
+            let mut r = ResourceRef::named(
+                "AWS::KMS::Alias",
+                c.account,
+                c.region,
+                value.trim_start_matches("alias/"),
+            );
+            r.aliases.push(value.to_string());
+            Some(r)
+        }
+        "AWS::KMS::Alias" => {
+            let mut r = ResourceRef::named(
+                "AWS::KMS::Alias",
+                c.account,
+                c.region,
+                value.trim_start_matches("alias/"),
+            );
+            r.aliases.push(value.to_string());
+            Some(r)
+        }
+        // Lambda accepts `name`, `name:qualifier`, `ACCOUNT:function:name`.
+        "AWS::Lambda::Function" => {
+            let name = value
+                .rsplit_once(":function:")
+                .map(|(_, n)| n)
+                .unwrap_or(value);
+            Some(ResourceRef::named(
+                rtype,
+                c.account,
+                c.region,
+                name.split(':').next().unwrap_or(name),
+            ))
+        }
+        _ => Some(ResourceRef::named(rtype, c.account, c.region, value)),
+    }
+}
+
+fn guess_ec2_type(id: &str) -> Option<&'static str> {
+    let prefix = id.split('-').next()?;
+    Some(match prefix {
+        "sg" => "AWS::EC2::SecurityGroup",
+        "i" => "AWS::EC2::Instance",
+        "vpc" => "AWS::EC2::VPC",
+        "subnet" => "AWS::EC2::Subnet",
+        "vol" => "AWS::EC2::Volume",
+        "snap" => "AWS::EC2::Snapshot",
+        "ami" => "AWS::EC2::Image",
+        "eni" => "AWS::EC2::NetworkInterface",
+        _ => return None,
+    })
+}
+
+fn str_at<'a>(v: &'a Value, path: &str) -> Option<&'a str> {
+    let mut cur = v;
+    for p in path.split('.') {
+        cur = cur.get(p)?;
+    }
+    cur.as_str().filter(|s| !s.is_empty())
+}
+
+/// All strings at a path where `x[]` steps through every element of array `x` (a single object counts as one).
+fn strs_at<'a>(v: &'a Value, path: &str) -> Vec<&'a str> {
+    let mut cur: Vec<&Value> = vec![v];
+    for p in path.split('.') {
+        let (name, many) = match p.strip_suffix("[]") {
+            Some(n) => (n, true),
+            None => (p, false),
+        };
+        let mut next = Vec::new();
+        for c in cur {
+            if let Some(x) = c.get(name) {
+                match (many, x) {
+                    (true, Value::Array(items)) => next.extend(items.iter()),
+                    _ => next.push(x),
+                }
+            }
+        }
+        cur = next;
+    }
+    cur.into_iter()
+        .filter_map(|v| v.as_str())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(source: &str, name: &str, params: &str, response: &str) -> Vec<(String, Access)> {
+        let p: Value = serde_json::from_str(params).unwrap();
+        let r: Value = serde_json::from_str(response).unwrap();
+        let c = Call {
+            source,
+            name,
+            read_only: None,
+            account: "111",
+            region: "us-east-1",
+            params: Some(&p),
+            response: Some(&r),
+            entries: &[],
+        };
+        extract(&c).into_iter().map(|(r, a)| (r.key, a)).collect()
+    }
+
+    #[test]
+    fn table_of_services() {
+        let t = Access::Target;
+        let cases: Vec<(&str, &str, &str, &str, Vec<(&str, Access)>)> = vec![
+            (
+                "s3.amazonaws.com",
+                "PutBucketPolicy",
+                r#"{"bucketName":"b","policy":{}}"#,
+                "null",
+                vec![("AWS::S3::Bucket|||b", t)],
+            ),
+            (
+                "s3.amazonaws.com",
+                "CopyObject",
+                r#"{"bucketName":"dst","key":"k2","x-amz-copy-source":"src/a%20b.csv"}"#,
+                "null",
+                vec![
+                    ("AWS::S3::Bucket|||dst", t),
+                    ("AWS::S3::Object|||dst/k2", Access::Write),
+                    ("AWS::S3::Bucket|||src", t),
+                    ("AWS::S3::Object|||src/a b.csv", Access::Read),
+                ],
+            ),
+            (
+                "s3.amazonaws.com",
+                "DeleteObjects",
+                r#"{"bucketName":"b","delete":{"Object":[{"Key":"x"},{"Key":"y"}]}}"#,
+                "null",
+                vec![
+                    ("AWS::S3::Bucket|||b", t),
+                    ("AWS::S3::Object|||b/x", Access::Write),
+                    ("AWS::S3::Object|||b/y", Access::Write),
+                ],
+            ),
+            (
+                "iam.amazonaws.com",
+                "PutRolePolicy",
+                r#"{"roleName":"R","policyName":"p","policyDocument":"%7B%7D"}"#,
+                "null",
+                vec![("AWS::IAM::Role|111||R", t)],
+            ),
+            (
+                "iam.amazonaws.com",
+                "CreateRole",
+                r#"{"roleName":"R","path":"/x/"}"#,
+                r#"{"role":{"arn":"arn:aws:iam::111:role/x/R"}}"#,
+                vec![("AWS::IAM::Role|111||R", t)],
+            ),
+            (
+                "ec2.amazonaws.com",
+                "AuthorizeSecurityGroupIngress",
+                r#"{"groupId":"sg-1"}"#,
+                "null",
+                vec![("AWS::EC2::SecurityGroup|111|us-east-1|sg-1", t)],
+            ),
+            (
+                "ec2.amazonaws.com",
+                "TerminateInstances",
+                r#"{"instancesSet":{"items":[{"instanceId":"i-1"},{"instanceId":"i-2"}]}}"#,
+                "null",
+                vec![
+                    ("AWS::EC2::Instance|111|us-east-1|i-1", t),
+                    ("AWS::EC2::Instance|111|us-east-1|i-2", t),
+                ],
+            ),
+            (
+                "ec2.amazonaws.com",
+                "CreateTags",
+                r#"{"resourcesSet":{"items":[{"resourceId":"sg-9"}]}}"#,
+                "null",
+                vec![("AWS::EC2::SecurityGroup|111|us-east-1|sg-9", t)],
+            ),
+            (
+                "kms.amazonaws.com",
+                "ScheduleKeyDeletion",
+                r#"{"keyId":"arn:aws:kms:us-east-1:111:key/k1"}"#,
+                "null",
+                vec![("AWS::KMS::Key|111|us-east-1|k1", t)],
+            ),
+            (
+                "kms.amazonaws.com",
+                "Decrypt",
+                r#"{"keyId":"alias/data"}"#,
+                "null",
+                vec![("AWS::KMS::Alias|111|us-east-1|data", Access::Read)],
+            ),
+            (
+                "lambda.amazonaws.com",
+                "UpdateFunctionConfiguration20150331v2",
+                r#"{"functionName":"111:function:etl:PROD"}"#,
+                "null",
+                vec![("AWS::Lambda::Function|111|us-east-1|etl", t)],
+            ),
+            (
+                "glue.amazonaws.com",
+                "StartJobRun",
+                r#"{"jobName":"j"}"#,
+                r#"{"jobRunId":"jr_1"}"#,
+                vec![
+                    ("AWS::Glue::Job|111|us-east-1|j", t),
+                    ("AWS::Glue::JobRun|111|us-east-1|jr_1", t),
+                ],
+            ),
+            (
+                "glue.amazonaws.com",
+                "CreateTable",
+                r#"{"databaseName":"db","tableInput":{"name":"t"}}"#,
+                "null",
+                vec![("AWS::Glue::Table|111|us-east-1|db/t", t)],
+            ),
+            (
+                "athena.amazonaws.com",
+                "StartQueryExecution",
+                r#"{"workGroup":"primary"}"#,
+                r#"{"queryExecutionId":"q1"}"#,
+                vec![
+                    ("AWS::Athena::WorkGroup|111|us-east-1|primary", t),
+                    ("AWS::Athena::QueryExecution|111|us-east-1|q1", t),
+                ],
+            ),
+            (
+                "dynamodb.amazonaws.com",
+                "PutItem",
+                r#"{"tableName":"orders"}"#,
+                "null",
+                vec![("AWS::DynamoDB::Table|111|us-east-1|orders", Access::Write)],
+            ),
+            (
+                "firehose.amazonaws.com",
+                "PutRecordBatch",
+                r#"{"deliveryStreamName":"fh"}"#,
+                "null",
+                vec![(
+                    "AWS::KinesisFirehose::DeliveryStream|111|us-east-1|fh",
+                    Access::Write,
+                )],
+            ),
+            (
+                "cloudtrail.amazonaws.com",
+                "StopLogging",
+                r#"{"name":"arn:aws:cloudtrail:us-east-1:111:trail/main"}"#,
+                "null",
+                vec![("AWS::CloudTrail::Trail|111|us-east-1|main", t)],
+            ),
+            (
+                "config.amazonaws.com",
+                "StopConfigurationRecorder",
+                r#"{"configurationRecorderName":"default"}"#,
+                "null",
+                vec![(
+                    "AWS::Config::ConfigurationRecorder|111|us-east-1|default",
+                    t,
+                )],
+            ),
+            (
+                "redshift-data.amazonaws.com",
+                "ExecuteStatement",
+                r#"{"clusterIdentifier":"c1"}"#,
+                r#"{"id":"st-1"}"#,
+                vec![
+                    ("AWS::Redshift::Cluster|111|us-east-1|c1", t),
+                    ("AWS::RedshiftData::Statement|111|us-east-1|st-1", t),
+                ],
+            ),
+            (
+                "sts.amazonaws.com",
+                "AssumeRole",
+                r#"{"roleArn":"arn:aws:iam::222:role/X"}"#,
+                "null",
+                vec![("AWS::IAM::Role|222||X", t)],
+            ),
+        ];
+        for (src, name, p, r, want) in cases {
+            let got = run(src, name, p, r);
+            let want: Vec<(String, Access)> =
+                want.into_iter().map(|(k, a)| (k.to_string(), a)).collect();
+            assert_eq!(got, want, "{src} {name}");
+        }
+    }
+}

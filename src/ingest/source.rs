@@ -1,0 +1,197 @@
+//! Reading one file: decompression (by magic bytes, multi-member gzip, capped size), SHA-256 over the
+//! uncompressed bytes, UTF-8 repair, S3 key layout, then container parsing.
+
+use super::cloudtrail::RecordContext;
+use super::container::{parse_text, Contents, NotRecognized};
+use crate::model::Diagnostic;
+use flate2::read::MultiGzDecoder;
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::Path;
+
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// Largest decompressed size accepted for one file (gzip bomb guard).
+    pub max_bytes: u64,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions { max_bytes: 1 << 30 }
+    }
+}
+
+/// What the S3 key layout says about a file: `[prefix/]AWSLogs/[o-org/]ACCOUNT/SERVICE/REGION/YYYY/MM/DD/NAME`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyLayout {
+    pub account: Option<String>,
+    pub region: Option<String>,
+    /// `CloudTrail`, `CloudTrail-Digest`, `CloudTrail-Insight`, `Config`.
+    pub service: Option<String>,
+    pub org: Option<String>,
+}
+
+pub fn key_layout(path: &str) -> KeyLayout {
+    let parts: Vec<&str> = path.split(['/', '\\']).collect();
+    let mut l = KeyLayout::default();
+    if let Some(i) = parts.iter().rposition(|p| *p == "AWSLogs") {
+        let mut j = i + 1;
+        if parts.get(j).is_some_and(|p| p.starts_with("o-")) {
+            l.org = Some(parts[j].to_string());
+            j += 1;
+        }
+        if let Some(acct) = parts
+            .get(j)
+            .filter(|p| p.len() == 12 && p.bytes().all(|b| b.is_ascii_digit()))
+        {
+            l.account = Some(acct.to_string());
+            if parts.len() > j + 2 {
+                l.service = parts.get(j + 1).map(|s| s.to_string());
+                l.region = parts.get(j + 2).map(|s| s.to_string());
+            }
+        }
+    }
+    // The file name repeats account and region: ACCOUNT_CloudTrail_REGION_..., ACCOUNT_Config_REGION_...
+    if let Some(name) = parts.last() {
+        let f: Vec<&str> = name.split('_').collect();
+        if f.len() >= 3 && f[0].len() == 12 && f[0].bytes().all(|b| b.is_ascii_digit()) {
+            l.account.get_or_insert_with(|| f[0].to_string());
+            if matches!(
+                f[1],
+                "CloudTrail" | "CloudTrail-Digest" | "Config" | "CloudTrail-Insight"
+            ) {
+                l.service.get_or_insert_with(|| f[1].to_string());
+                l.region.get_or_insert_with(|| f[2].to_string());
+            }
+        }
+    }
+    l
+}
+
+/// One file after reading. Either `contents` or `failure` is set.
+#[derive(Debug)]
+pub struct ReadResult {
+    pub sha256: String,
+    pub uncompressed_size: u64,
+    pub compressed: bool,
+    pub layout: KeyLayout,
+    pub contents: Option<Contents>,
+    /// Why the whole file could not be used (I/O, truncated gzip, too large, not JSON...).
+    pub failure: Option<String>,
+    /// File-level warnings (repaired UTF-8).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Whether a file is one that is skipped without a word (AWS Config's bucket write probe).
+pub fn is_quietly_skipped(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.contains("ConfigWritabilityCheckFile"))
+}
+
+/// Reads and parses one file. Never panics on bad input; never fails: problems are in the result.
+pub fn read_file(path: &Path, opts: &ReadOptions) -> ReadResult {
+    let layout = key_layout(&path.to_string_lossy());
+    let mut res = ReadResult {
+        sha256: String::new(),
+        uncompressed_size: 0,
+        compressed: false,
+        layout,
+        contents: None,
+        failure: None,
+        warnings: Vec::new(),
+    };
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            res.failure = Some(format!("cannot read: {e}"));
+            return res;
+        }
+    };
+    let data = if bytes.starts_with(&[0x1f, 0x8b]) {
+        res.compressed = true;
+        let mut out =
+            Vec::with_capacity(bytes.len().saturating_mul(8).min(opts.max_bytes as usize));
+        let mut dec = MultiGzDecoder::new(&bytes[..]).take(opts.max_bytes + 1);
+        match dec.read_to_end(&mut out) {
+            Ok(_) if out.len() as u64 > opts.max_bytes => {
+                res.failure = Some(format!(
+                    "decompresses to more than {} bytes (limit --max-file-size); not ingested",
+                    opts.max_bytes
+                ));
+                return res;
+            }
+            Ok(_) => out,
+            Err(e) => {
+                res.failure = Some(format!("corrupt or truncated gzip: {e}"));
+                return res;
+            }
+        }
+    } else {
+        if bytes.len() as u64 > opts.max_bytes {
+            res.failure = Some(format!(
+                "larger than {} bytes (limit --max-file-size); not ingested",
+                opts.max_bytes
+            ));
+            return res;
+        }
+        bytes
+    };
+    res.uncompressed_size = data.len() as u64;
+    res.sha256 = hex::encode(Sha256::digest(&data));
+    let text = match String::from_utf8(data) {
+        Ok(t) => t,
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            res.warnings.push(Diagnostic::warning(
+                None,
+                "invalid_utf8",
+                format!("invalid UTF-8 at byte {at}: replaced with U+FFFD"),
+            ));
+            String::from_utf8_lossy(e.as_bytes()).into_owned()
+        }
+    };
+    let ctx = RecordContext {
+        path_account: res.layout.account.clone(),
+        envelope_account: None,
+    };
+    match parse_text(&text, &ctx) {
+        Ok(c) => res.contents = Some(c),
+        Err(NotRecognized(reason)) => res.failure = Some(reason),
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_layouts() {
+        let cases = [
+            (
+                "/data/prefix/AWSLogs/o-abc123/111122223333/CloudTrail/eu-west-1/2024/01/02/111122223333_CloudTrail_eu-west-1_20240102T0005Z_abcdef.json.gz",
+                (Some("111122223333"), Some("eu-west-1"), Some("CloudTrail"), Some("o-abc123")),
+            ),
+            (
+                "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/01/02/111122223333_CloudTrail-Digest_us-east-1_trail_us-east-1_20240102T010000Z.json.gz",
+                (Some("111122223333"), Some("us-east-1"), Some("CloudTrail-Digest"), None),
+            ),
+            ("flat/111122223333_CloudTrail_us-west-2_20240102T0005Z_x.json.gz", (Some("111122223333"), Some("us-west-2"), Some("CloudTrail"), None)),
+            ("some/file.json", (None, None, None, None)),
+        ];
+        for (p, (a, r, s, o)) in cases {
+            let l = key_layout(p);
+            assert_eq!(
+                (
+                    l.account.as_deref(),
+                    l.region.as_deref(),
+                    l.service.as_deref(),
+                    l.org.as_deref()
+                ),
+                (a, r, s, o),
+                "{p}"
+            );
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! trailgraph: change-correlation and lineage reconstruction for AWS audit data.
+//!
+//! Dependencies point one way, toward `model`: `cli` drives `ingest` (parsers, no database) and feeds `store`
+//! (the only module that speaks SQL). See docs/ARCHITECTURE.md.
+
+pub mod cli;
+pub mod ingest;
+pub mod model;
+pub mod store;

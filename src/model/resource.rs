@@ -1,0 +1,472 @@
+//! Canonical resource identity.
+//!
+//! A resource is named by a canonical key `TYPE|ACCOUNT|REGION|ID` where TYPE is the AWS Config resource type
+//! (`AWS::S3::Bucket`), and ACCOUNT/REGION are empty for types whose names are global (S3) or account-wide (IAM).
+//! The same key comes out of an ARN, out of a call's `requestParameters` (bucket name, role name, group id) and out
+//! of a Config item, which is what lets the three meet.
+
+use super::arn::Arn;
+
+/// How a call touched a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Access {
+    /// The resource the call is about (management calls, bucket of a data event).
+    Target,
+    /// Data was read from it (GetObject, the source of CopyObject, GetItem, Decrypt).
+    Read,
+    /// Data was written to or removed from it (PutObject, CopyObject destination, DeleteObject, PutItem).
+    Write,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Target => "target",
+            Access::Read => "read",
+            Access::Write => "write",
+        }
+    }
+}
+
+/// Where a resource's identity is unique.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Global,
+    Account,
+    Regional,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceRef {
+    pub key: String,
+    pub rtype: String,
+    pub arn: Option<String>,
+    pub account: String,
+    pub region: String,
+    /// The identifier inside the type: bucket name, `bucket/key`, role name, group id, key id, function name.
+    pub id: String,
+    /// Other names the user may look the resource up by (bucket name, role id, sg id, alias ARN...).
+    pub aliases: Vec<String>,
+}
+
+/// (ARN service, ARN resource type) → (Config type, scope). The single table of known ARN shapes.
+const ARN_TYPES: &[(&str, &str, &str, Scope)] = &[
+    ("iam", "role", "AWS::IAM::Role", Scope::Account),
+    ("iam", "user", "AWS::IAM::User", Scope::Account),
+    ("iam", "group", "AWS::IAM::Group", Scope::Account),
+    ("iam", "policy", "AWS::IAM::Policy", Scope::Account),
+    (
+        "iam",
+        "instance-profile",
+        "AWS::IAM::InstanceProfile",
+        Scope::Account,
+    ),
+    (
+        "iam",
+        "saml-provider",
+        "AWS::IAM::SAMLProvider",
+        Scope::Account,
+    ),
+    (
+        "iam",
+        "oidc-provider",
+        "AWS::IAM::OIDCProvider",
+        Scope::Account,
+    ),
+    ("iam", "mfa", "AWS::IAM::MFADevice", Scope::Account),
+    (
+        "iam",
+        "server-certificate",
+        "AWS::IAM::ServerCertificate",
+        Scope::Account,
+    ),
+    (
+        "ec2",
+        "security-group",
+        "AWS::EC2::SecurityGroup",
+        Scope::Regional,
+    ),
+    ("ec2", "instance", "AWS::EC2::Instance", Scope::Regional),
+    ("ec2", "vpc", "AWS::EC2::VPC", Scope::Regional),
+    ("ec2", "subnet", "AWS::EC2::Subnet", Scope::Regional),
+    ("ec2", "volume", "AWS::EC2::Volume", Scope::Regional),
+    ("ec2", "snapshot", "AWS::EC2::Snapshot", Scope::Regional),
+    ("ec2", "image", "AWS::EC2::Image", Scope::Regional),
+    (
+        "ec2",
+        "network-interface",
+        "AWS::EC2::NetworkInterface",
+        Scope::Regional,
+    ),
+    ("ec2", "key-pair", "AWS::EC2::KeyPair", Scope::Regional),
+    (
+        "ec2",
+        "network-acl",
+        "AWS::EC2::NetworkAcl",
+        Scope::Regional,
+    ),
+    (
+        "ec2",
+        "route-table",
+        "AWS::EC2::RouteTable",
+        Scope::Regional,
+    ),
+    (
+        "ec2",
+        "internet-gateway",
+        "AWS::EC2::InternetGateway",
+        Scope::Regional,
+    ),
+    ("kms", "key", "AWS::KMS::Key", Scope::Regional),
+    ("kms", "alias", "AWS::KMS::Alias", Scope::Regional),
+    (
+        "lambda",
+        "function",
+        "AWS::Lambda::Function",
+        Scope::Regional,
+    ),
+    (
+        "lambda",
+        "layer",
+        "AWS::Lambda::LayerVersion",
+        Scope::Regional,
+    ),
+    ("glue", "job", "AWS::Glue::Job", Scope::Regional),
+    ("glue", "table", "AWS::Glue::Table", Scope::Regional),
+    ("glue", "database", "AWS::Glue::Database", Scope::Regional),
+    ("glue", "crawler", "AWS::Glue::Crawler", Scope::Regional),
+    (
+        "athena",
+        "workgroup",
+        "AWS::Athena::WorkGroup",
+        Scope::Regional,
+    ),
+    (
+        "athena",
+        "datacatalog",
+        "AWS::Athena::DataCatalog",
+        Scope::Regional,
+    ),
+    (
+        "redshift",
+        "cluster",
+        "AWS::Redshift::Cluster",
+        Scope::Regional,
+    ),
+    (
+        "redshift-serverless",
+        "workgroup",
+        "AWS::RedshiftServerless::Workgroup",
+        Scope::Regional,
+    ),
+    ("dynamodb", "table", "AWS::DynamoDB::Table", Scope::Regional),
+    ("kinesis", "stream", "AWS::Kinesis::Stream", Scope::Regional),
+    (
+        "firehose",
+        "deliverystream",
+        "AWS::KinesisFirehose::DeliveryStream",
+        Scope::Regional,
+    ),
+    (
+        "cloudtrail",
+        "trail",
+        "AWS::CloudTrail::Trail",
+        Scope::Regional,
+    ),
+    (
+        "cloudtrail",
+        "eventdatastore",
+        "AWS::CloudTrail::EventDataStore",
+        Scope::Regional,
+    ),
+    (
+        "config",
+        "config-rule",
+        "AWS::Config::ConfigRule",
+        Scope::Regional,
+    ),
+    (
+        "secretsmanager",
+        "secret",
+        "AWS::SecretsManager::Secret",
+        Scope::Regional,
+    ),
+    ("ssm", "parameter", "AWS::SSM::Parameter", Scope::Regional),
+    ("logs", "log-group", "AWS::Logs::LogGroup", Scope::Regional),
+    ("rds", "db", "AWS::RDS::DBInstance", Scope::Regional),
+    ("rds", "cluster", "AWS::RDS::DBCluster", Scope::Regional),
+    (
+        "elasticmapreduce",
+        "cluster",
+        "AWS::EMR::Cluster",
+        Scope::Regional,
+    ),
+    (
+        "states",
+        "stateMachine",
+        "AWS::StepFunctions::StateMachine",
+        Scope::Regional,
+    ),
+    ("events", "rule", "AWS::Events::Rule", Scope::Regional),
+    (
+        "sts",
+        "assumed-role",
+        "AWS::STS::AssumedRole",
+        Scope::Account,
+    ),
+    (
+        "sts",
+        "federated-user",
+        "AWS::STS::FederatedUser",
+        Scope::Account,
+    ),
+];
+
+/// Config types whose Config `resourceId` is an opaque id while users and calls name them by `resourceName`.
+const NAMED_BY_NAME: &[&str] = &[
+    "AWS::IAM::Role",
+    "AWS::IAM::User",
+    "AWS::IAM::Group",
+    "AWS::IAM::Policy",
+];
+
+fn scope_of(rtype: &str) -> Scope {
+    if rtype.starts_with("AWS::S3::") {
+        return Scope::Global;
+    }
+    ARN_TYPES
+        .iter()
+        .find(|(_, _, t, _)| *t == rtype)
+        .map(|(_, _, _, s)| *s)
+        .unwrap_or(Scope::Regional)
+}
+
+fn make_key(rtype: &str, account: &str, region: &str, id: &str) -> String {
+    match scope_of(rtype) {
+        Scope::Global => format!("{rtype}|||{id}"),
+        Scope::Account => format!("{rtype}|{account}||{id}"),
+        Scope::Regional => format!("{rtype}|{account}|{region}|{id}"),
+    }
+}
+
+impl ResourceRef {
+    /// A resource known by type and identifier (Config naming), e.g. from a call's parameters.
+    pub fn named(rtype: &str, account: &str, region: &str, id: &str) -> ResourceRef {
+        let (account, region) = match scope_of(rtype) {
+            Scope::Global => ("", ""),
+            Scope::Account => (account, ""),
+            Scope::Regional => (account, region),
+        };
+        ResourceRef {
+            key: make_key(rtype, account, region, id),
+            rtype: rtype.to_string(),
+            arn: None,
+            account: account.to_string(),
+            region: region.to_string(),
+            id: id.to_string(),
+            aliases: Vec::new(),
+        }
+    }
+
+    pub fn s3_bucket(bucket: &str) -> ResourceRef {
+        let mut r = ResourceRef::named("AWS::S3::Bucket", "", "", bucket);
+        r.arn = Some(format!("arn:aws:s3:::{bucket}"));
+        r
+    }
+
+    pub fn s3_object(bucket: &str, key: &str) -> ResourceRef {
+        let id = format!("{bucket}/{key}");
+        let mut r = ResourceRef::named("AWS::S3::Object", "", "", &id);
+        r.arn = Some(format!("arn:aws:s3:::{id}"));
+        r
+    }
+
+    /// The canonical resource for an ARN. Unknown shapes keep the ARN itself as identity.
+    pub fn from_arn(text: &str) -> Option<ResourceRef> {
+        let arn = Arn::parse(text)?;
+        if arn.service == "s3" {
+            if arn.resource.is_empty() {
+                return None;
+            }
+            // Access points and other S3 ARNs with a region/account are kept as they are.
+            if arn.account.is_empty() {
+                let mut r = match arn.resource.split_once('/') {
+                    Some((b, k)) if !k.is_empty() => ResourceRef::s3_object(b, k),
+                    Some((b, _)) => ResourceRef::s3_bucket(b),
+                    None => ResourceRef::s3_bucket(&arn.resource),
+                };
+                r.arn = Some(text.to_string());
+                return Some(r);
+            }
+        }
+        let known = ARN_TYPES
+            .iter()
+            .find(|(svc, t, _, _)| *svc == arn.service && *t == arn.resource_type);
+        let mut r = match known {
+            Some((_, _, rtype, _)) => {
+                let id = match *rtype {
+                    // Names are unique per account whatever the path: key by the last segment.
+                    "AWS::IAM::Role"
+                    | "AWS::IAM::User"
+                    | "AWS::IAM::Group"
+                    | "AWS::IAM::Policy"
+                    | "AWS::IAM::InstanceProfile" => arn.last_segment().to_string(),
+                    // Versions and aliases of a function are the same function.
+                    "AWS::Lambda::Function" => arn
+                        .resource
+                        .split(':')
+                        .next()
+                        .unwrap_or_default()
+                        .to_string(),
+                    // Stream and index ARNs of a table name the table.
+                    "AWS::DynamoDB::Table" => arn
+                        .resource
+                        .split('/')
+                        .next()
+                        .unwrap_or_default()
+                        .to_string(),
+                    _ => arn.resource.clone(),
+                };
+                let mut r = ResourceRef::named(rtype, &arn.account, &arn.region, &id);
+                if *rtype == "AWS::KMS::Alias" {
+                    r.aliases.push(format!("alias/{id}"));
+                }
+                r
+            }
+            None => {
+                let rtype = generic_type(&arn);
+                let mut r = ResourceRef::named(&rtype, &arn.account, &arn.region, text);
+                r.key = format!("{rtype}|{text}");
+                r
+            }
+        };
+        r.arn = Some(text.to_string());
+        Some(r)
+    }
+
+    /// A resource named by a Config item: ARN first, then type + id (or name for IAM types).
+    pub fn from_config(
+        rtype: &str,
+        account: &str,
+        region: &str,
+        resource_id: Option<&str>,
+        resource_name: Option<&str>,
+        arn: Option<&str>,
+    ) -> Option<ResourceRef> {
+        let by_arn = arn
+            .and_then(ResourceRef::from_arn)
+            .filter(|r| r.rtype == rtype);
+        let mut r = match by_arn {
+            Some(r) => r,
+            None => {
+                let id = if NAMED_BY_NAME.contains(&rtype) {
+                    resource_name.or(resource_id)?
+                } else if rtype == "AWS::S3::Bucket" {
+                    resource_name.or(resource_id)?
+                } else {
+                    resource_id.or(resource_name)?
+                };
+                let mut r = ResourceRef::named(rtype, account, region, id);
+                r.arn = arn.map(str::to_string);
+                r
+            }
+        };
+        for a in [resource_id, resource_name].into_iter().flatten() {
+            if !a.is_empty() && a != r.id && !r.aliases.iter().any(|x| x == a) {
+                r.aliases.push(a.to_string());
+            }
+        }
+        Some(r)
+    }
+
+    /// The names a user can type to find this resource: ARN, id, and the extra aliases.
+    pub fn all_aliases(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = Vec::with_capacity(2 + self.aliases.len());
+        if let Some(a) = &self.arn {
+            v.push(a);
+        }
+        v.push(&self.id);
+        for a in &self.aliases {
+            if !v.contains(&a.as_str()) {
+                v.push(a);
+            }
+        }
+        v
+    }
+}
+
+fn generic_type(arn: &Arn) -> String {
+    fn camel(s: &str) -> String {
+        s.split(['-', '_'])
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let mut c = p.chars();
+                match c.next() {
+                    Some(f) => f.to_uppercase().chain(c).collect::<String>(),
+                    None => String::new(),
+                }
+            })
+            .collect()
+    }
+    let t = if arn.resource_type.is_empty() {
+        "Resource"
+    } else {
+        &arn.resource_type
+    };
+    format!("AWS::{}::{}", camel(&arn.service), camel(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arn_and_name_meet_on_one_key() {
+        let by_arn =
+            ResourceRef::from_arn("arn:aws:iam::111122223333:role/service-role/Loader").unwrap();
+        let by_name = ResourceRef::named("AWS::IAM::Role", "111122223333", "us-east-1", "Loader");
+        assert_eq!(by_arn.key, by_name.key);
+        assert_eq!(by_arn.key, "AWS::IAM::Role|111122223333||Loader");
+
+        let b = ResourceRef::from_arn("arn:aws:s3:::logs-bucket").unwrap();
+        assert_eq!(b.key, ResourceRef::s3_bucket("logs-bucket").key);
+        let o = ResourceRef::from_arn("arn:aws:s3:::logs-bucket/a/b.csv").unwrap();
+        assert_eq!(
+            (o.rtype.as_str(), o.id.as_str()),
+            ("AWS::S3::Object", "logs-bucket/a/b.csv")
+        );
+
+        let sg = ResourceRef::from_arn("arn:aws:ec2:us-east-1:111122223333:security-group/sg-1")
+            .unwrap();
+        assert_eq!(
+            sg.key,
+            ResourceRef::named(
+                "AWS::EC2::SecurityGroup",
+                "111122223333",
+                "us-east-1",
+                "sg-1"
+            )
+            .key
+        );
+
+        let f = ResourceRef::from_arn("arn:aws:lambda:us-east-1:111122223333:function:etl:PROD")
+            .unwrap();
+        assert_eq!(f.key, "AWS::Lambda::Function|111122223333|us-east-1|etl");
+
+        let c = ResourceRef::from_config(
+            "AWS::IAM::Role",
+            "111122223333",
+            "global",
+            Some("AROAEXAMPLE"),
+            Some("Loader"),
+            Some("arn:aws:iam::111122223333:role/service-role/Loader"),
+        )
+        .unwrap();
+        assert_eq!(c.key, by_arn.key);
+        assert!(c.aliases.contains(&"AROAEXAMPLE".to_string()));
+
+        let odd = ResourceRef::from_arn("arn:aws:sns:us-east-1:111122223333:alerts").unwrap();
+        assert_eq!(odd.rtype, "AWS::Sns::Resource");
+        assert!(ResourceRef::from_arn("bucket-name").is_none());
+    }
+}

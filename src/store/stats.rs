@@ -1,0 +1,89 @@
+//! `stats`: what the store holds. The field names of [`Stats`] are a contract (schemas/stats.schema.json).
+
+use super::{Result, Store};
+use serde::Serialize;
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Stats {
+    /// Distinct CloudTrail events.
+    pub events: i64,
+    /// Distinct configuration states (resource + configurationStateId).
+    pub config_items: i64,
+    pub sources: i64,
+    pub principals: i64,
+    pub resources: i64,
+    pub diagnostics: i64,
+    /// Earliest and latest `eventTime`, RFC 3339 UTC; null when there are no timed events.
+    pub first_event_time: Option<String>,
+    pub last_event_time: Option<String>,
+    pub first_event_time_ms: Option<i64>,
+    pub last_event_time_ms: Option<i64>,
+    pub sessions: i64,
+    /// Deliveries of events already stored (the same eventID in another file).
+    pub duplicate_deliveries: i64,
+    pub diagnostics_by_severity: std::collections::BTreeMap<String, i64>,
+    /// Files that could not be ingested at all (their latest failure).
+    pub failed_files: i64,
+    pub sources_by_kind: std::collections::BTreeMap<String, i64>,
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
+    pub integrity: std::collections::BTreeMap<String, i64>,
+}
+
+impl Store {
+    pub fn stats(&self) -> Result<Stats> {
+        let c = self.conn();
+        let q = |sql: &str| -> Result<i64> {
+            c.query_row(sql, [], |r| r.get(0)).map_err(|e| self.q(e))
+        };
+        let (first, last): (Option<i64>, Option<i64>) = c
+            .query_row(
+                "SELECT min(event_time), max(event_time) FROM events",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| self.q(e))?;
+        let grouped = |sql: &str| -> Result<std::collections::BTreeMap<String, i64>> {
+            let mut st = c.prepare(sql).map_err(|e| self.q(e))?;
+            let rows = st
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                .map_err(|e| self.q(e))?;
+            rows.collect::<std::result::Result<_, _>>()
+                .map_err(|e| self.q(e))
+        };
+        let list = |sql: &str| -> Result<Vec<String>> {
+            let mut st = c.prepare(sql).map_err(|e| self.q(e))?;
+            let rows = st
+                .query_map([], |r| r.get::<_, String>(0))
+                .map_err(|e| self.q(e))?;
+            rows.collect::<std::result::Result<_, _>>()
+                .map_err(|e| self.q(e))
+        };
+        Ok(Stats {
+            events: q("SELECT count(*) FROM events")?,
+            config_items: q("SELECT count(*) FROM config_items")?,
+            sources: q("SELECT count(*) FROM sources")?,
+            principals: q("SELECT count(*) FROM principals")?,
+            resources: q("SELECT count(*) FROM resources")?,
+            diagnostics: q("SELECT count(*) FROM diagnostics")?,
+            first_event_time: first.map(crate::model::time::format_ms),
+            last_event_time: last.map(crate::model::time::format_ms),
+            first_event_time_ms: first,
+            last_event_time_ms: last,
+            sessions: q("SELECT count(*) FROM sessions")?,
+            duplicate_deliveries: q("SELECT count(*) FROM event_deliveries")?,
+            diagnostics_by_severity: grouped("SELECT severity, count(*) FROM diagnostics GROUP BY severity ORDER BY severity")?,
+            failed_files: q("SELECT count(*) FROM diagnostics WHERE source_id IS NULL")?,
+            sources_by_kind: grouped("SELECT kind, count(*) FROM sources GROUP BY kind ORDER BY kind")?,
+            accounts: list(
+                "SELECT DISTINCT recipient_account FROM events WHERE recipient_account <> ''
+                 UNION SELECT DISTINCT account_id FROM config_items WHERE account_id <> '' ORDER BY 1",
+            )?,
+            regions: list(
+                "SELECT DISTINCT aws_region FROM events WHERE aws_region IS NOT NULL
+                 UNION SELECT DISTINCT region FROM config_items WHERE region <> '' ORDER BY 1",
+            )?,
+            integrity: grouped("SELECT integrity, count(*) FROM sources GROUP BY integrity ORDER BY integrity")?,
+        })
+    }
+}

@@ -1,0 +1,593 @@
+//! Writes parsed sources. Prepared statements, large transactions, bounded in-memory id caches.
+
+use super::raw::encode_chunk;
+use super::{Result, StoreError};
+use crate::model::{ConfigItem, Diagnostic, Event, Principal, ResourceRef};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Records per raw chunk: big enough to compress well, small enough to decode one event cheaply.
+const CHUNK_RECORDS: usize = 256;
+/// Entries kept in each id cache before it is cleared (bounded memory on a year of data).
+const CACHE_LIMIT: usize = 200_000;
+
+/// What the caller knows about a file before it is written.
+#[derive(Debug, Clone, Default)]
+pub struct SourceMeta {
+    pub path: String,
+    pub size: u64,
+    pub mtime_ms: i64,
+    pub sha256: String,
+    pub kind: &'static str,
+    pub uncompressed_size: u64,
+    pub compressed: bool,
+    pub account: Option<String>,
+    pub region: Option<String>,
+    pub service: Option<String>,
+    pub org: Option<String>,
+    pub records: u64,
+    pub skipped: u64,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WriteOutcome {
+    /// The content was already in the store (under another path): only the location was added.
+    pub already_known: bool,
+    pub events_new: u64,
+    pub events_duplicate: u64,
+    /// Same eventID and account as a stored event but different content: kept as a variant.
+    pub events_conflicting: u64,
+    pub items_new: u64,
+    pub items_duplicate: u64,
+    pub diagnostics: u64,
+}
+
+struct Caches {
+    principals: HashMap<String, i64>,
+    resources: HashMap<String, i64>,
+    sessions: HashMap<String, i64>,
+}
+
+impl Caches {
+    fn bound(&mut self) {
+        for m in [
+            &mut self.principals,
+            &mut self.resources,
+            &mut self.sessions,
+        ] {
+            if m.len() > CACHE_LIMIT {
+                m.clear();
+            }
+        }
+    }
+}
+
+pub struct Writer<'c> {
+    conn: &'c Connection,
+    path: PathBuf,
+    in_tx: bool,
+    caches: Caches,
+}
+
+fn b(v: Option<bool>) -> Option<i64> {
+    v.map(i64::from)
+}
+
+impl<'c> Writer<'c> {
+    pub(super) fn new(conn: &'c Connection, path: &Path) -> Writer<'c> {
+        Writer {
+            conn,
+            path: path.to_path_buf(),
+            in_tx: false,
+            caches: Caches {
+                principals: HashMap::new(),
+                resources: HashMap::new(),
+                sessions: HashMap::new(),
+            },
+        }
+    }
+
+    fn e(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Query {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    pub fn begin(&mut self) -> Result<()> {
+        if !self.in_tx {
+            self.conn
+                .execute_batch("BEGIN IMMEDIATE")
+                .map_err(|e| self.e(e))?;
+            self.in_tx = true;
+        }
+        Ok(())
+    }
+
+    pub fn commit(&mut self) -> Result<()> {
+        if self.in_tx {
+            self.conn.execute_batch("COMMIT").map_err(|e| self.e(e))?;
+            self.in_tx = false;
+        }
+        Ok(())
+    }
+
+    /// Whether a path was already ingested with this size and modification time (rerun fast path).
+    pub fn location_unchanged(&self, path: &str, size: u64, mtime_ms: i64) -> Result<bool> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT size, mtime_ms FROM source_locations WHERE path = ?1")
+            .map_err(|e| self.e(e))?;
+        let row: Option<(i64, i64)> = st
+            .query_row([path], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(|e| self.e(e))?;
+        Ok(row == Some((size as i64, mtime_ms)))
+    }
+
+    /// Records a file that could not be ingested at all. Replaces earlier failures recorded for that path.
+    pub fn record_failure(&mut self, path: &str, code: &str, message: &str) -> Result<()> {
+        self.begin()?;
+        self.conn
+            .execute(
+                "DELETE FROM diagnostics WHERE source_id IS NULL AND path = ?1",
+                [path],
+            )
+            .map_err(|e| self.e(e))?;
+        self.conn
+            .execute(
+                "INSERT INTO diagnostics(source_id, path, record_index, severity, code, message) VALUES (NULL, ?1, NULL, 'error', ?2, ?3)",
+                params![path, code, message],
+            )
+            .map_err(|e| self.e(e))?;
+        Ok(())
+    }
+
+    /// Writes one source with everything read from it. Must be called inside `begin`/`commit`; the caller
+    /// commits only between sources, which makes each source all-or-nothing.
+    pub fn write_source(
+        &mut self,
+        meta: &SourceMeta,
+        events: &[Event],
+        items: &[ConfigItem],
+        diagnostics: &[Diagnostic],
+        digest: Option<&str>,
+    ) -> Result<WriteOutcome> {
+        self.begin()?;
+        let mut out = WriteOutcome::default();
+        let c = self.conn;
+        let existing: Option<i64> = c
+            .prepare_cached("SELECT id FROM sources WHERE sha256 = ?1")
+            .and_then(|mut s| s.query_row([&meta.sha256], |r| r.get(0)).optional())
+            .map_err(|e| self.e(e))?;
+        if let Some(id) = existing {
+            self.upsert_location(id, meta)?;
+            out.already_known = true;
+            return Ok(out);
+        }
+        c.prepare_cached(
+            "INSERT INTO sources(sha256, kind, path, size, uncompressed_size, compressed, account_id, region, service, org_id,
+                 records, events_new, events_duplicate, config_items, skipped, diagnostics, ingested_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, 0, 0, ?12, 0, ?13)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                meta.sha256,
+                meta.kind,
+                meta.path,
+                meta.size as i64,
+                meta.uncompressed_size as i64,
+                meta.compressed,
+                meta.account,
+                meta.region,
+                meta.service,
+                meta.org,
+                meta.records as i64,
+                meta.skipped as i64,
+                chrono::Utc::now().timestamp_millis(),
+            ])
+        })
+        .map_err(|e| self.e(e))?;
+        let source_id = c.last_insert_rowid();
+        self.upsert_location(source_id, meta)?;
+        // A file that failed before and is now readable: its old failure is history.
+        c.execute(
+            "DELETE FROM diagnostics WHERE source_id IS NULL AND path = ?1",
+            [&meta.path],
+        )
+        .map_err(|e| self.e(e))?;
+
+        // Raw chunks are written lazily, only for chunks that hold at least one new event.
+        let mut chunk_ids: HashMap<usize, i64> = HashMap::new();
+        for (i, ev) in events.iter().enumerate() {
+            let chunk_no = i / CHUNK_RECORDS;
+            match self.insert_event(ev, source_id, i as u64, chunk_no, &mut chunk_ids, events)? {
+                EventInsert::New => out.events_new += 1,
+                EventInsert::Duplicate => out.events_duplicate += 1,
+                EventInsert::Conflict => {
+                    out.events_new += 1;
+                    out.events_conflicting += 1;
+                }
+            }
+        }
+        for (i, item) in items.iter().enumerate() {
+            if self.insert_item(item, source_id, i as u64)? {
+                out.items_new += 1;
+            } else {
+                out.items_duplicate += 1;
+            }
+        }
+        let mut st = c
+            .prepare_cached(
+                "INSERT INTO diagnostics(source_id, path, record_index, severity, code, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .map_err(|e| self.e(e))?;
+        for d in diagnostics {
+            st.execute(params![
+                source_id,
+                meta.path,
+                d.record.map(|r| r as i64),
+                d.severity.as_str(),
+                d.code,
+                d.message
+            ])
+            .map_err(|e| self.e(e))?;
+            out.diagnostics += 1;
+        }
+        if let Some(body) = digest {
+            let kind = if meta.kind == "digest_signature" {
+                "signature"
+            } else {
+                "digest"
+            };
+            c.execute(
+                "INSERT INTO digests(source_id, kind, body) VALUES (?1, ?2, ?3)",
+                params![source_id, kind, body],
+            )
+            .map_err(|e| self.e(e))?;
+        }
+        c.prepare_cached(
+            "UPDATE sources SET events_new = ?2, events_duplicate = ?3, config_items = ?4, diagnostics = ?5 WHERE id = ?1",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                source_id,
+                out.events_new as i64,
+                out.events_duplicate as i64,
+                (out.items_new + out.items_duplicate) as i64,
+                out.diagnostics as i64
+            ])
+        })
+        .map_err(|e| self.e(e))?;
+        self.caches.bound();
+        Ok(out)
+    }
+
+    fn upsert_location(&self, source_id: i64, meta: &SourceMeta) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO source_locations(path, source_id, size, mtime_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(path) DO UPDATE SET source_id = excluded.source_id, size = excluded.size, mtime_ms = excluded.mtime_ms",
+            )
+            .and_then(|mut s| s.execute(params![meta.path, source_id, meta.size as i64, meta.mtime_ms]))
+            .map_err(|e| self.e(e))?;
+        Ok(())
+    }
+
+    fn insert_event(
+        &mut self,
+        ev: &Event,
+        source_id: i64,
+        index: u64,
+        chunk_no: usize,
+        chunk_ids: &mut HashMap<usize, i64>,
+        all: &[Event],
+    ) -> Result<EventInsert> {
+        let c = self.conn;
+        // Is it already stored? Same id and account: a re-delivery if the content matches, else a variant.
+        let mut variant = 0i64;
+        let mut conflict = false;
+        {
+            let mut st = c
+                .prepare_cached("SELECT id, variant, fingerprint FROM events WHERE event_id = ?1 AND recipient_account = ?2")
+                .map_err(|e| self.e(e))?;
+            let rows = st
+                .query_map(params![ev.event_id, ev.recipient_account], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })
+                .map_err(|e| self.e(e))?;
+            for row in rows {
+                let (id, v, fp) = row.map_err(|e| self.e(e))?;
+                if fp == ev.fingerprint {
+                    c.prepare_cached("INSERT OR IGNORE INTO event_deliveries(event, source_id, record_index) VALUES (?1, ?2, ?3)")
+                        .and_then(|mut s| s.execute(params![id, source_id, index as i64]))
+                        .map_err(|e| self.e(e))?;
+                    return Ok(EventInsert::Duplicate);
+                }
+                variant = variant.max(v + 1);
+                conflict = true;
+            }
+        }
+        let chunk_id = match chunk_ids.get(&chunk_no) {
+            Some(id) => *id,
+            None => {
+                let start = chunk_no * CHUNK_RECORDS;
+                let end = (start + CHUNK_RECORDS).min(all.len());
+                let data = encode_chunk(all[start..end].iter().map(|e| e.raw.as_str()))
+                    .map_err(|e| self.e(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
+                c.prepare_cached(
+                    "INSERT INTO raw_chunks(source_id, records, data) VALUES (?1, ?2, ?3)",
+                )
+                .and_then(|mut s| s.execute(params![source_id, (end - start) as i64, data]))
+                .map_err(|e| self.e(e))?;
+                let id = c.last_insert_rowid();
+                chunk_ids.insert(chunk_no, id);
+                id
+            }
+        };
+        let principal = self.principal_id(&ev.identity.principal)?;
+        let id = &ev.identity;
+        c.prepare_cached(
+            "INSERT INTO events(event_id, recipient_account, variant, event_time, event_version, event_source, event_name,
+                aws_region, source_ip, user_agent, error_code, error_message, request_id, event_type, event_category,
+                read_only, management_event, shared_event_id, vpc_endpoint_id, principal_id, user_identity_type,
+                user_identity_arn, access_key_id, fingerprint, source_id, record_index, raw_chunk, raw_index)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
+                ?23, ?24, ?25, ?26, ?27, ?28)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                ev.event_id,
+                ev.recipient_account,
+                variant,
+                ev.time_ms,
+                ev.event_version,
+                ev.event_source,
+                ev.event_name,
+                ev.region,
+                ev.source_ip,
+                ev.user_agent,
+                ev.error_code,
+                ev.error_message,
+                ev.request_id,
+                ev.event_type,
+                ev.event_category,
+                b(ev.read_only),
+                b(ev.management_event),
+                ev.shared_event_id,
+                ev.vpc_endpoint_id,
+                principal,
+                id.utype,
+                id.arn,
+                id.access_key_id,
+                ev.fingerprint,
+                source_id,
+                index as i64,
+                chunk_id,
+                (index as usize % CHUNK_RECORDS) as i64,
+            ])
+        })
+        .map_err(|e| self.e(e))?;
+        let event_row = c.last_insert_rowid();
+        for (r, access) in &ev.resources {
+            let rid = self.resource_id(r)?;
+            c.prepare_cached("INSERT OR IGNORE INTO event_resources(resource, event, access) VALUES (?1, ?2, ?3)")
+                .and_then(|mut s| s.execute(params![rid, event_row, access.as_str()]))
+                .map_err(|e| self.e(e))?;
+        }
+        if let Some(key) = &id.access_key_id {
+            self.observe_session(key, principal, ev)?;
+        }
+        if let Some(issued) = &ev.issued {
+            if ev.error_code.is_none() {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO sessions(access_key_id, session_arn, session_name, source_identity, expiration_ms,
+                            issued_by_event, issuer_principal_id, issuer_access_key_id, issue_kind)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                         ON CONFLICT(access_key_id) DO UPDATE SET
+                            session_arn = coalesce(sessions.session_arn, excluded.session_arn),
+                            session_name = coalesce(sessions.session_name, excluded.session_name),
+                            source_identity = coalesce(sessions.source_identity, excluded.source_identity),
+                            expiration_ms = coalesce(sessions.expiration_ms, excluded.expiration_ms),
+                            issued_by_event = coalesce(sessions.issued_by_event, excluded.issued_by_event),
+                            issuer_principal_id = coalesce(sessions.issuer_principal_id, excluded.issuer_principal_id),
+                            issuer_access_key_id = coalesce(sessions.issuer_access_key_id, excluded.issuer_access_key_id),
+                            issue_kind = coalesce(sessions.issue_kind, excluded.issue_kind)",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            issued.access_key_id,
+                            issued.session_arn,
+                            issued.session_name,
+                            issued.source_identity,
+                            issued.expiration_ms,
+                            event_row,
+                            principal,
+                            id.access_key_id,
+                            issued.kind,
+                        ])
+                    })
+                    .map_err(|e| self.e(e))?;
+                self.caches.sessions.remove(&issued.access_key_id);
+            }
+        }
+        Ok(if conflict {
+            EventInsert::Conflict
+        } else {
+            EventInsert::New
+        })
+    }
+
+    /// A key used by a call: make sure the session row exists and knows whose it is. Cached: one write per key.
+    fn observe_session(&mut self, key: &str, principal: i64, ev: &Event) -> Result<()> {
+        if self.caches.sessions.contains_key(key) {
+            return Ok(());
+        }
+        let id = &ev.identity;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO sessions(access_key_id, principal_id, session_arn, session_name, source_identity,
+                    mfa_authenticated, created_ms, on_behalf_of, identity_provider, context)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT(access_key_id) DO UPDATE SET
+                    principal_id = coalesce(sessions.principal_id, excluded.principal_id),
+                    session_arn = coalesce(sessions.session_arn, excluded.session_arn),
+                    session_name = coalesce(sessions.session_name, excluded.session_name),
+                    source_identity = coalesce(sessions.source_identity, excluded.source_identity),
+                    mfa_authenticated = coalesce(sessions.mfa_authenticated, excluded.mfa_authenticated),
+                    created_ms = coalesce(sessions.created_ms, excluded.created_ms),
+                    on_behalf_of = coalesce(sessions.on_behalf_of, excluded.on_behalf_of),
+                    identity_provider = coalesce(sessions.identity_provider, excluded.identity_provider),
+                    context = coalesce(sessions.context, excluded.context)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    key,
+                    principal,
+                    id.arn,
+                    id.session_name,
+                    id.source_identity,
+                    b(id.mfa_authenticated),
+                    id.session_created_ms,
+                    id.on_behalf_of,
+                    id.identity_provider,
+                    id.context_json,
+                ])
+            })
+            .map_err(|e| self.e(e))?;
+        self.caches.sessions.insert(key.to_string(), 0);
+        Ok(())
+    }
+
+    fn principal_id(&mut self, p: &Principal) -> Result<i64> {
+        if let Some(id) = self.caches.principals.get(&p.key) {
+            return Ok(*id);
+        }
+        let id: i64 = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO principals(key, type, arn, account_id, name) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(key) DO UPDATE SET arn = coalesce(principals.arn, excluded.arn),
+                    account_id = coalesce(principals.account_id, excluded.account_id),
+                    name = coalesce(principals.name, excluded.name)
+                 RETURNING id",
+            )
+            .and_then(|mut s| s.query_row(params![p.key, p.ptype, p.arn, p.account, p.name], |r| r.get(0)))
+            .map_err(|e| self.e(e))?;
+        self.caches.principals.insert(p.key.clone(), id);
+        Ok(id)
+    }
+
+    fn resource_id(&mut self, r: &ResourceRef) -> Result<i64> {
+        if let Some(id) = self.caches.resources.get(&r.key) {
+            return Ok(*id);
+        }
+        let c = self.conn;
+        let id: i64 = c
+            .prepare_cached(
+                "INSERT INTO resources(key, type, arn, account_id, region, resource_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(key) DO UPDATE SET arn = coalesce(resources.arn, excluded.arn)
+                 RETURNING id",
+            )
+            .and_then(|mut s| {
+                s.query_row(
+                    params![
+                        r.key,
+                        r.rtype,
+                        r.arn,
+                        (!r.account.is_empty()).then_some(&r.account),
+                        (!r.region.is_empty()).then_some(&r.region),
+                        r.id
+                    ],
+                    |row| row.get(0),
+                )
+            })
+            .map_err(|e| self.e(e))?;
+        let mut st = c
+            .prepare_cached(
+                "INSERT OR IGNORE INTO resource_aliases(alias, resource) VALUES (?1, ?2)",
+            )
+            .map_err(|e| self.e(e))?;
+        for a in r.all_aliases() {
+            st.execute(params![a, id]).map_err(|e| self.e(e))?;
+        }
+        self.caches.resources.insert(r.key.clone(), id);
+        Ok(id)
+    }
+
+    /// Returns true when the configuration state is new.
+    fn insert_item(&mut self, item: &ConfigItem, source_id: i64, index: u64) -> Result<bool> {
+        let rid = self.resource_id(&item.resource)?;
+        let c = self.conn;
+        let existing: Option<(i64, bool)> = c
+            .prepare_cached("SELECT id, configuration IS NULL FROM config_items WHERE resource = ?1 AND state_id = ?2")
+            .and_then(|mut s| s.query_row(params![rid, item.state_id], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+            .map_err(|e| self.e(e))?;
+        let raw = zstd::bulk::compress(item.raw.as_bytes(), 3)
+            .map_err(|e| self.e(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
+        let related = (!item.related_events.is_empty())
+            .then(|| serde_json::to_string(&item.related_events).unwrap_or_default());
+        if let Some((id, lacks_configuration)) = existing {
+            // The same state seen again. An oversized summary is completed by the full item when it arrives.
+            if lacks_configuration && item.configuration.is_some() {
+                c.execute(
+                    "UPDATE config_items SET configuration = ?2, supplementary = ?3, tags = ?4, relationships = ?5,
+                        origin = ?6, raw = ?7 WHERE id = ?1",
+                    params![id, item.configuration, item.supplementary, item.tags, item.relationships, item.origin, raw],
+                )
+                .map_err(|e| self.e(e))?;
+            }
+            c.prepare_cached("INSERT OR IGNORE INTO config_item_deliveries(item, source_id, record_index) VALUES (?1, ?2, ?3)")
+                .and_then(|mut s| s.execute(params![id, source_id, index as i64]))
+                .map_err(|e| self.e(e))?;
+            return Ok(false);
+        }
+        c.prepare_cached(
+            "INSERT INTO config_items(resource, resource_type, resource_id, resource_name, account_id, region, capture_time,
+                state_id, state_id_synthesized, status, version, md5, creation_time, availability_zone, configuration,
+                supplementary, tags, relationships, related_events, origin, source_id, record_index, raw)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                rid,
+                item.resource_type,
+                item.resource_id,
+                item.resource_name,
+                item.account,
+                item.region,
+                item.capture_ms,
+                item.state_id,
+                item.state_id_synthesized,
+                item.status,
+                item.version,
+                item.md5,
+                item.creation_ms,
+                item.availability_zone,
+                item.configuration,
+                item.supplementary,
+                item.tags,
+                item.relationships,
+                related,
+                item.origin,
+                source_id,
+                index as i64,
+                raw,
+            ])
+        })
+        .map_err(|e| self.e(e))?;
+        Ok(true)
+    }
+}
+
+enum EventInsert {
+    New,
+    Duplicate,
+    Conflict,
+}

@@ -30,7 +30,7 @@ pub struct Args {
     #[arg(long)]
     strict: bool,
     /// Largest decompressed size accepted for one file, in bytes (suffixes K, M, G).
-    #[arg(long, default_value = "1G", value_parser = parse_size)]
+    #[arg(long, default_value = "512M", value_parser = parse_size)]
     max_file_size: u64,
     /// Parser threads (default: number of cores).
     #[arg(long)]
@@ -163,7 +163,6 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
     };
     let (tx, rx) = crossbeam_channel::bounded::<(usize, ReadResult)>(window_size);
     let todo_ref = &todo;
-    let mut problems = false;
 
     std::thread::scope(|scope| -> Result<()> {
         for _ in 0..jobs {
@@ -202,15 +201,8 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
                 pending.insert(i, res);
                 while let Some(res) = pending.remove(&next) {
                     let entry = &todo_ref[next];
-                    batch_records += write_one(
-                        &mut writer,
-                        entry,
-                        res,
-                        args,
-                        &mut summary,
-                        &progress,
-                        &mut problems,
-                    )?;
+                    batch_records +=
+                        write_one(&mut writer, entry, res, args, &mut summary, &progress)?;
                     next += 1;
                     {
                         let mut n = window
@@ -221,7 +213,7 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
                     }
                     window.cv.notify_all();
                     progress.inc(1);
-                    if batch_records >= 50_000 || batch_started.elapsed() > Duration::from_secs(2) {
+                    if batch_records >= 50_000 || batch_started.elapsed() > Duration::from_secs(1) {
                         writer.commit()?;
                         batch_records = 0;
                         batch_started = Instant::now();
@@ -247,7 +239,7 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
 
     summary.seconds = started.elapsed().as_secs_f64();
     print_summary(&summary, args)?;
-    if summary.files_failed > 0 || problems {
+    if summary.files_failed > 0 {
         Ok(Outcome::Problems)
     } else {
         Ok(Outcome::Ok)
@@ -270,7 +262,6 @@ fn write_one(
     args: &Args,
     summary: &mut Summary,
     progress: &ProgressBar,
-    problems: &mut bool,
 ) -> Result<u64> {
     let path = path_text(&entry.path);
     summary.bytes_read += entry.size;
@@ -364,7 +355,7 @@ fn write_one(
             .or_default() += 1;
     }
     if record_errors > 0 {
-        *problems = true;
+        // Record-level errors are diagnostics, not failures (unless --strict, handled above).
         if !args.quiet {
             let first = diags.iter().find(|d| d.severity == Severity::Error);
             if let Some(d) = first {

@@ -53,10 +53,17 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
             for (k, v) in &s.sources_by_kind {
                 t.add_row([format!("  sources: {}", sanitize(k)), v.to_string()]);
             }
-            t.add_row(["accounts".to_string(), sanitize(&s.accounts.join(", "))]);
-            t.add_row(["regions".to_string(), sanitize(&s.regions.join(", "))]);
+            t.add_row(["accounts".to_string(), sanitize(&abbreviate(&s.accounts))]);
+            t.add_row(["regions".to_string(), sanitize(&abbreviate(&s.regions))]);
             writeln!(out, "{t}")?;
         }
     }
     Ok(Outcome::Ok)
+}
+
+/// `N: a, b, c, ...` with at most five names, so a wide organization does not break the table.
+fn abbreviate(names: &[String]) -> String {
+    let shown: Vec<&str> = names.iter().take(5).map(String::as_str).collect();
+    let more = if names.len() > 5 { ", ..." } else { "" };
+    format!("{}: {}{more}", names.len(), shown.join(", "))
 }

@@ -579,7 +579,8 @@ mod tests {
     #[test]
     fn table_of_services() {
         let t = Access::Target;
-        let cases: Vec<(&str, &str, &str, &str, Vec<(&str, Access)>)> = vec![
+        type Case<'a> = (&'a str, &'a str, &'a str, &'a str, Vec<(&'a str, Access)>);
+        let cases: Vec<Case> = vec![
             (
                 "s3.amazonaws.com",
                 "PutBucketPolicy",

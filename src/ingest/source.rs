@@ -17,7 +17,9 @@ pub struct ReadOptions {
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { max_bytes: 1 << 30 }
+        ReadOptions {
+            max_bytes: 512 << 20,
+        }
     }
 }
 

@@ -359,9 +359,8 @@ impl ResourceRef {
         let mut r = match by_arn {
             Some(r) => r,
             None => {
-                let id = if NAMED_BY_NAME.contains(&rtype) {
-                    resource_name.or(resource_id)?
-                } else if rtype == "AWS::S3::Bucket" {
+                // IAM types and buckets are named by name; everything else by Config's resourceId.
+                let id = if NAMED_BY_NAME.contains(&rtype) || rtype == "AWS::S3::Bucket" {
                     resource_name.or(resource_id)?
                 } else {
                     resource_id.or(resource_name)?

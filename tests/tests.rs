@@ -1,0 +1,14 @@
+//! Integration tests: each runs the real `trailgraph` binary in a fresh temporary directory.
+
+#[path = "cases/bad_input.rs"]
+mod bad_input;
+#[path = "cases/corpus.rs"]
+mod corpus;
+#[path = "cases/crash.rs"]
+mod crash;
+#[path = "cases/fixtures.rs"]
+mod fixtures;
+#[path = "cases/idempotency.rs"]
+mod idempotency;
+#[path = "cases/util.rs"]
+mod util;

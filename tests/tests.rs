@@ -10,5 +10,7 @@ mod crash;
 mod fixtures;
 #[path = "cases/idempotency.rs"]
 mod idempotency;
+#[path = "cases/schemas.rs"]
+mod schemas;
 #[path = "cases/util.rs"]
 mod util;

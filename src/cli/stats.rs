@@ -53,6 +53,12 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
             for (k, v) in &s.sources_by_kind {
                 t.add_row([format!("  sources: {}", sanitize(k)), v.to_string()]);
             }
+            for p in &s.top_principals {
+                t.add_row([
+                    format!("  busiest: {} ({})", sanitize(&p.key), sanitize(&p.ptype)),
+                    p.events.to_string(),
+                ]);
+            }
             t.add_row(["accounts".to_string(), sanitize(&abbreviate(&s.accounts))]);
             t.add_row(["regions".to_string(), sanitize(&abbreviate(&s.regions))]);
             writeln!(out, "{t}")?;

@@ -377,21 +377,6 @@ impl ResourceRef {
         }
         Some(r)
     }
-
-    /// The names a user can type to find this resource: ARN, id, and the extra aliases.
-    pub fn all_aliases(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = Vec::with_capacity(2 + self.aliases.len());
-        if let Some(a) = &self.arn {
-            v.push(a);
-        }
-        v.push(&self.id);
-        for a in &self.aliases {
-            if !v.contains(&a.as_str()) {
-                v.push(a);
-            }
-        }
-        v
-    }
 }
 
 fn generic_type(arn: &Arn) -> String {

@@ -25,9 +25,19 @@ pub struct Stats {
     /// Files that could not be ingested at all (their latest failure).
     pub failed_files: i64,
     pub sources_by_kind: std::collections::BTreeMap<String, i64>,
+    /// The five principals with the most events.
+    pub top_principals: Vec<TopPrincipal>,
     pub accounts: Vec<String>,
     pub regions: Vec<String>,
     pub integrity: std::collections::BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct TopPrincipal {
+    pub key: String,
+    #[serde(rename = "type")]
+    pub ptype: String,
+    pub events: i64,
 }
 
 impl Store {
@@ -75,6 +85,18 @@ impl Store {
             diagnostics_by_severity: grouped("SELECT severity, count(*) FROM diagnostics GROUP BY severity ORDER BY severity")?,
             failed_files: q("SELECT count(*) FROM diagnostics WHERE source_id IS NULL")?,
             sources_by_kind: grouped("SELECT kind, count(*) FROM sources GROUP BY kind ORDER BY kind")?,
+            top_principals: {
+                let mut st = c
+                    .prepare(
+                        "SELECT p.key, p.type, n FROM (SELECT principal_id, count(*) AS n FROM events GROUP BY principal_id) e
+                         JOIN principals p ON p.id = e.principal_id ORDER BY n DESC, p.key LIMIT 5",
+                    )
+                    .map_err(|e| self.q(e))?;
+                let rows = st
+                    .query_map([], |r| Ok(TopPrincipal { key: r.get(0)?, ptype: r.get(1)?, events: r.get(2)? }))
+                    .map_err(|e| self.q(e))?;
+                rows.collect::<std::result::Result<_, _>>().map_err(|e| self.q(e))?
+            },
             accounts: list(
                 "SELECT DISTINCT recipient_account FROM events WHERE recipient_account <> ''
                  UNION SELECT DISTINCT account_id FROM config_items WHERE account_id <> '' ORDER BY 1",

@@ -514,7 +514,7 @@ impl<'c> Writer<'c> {
                 "INSERT OR IGNORE INTO resource_aliases(alias, resource) VALUES (?1, ?2)",
             )
             .map_err(|e| self.e(e))?;
-        for a in r.all_aliases() {
+        for a in &r.aliases {
             st.execute(params![a, id]).map_err(|e| self.e(e))?;
         }
         self.caches.resources.insert(r.key.clone(), id);

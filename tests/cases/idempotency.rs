@@ -7,7 +7,6 @@ fn second_run_is_a_no_op() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     copy_dir(&fixtures().join("corpus-samples"), &data);
-    std::fs::remove_file(data.join("PROVENANCE.md")).unwrap();
     let db = dir.path().join("t.db");
 
     let first = ingest(&db, &[&data]);

@@ -123,6 +123,11 @@ CREATE TABLE resources (
     region      TEXT,
     resource_id TEXT NOT NULL
 );
+CREATE INDEX resources_arn ON resources(arn) WHERE arn IS NOT NULL;
+CREATE INDEX resources_resource_id ON resources(resource_id);
+
+-- Extra names a resource is known by, beyond its ARN and resource_id (Config resourceId of an IAM role,
+-- `alias/NAME` of a KMS alias, the name of a resource Config knows by id).
 CREATE TABLE resource_aliases (
     alias    TEXT NOT NULL,
     resource INTEGER NOT NULL REFERENCES resources(id),

@@ -1,0 +1,199 @@
+-- trailgraph store, schema version 1. Documented in docs/schema.md; copied to schemas/store.sql.
+-- Times are UTC epoch milliseconds. Raw records are kept zstd-compressed in raw_chunks.
+
+CREATE TABLE sources (
+    id                INTEGER PRIMARY KEY,
+    sha256            TEXT NOT NULL UNIQUE,      -- over the uncompressed bytes
+    kind              TEXT NOT NULL,             -- cloudtrail_delivery, config_file, cloudtrail_digest, ...
+    path              TEXT NOT NULL,             -- first location it was ingested from
+    size              INTEGER NOT NULL,          -- bytes on disk
+    uncompressed_size INTEGER NOT NULL,
+    compressed        INTEGER NOT NULL,
+    account_id        TEXT,                      -- from the S3 key layout, when present
+    region            TEXT,
+    service           TEXT,                      -- CloudTrail, CloudTrail-Digest, Config
+    org_id            TEXT,
+    records           INTEGER NOT NULL,
+    events_new        INTEGER NOT NULL,
+    events_duplicate  INTEGER NOT NULL,
+    config_items      INTEGER NOT NULL,
+    skipped           INTEGER NOT NULL,
+    diagnostics       INTEGER NOT NULL,
+    ingested_at       INTEGER NOT NULL,
+    integrity         TEXT NOT NULL DEFAULT 'unverified'
+);
+
+-- Every path a source was seen at; (size, mtime) lets a rerun skip unchanged files without reading them.
+CREATE TABLE source_locations (
+    path      TEXT PRIMARY KEY,
+    source_id INTEGER NOT NULL REFERENCES sources(id),
+    size      INTEGER NOT NULL,
+    mtime_ms  INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Raw records, zstd frames of (u32 little-endian length, bytes)*.
+CREATE TABLE raw_chunks (
+    id        INTEGER PRIMARY KEY,
+    source_id INTEGER NOT NULL REFERENCES sources(id),
+    records   INTEGER NOT NULL,
+    data      BLOB NOT NULL
+);
+
+CREATE TABLE principals (
+    id         INTEGER PRIMARY KEY,
+    key        TEXT NOT NULL UNIQUE,
+    type       TEXT NOT NULL,
+    arn        TEXT,
+    account_id TEXT,
+    name       TEXT
+);
+
+CREATE TABLE events (
+    id                 INTEGER PRIMARY KEY,
+    event_id           TEXT NOT NULL,
+    recipient_account  TEXT NOT NULL,
+    variant            INTEGER NOT NULL DEFAULT 0,   -- >0: same eventID, different content (see docs/ingest.md)
+    event_time         INTEGER,
+    event_version      TEXT,
+    event_source       TEXT NOT NULL,
+    event_name         TEXT NOT NULL,
+    aws_region         TEXT,
+    source_ip          TEXT,
+    user_agent         TEXT,
+    error_code         TEXT,
+    error_message      TEXT,
+    request_id         TEXT,
+    event_type         TEXT,
+    event_category     TEXT,
+    read_only          INTEGER,
+    management_event   INTEGER,
+    shared_event_id    TEXT,
+    vpc_endpoint_id    TEXT,
+    principal_id       INTEGER NOT NULL REFERENCES principals(id),
+    user_identity_type TEXT,
+    user_identity_arn  TEXT,
+    access_key_id      TEXT,
+    fingerprint        INTEGER NOT NULL,
+    source_id          INTEGER NOT NULL REFERENCES sources(id),
+    record_index       INTEGER NOT NULL,
+    raw_chunk          INTEGER NOT NULL REFERENCES raw_chunks(id),
+    raw_index          INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX events_identity ON events(event_id, recipient_account, variant);
+CREATE INDEX events_time ON events(event_time);
+CREATE INDEX events_principal ON events(principal_id, event_time);
+CREATE INDEX events_access_key ON events(access_key_id, event_time) WHERE access_key_id IS NOT NULL;
+CREATE INDEX events_source_ip ON events(source_ip, event_time);
+
+-- Further deliveries of an event already stored (the first is events.source_id).
+CREATE TABLE event_deliveries (
+    event        INTEGER NOT NULL REFERENCES events(id),
+    source_id    INTEGER NOT NULL REFERENCES sources(id),
+    record_index INTEGER NOT NULL,
+    PRIMARY KEY (event, source_id, record_index)
+) WITHOUT ROWID;
+
+-- Role sessions and other temporary credentials, keyed by access key id.
+CREATE TABLE sessions (
+    id                   INTEGER PRIMARY KEY,
+    access_key_id        TEXT NOT NULL UNIQUE,
+    principal_id         INTEGER REFERENCES principals(id),   -- whose credentials (role, user)
+    session_arn          TEXT,
+    session_name         TEXT,
+    source_identity      TEXT,
+    mfa_authenticated    INTEGER,
+    created_ms           INTEGER,
+    expiration_ms        INTEGER,
+    issued_by_event      INTEGER REFERENCES events(id),        -- the AssumeRole*/GetSessionToken call
+    issuer_principal_id  INTEGER REFERENCES principals(id),   -- who made that call
+    issuer_access_key_id TEXT,                                 -- with which key (follow it for chains)
+    issue_kind           TEXT,
+    on_behalf_of         TEXT,
+    identity_provider    TEXT,
+    context              TEXT                                  -- sessionContext/onBehalfOf JSON, first seen
+);
+CREATE INDEX sessions_issuer_key ON sessions(issuer_access_key_id);
+
+CREATE TABLE resources (
+    id          INTEGER PRIMARY KEY,
+    key         TEXT NOT NULL UNIQUE,        -- TYPE|ACCOUNT|REGION|ID
+    type        TEXT NOT NULL,               -- AWS Config resource type
+    arn         TEXT,
+    account_id  TEXT,
+    region      TEXT,
+    resource_id TEXT NOT NULL
+);
+CREATE INDEX resources_arn ON resources(arn) WHERE arn IS NOT NULL;
+CREATE INDEX resources_resource_id ON resources(resource_id);
+
+-- Extra names a resource is known by, beyond its ARN and resource_id (Config resourceId of an IAM role,
+-- `alias/NAME` of a KMS alias, the name of a resource Config knows by id).
+CREATE TABLE resource_aliases (
+    alias    TEXT NOT NULL,
+    resource INTEGER NOT NULL REFERENCES resources(id),
+    PRIMARY KEY (alias, resource)
+) WITHOUT ROWID;
+
+CREATE TABLE event_resources (
+    resource INTEGER NOT NULL REFERENCES resources(id),
+    event    INTEGER NOT NULL REFERENCES events(id),
+    access   TEXT NOT NULL,                  -- target | read | write
+    PRIMARY KEY (resource, event, access)
+) WITHOUT ROWID;
+CREATE INDEX event_resources_event ON event_resources(event);
+
+CREATE TABLE config_items (
+    id                   INTEGER PRIMARY KEY,
+    resource             INTEGER NOT NULL REFERENCES resources(id),
+    resource_type        TEXT NOT NULL,
+    resource_id          TEXT NOT NULL,
+    resource_name        TEXT,
+    account_id           TEXT,
+    region               TEXT,
+    capture_time         INTEGER,
+    state_id             TEXT NOT NULL,
+    state_id_synthesized INTEGER NOT NULL,
+    status               TEXT,
+    version              TEXT,
+    md5                  TEXT,
+    creation_time        INTEGER,
+    availability_zone    TEXT,
+    configuration        TEXT,                -- JSON, JSON-in-strings decoded; NULL for oversized summaries
+    supplementary        TEXT,
+    tags                 TEXT,
+    relationships        TEXT,
+    related_events       TEXT,                -- JSON array of event ids
+    origin               TEXT NOT NULL,       -- file | api | select | notification | oversized | rule_event
+    source_id            INTEGER NOT NULL REFERENCES sources(id),
+    record_index         INTEGER NOT NULL,
+    raw                  BLOB NOT NULL        -- zstd of the item as it arrived
+);
+CREATE UNIQUE INDEX config_items_state ON config_items(resource, state_id);
+CREATE INDEX config_items_time ON config_items(resource, capture_time);
+
+CREATE TABLE config_item_deliveries (
+    item         INTEGER NOT NULL REFERENCES config_items(id),
+    source_id    INTEGER NOT NULL REFERENCES sources(id),
+    record_index INTEGER NOT NULL,
+    PRIMARY KEY (item, source_id, record_index)
+) WITHOUT ROWID;
+
+-- Per-record and per-file problems. source_id is NULL for files that failed as a whole.
+CREATE TABLE diagnostics (
+    id           INTEGER PRIMARY KEY,
+    source_id    INTEGER REFERENCES sources(id),
+    path         TEXT NOT NULL,
+    record_index INTEGER,
+    severity     TEXT NOT NULL,               -- error | warning
+    code         TEXT NOT NULL,
+    message      TEXT NOT NULL
+);
+CREATE INDEX diagnostics_source ON diagnostics(source_id);
+CREATE INDEX diagnostics_path ON diagnostics(path);
+
+-- Digest files and signature sidecars, kept verbatim for `verify`.
+CREATE TABLE digests (
+    source_id INTEGER PRIMARY KEY REFERENCES sources(id),
+    kind      TEXT NOT NULL,                  -- digest | signature
+    body      TEXT NOT NULL
+);

@@ -31,13 +31,17 @@ CREATE TABLE source_locations (
     mtime_ms  INTEGER NOT NULL
 ) WITHOUT ROWID;
 
--- Raw records, zstd frames of (u32 little-endian length, bytes)*.
+-- Raw records of a source's events, 256 per chunk: zstd frames of (u32 little-endian length, bytes)*.
+-- Event n of a source (events.record_index) is record n % 256 of chunk n / 256. Chunks holding no new event
+-- (every event in them was already stored) are not kept.
 CREATE TABLE raw_chunks (
     id        INTEGER PRIMARY KEY,
     source_id INTEGER NOT NULL REFERENCES sources(id),
+    chunk_no  INTEGER NOT NULL,
     records   INTEGER NOT NULL,
     data      BLOB NOT NULL
 );
+CREATE UNIQUE INDEX raw_chunks_source ON raw_chunks(source_id, chunk_no);
 
 CREATE TABLE principals (
     id         INTEGER PRIMARY KEY,
@@ -50,9 +54,10 @@ CREATE TABLE principals (
 
 CREATE TABLE events (
     id                 INTEGER PRIMARY KEY,
+    event_key          INTEGER NOT NULL,             -- tg_event_key(event_id): first 8 bytes of SHA-256, as i64
     event_id           TEXT NOT NULL,
     recipient_account  TEXT NOT NULL,
-    variant            INTEGER NOT NULL DEFAULT 0,   -- >0: same eventID, different content (see docs/ingest.md)
+    variant            INTEGER NOT NULL DEFAULT 0,   -- >0: same key, different event or content (docs/ingest.md)
     event_time         INTEGER,
     event_version      TEXT,
     event_source       TEXT NOT NULL,
@@ -74,12 +79,12 @@ CREATE TABLE events (
     user_identity_arn  TEXT,
     access_key_id      TEXT,
     fingerprint        INTEGER NOT NULL,
-    source_id          INTEGER NOT NULL REFERENCES sources(id),
-    record_index       INTEGER NOT NULL,
-    raw_chunk          INTEGER NOT NULL REFERENCES raw_chunks(id),
-    raw_index          INTEGER NOT NULL
+    source_id          INTEGER NOT NULL REFERENCES sources(id),   -- first delivery
+    record_index       INTEGER NOT NULL                            -- position among that source's events
 );
-CREATE UNIQUE INDEX events_identity ON events(event_id, recipient_account, variant);
+-- Identity and lookup by event id: an 8-byte key indexes far faster than the 36-character id.
+-- Find an event with: WHERE event_key = tg_event_key(?1) AND event_id = ?1.
+CREATE UNIQUE INDEX events_identity ON events(event_key, variant);
 CREATE INDEX events_time ON events(event_time);
 CREATE INDEX events_principal ON events(principal_id, event_time);
 CREATE INDEX events_access_key ON events(access_key_id, event_time) WHERE access_key_id IS NOT NULL;
@@ -116,15 +121,19 @@ CREATE INDEX sessions_issuer_key ON sessions(issuer_access_key_id);
 
 CREATE TABLE resources (
     id          INTEGER PRIMARY KEY,
-    key         TEXT NOT NULL UNIQUE,        -- TYPE|ACCOUNT|REGION|ID
+    key_hash    INTEGER NOT NULL,            -- tg_key_hash(key): first 8 bytes of SHA-256, as i64
+    key         TEXT NOT NULL,               -- TYPE|ACCOUNT|REGION|ID, unique (kept so by the writer)
     type        TEXT NOT NULL,               -- AWS Config resource type
     arn         TEXT,
     account_id  TEXT,
     region      TEXT,
     resource_id TEXT NOT NULL
 );
-CREATE INDEX resources_arn ON resources(arn) WHERE arn IS NOT NULL;
-CREATE INDEX resources_resource_id ON resources(resource_id);
+-- Find a resource by key with: WHERE key_hash = tg_key_hash(?1) AND key = ?1.
+CREATE INDEX resources_key ON resources(key_hash);
+-- Lookups by ARN go through the canonical key (an ARN maps to one key); by bare name or id through this index.
+-- S3 objects are found by bucket/key through the key, and are left out of it: there are millions.
+CREATE INDEX resources_resource_id ON resources(resource_id) WHERE type <> 'AWS::S3::Object';
 
 -- Extra names a resource is known by, beyond its ARN and resource_id (Config resourceId of an IAM role,
 -- `alias/NAME` of a KMS alias, the name of a resource Config knows by id).
@@ -190,6 +199,13 @@ CREATE TABLE diagnostics (
 );
 CREATE INDEX diagnostics_source ON diagnostics(source_id);
 CREATE INDEX diagnostics_path ON diagnostics(path);
+
+-- Secondary indexes dropped for a bulk load into an empty store and rebuilt at its end (building an index after
+-- the load is faster than maintaining it row by row). Kept here so that a run killed midway still rebuilds them.
+CREATE TABLE deferred_indexes (
+    name TEXT PRIMARY KEY,
+    sql  TEXT NOT NULL
+) WITHOUT ROWID;
 
 -- Digest files and signature sidecars, kept verbatim for `verify`.
 CREATE TABLE digests (

@@ -10,6 +10,8 @@ mod crash;
 mod fixtures;
 #[path = "cases/idempotency.rs"]
 mod idempotency;
+#[path = "cases/sample.rs"]
+mod sample;
 #[path = "cases/schemas.rs"]
 mod schemas;
 #[path = "cases/util.rs"]

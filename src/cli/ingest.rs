@@ -10,7 +10,7 @@ use super::{resolve_format, Format, Outcome};
 use crate::ingest::source::{is_quietly_skipped, read_file, ReadOptions, ReadResult};
 use crate::ingest::walk::{discover, FileEntry};
 use crate::model::Severity;
-use crate::store::{SourceMeta, Store};
+use crate::store::{encode_chunks, SourceMeta, Store};
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -84,6 +84,12 @@ pub struct Failure {
     pub reason: String,
 }
 
+/// A read file and its compressed raw-record chunks.
+struct Parsed {
+    res: ReadResult,
+    chunks: Option<std::io::Result<Vec<Vec<u8>>>>,
+}
+
 struct Window {
     next_to_write: Mutex<usize>,
     cv: Condvar,
@@ -130,6 +136,12 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
         }
     }
 
+    // A first load into an empty store builds the query indexes once at the end instead of row by row.
+    // An interrupted run leaves them listed in `deferred_indexes`; every run rebuilds them when it ends.
+    if todo.len() > 1 {
+        store.defer_indexes()?;
+    }
+
     let progress = if !args.quiet && std::io::stderr().is_terminal() {
         let pb =
             ProgressBar::with_draw_target(Some(todo.len() as u64), ProgressDrawTarget::stderr());
@@ -161,14 +173,15 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
         next_to_write: Mutex::new(0),
         cv: Condvar::new(),
     };
-    let (tx, rx) = crossbeam_channel::bounded::<(usize, ReadResult)>(window_size);
+    let (tx, rx) = crossbeam_channel::bounded::<(usize, Parsed)>(window_size);
     let todo_ref = &todo;
 
     std::thread::scope(|scope| -> Result<()> {
         for _ in 0..jobs {
             let tx = tx.clone();
             let (next_job, window, opts) = (&next_job, &window, &opts);
-            scope.spawn(move || loop {
+            let worker = std::thread::Builder::new().name("tg-parse".into());
+            worker.spawn_scoped(scope, move || loop {
                 let i = next_job.fetch_add(1, Ordering::SeqCst);
                 if i >= todo_ref.len() {
                     break;
@@ -184,14 +197,16 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
                     }
                 }
                 let res = read_file(&todo_ref[i].path, opts);
-                if tx.send((i, res)).is_err() {
+                // Compressing raw records is CPU work: done here, in parallel, not on the writer thread.
+                let chunks = res.contents.as_ref().map(|c| encode_chunks(&c.events));
+                if tx.send((i, Parsed { res, chunks })).is_err() {
                     break;
                 }
-            });
+            })?;
         }
         drop(tx);
 
-        let mut pending: BTreeMap<usize, ReadResult> = BTreeMap::new();
+        let mut pending: BTreeMap<usize, Parsed> = BTreeMap::new();
         let mut next = 0usize;
         let mut writer = store.writer();
         let mut batch_records = 0u64;
@@ -213,7 +228,8 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
                     }
                     window.cv.notify_all();
                     progress.inc(1);
-                    if batch_records >= 50_000 || batch_started.elapsed() > Duration::from_secs(1) {
+                    if batch_records >= 100_000 || batch_started.elapsed() > Duration::from_secs(2)
+                    {
                         writer.commit()?;
                         batch_records = 0;
                         batch_started = Instant::now();
@@ -236,6 +252,10 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
         result
     })?;
     progress.finish_and_clear();
+    let rebuilt = store.restore_indexes()?;
+    if rebuilt > 0 && !args.quiet {
+        eprintln!("trailgraph: built {rebuilt} query indexes");
+    }
 
     summary.seconds = started.elapsed().as_secs_f64();
     print_summary(&summary, args)?;
@@ -258,11 +278,12 @@ fn path_text(p: &Path) -> String {
 fn write_one(
     writer: &mut crate::store::Writer<'_>,
     entry: &FileEntry,
-    res: ReadResult,
+    parsed: Parsed,
     args: &Args,
     summary: &mut Summary,
     progress: &ProgressBar,
 ) -> Result<u64> {
+    let Parsed { res, chunks } = parsed;
     let path = path_text(&entry.path);
     summary.bytes_read += entry.size;
     summary.bytes_uncompressed += res.uncompressed_size;
@@ -328,10 +349,14 @@ fn write_one(
         records: contents.records,
         skipped: contents.skipped,
     };
+    let chunks = chunks
+        .unwrap_or_else(|| Ok(Vec::new()))
+        .with_context(|| format!("compressing records of {shown}"))?;
     let out = writer
         .write_source(
             &meta,
             &contents.events,
+            &chunks,
             &contents.items,
             &diags,
             contents.digest_json.as_deref(),

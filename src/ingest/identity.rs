@@ -4,8 +4,9 @@ use super::loose;
 use crate::model::arn::Arn;
 use crate::model::time::parse_time_str;
 use crate::model::{Identity, IssuedCredentials, Principal};
-use serde::de::{Deserializer, IntoDeserializer};
+use serde::de::Deserializer;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 #[derive(Deserialize, Default, Debug)]
@@ -27,22 +28,65 @@ pub struct UserIdentityRaw {
     invoked_by: Option<String>,
     #[serde(rename = "identityProvider", deserialize_with = "loose::string")]
     identity_provider: Option<String>,
+    /// Kept as raw JSON (stored with the session) and parsed typed below.
     #[serde(rename = "sessionContext")]
-    session_context: Option<Value>,
+    session_context: Option<Box<RawValue>>,
     #[serde(rename = "onBehalfOf")]
-    on_behalf_of: Option<Value>,
+    on_behalf_of: Option<Box<RawValue>>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(default)]
+struct SessionContextRaw {
+    #[serde(rename = "sessionIssuer", deserialize_with = "loose::lenient")]
+    session_issuer: Option<IssuerRaw>,
+    #[serde(deserialize_with = "loose::lenient")]
+    attributes: Option<AttributesRaw>,
+    #[serde(rename = "sourceIdentity", deserialize_with = "loose::string")]
+    source_identity: Option<String>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(default)]
+struct IssuerRaw {
+    #[serde(deserialize_with = "loose::string")]
+    arn: Option<String>,
+    #[serde(rename = "accountId", deserialize_with = "loose::string")]
+    account_id: Option<String>,
+    #[serde(rename = "userName", deserialize_with = "loose::string")]
+    user_name: Option<String>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(default)]
+struct AttributesRaw {
+    #[serde(rename = "creationDate", deserialize_with = "loose::string")]
+    creation_date: Option<String>,
+    #[serde(rename = "mfaAuthenticated", deserialize_with = "loose::boolean")]
+    mfa_authenticated: Option<bool>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(default)]
+struct OnBehalfOfRaw {
+    #[serde(rename = "userId", deserialize_with = "loose::string")]
+    user_id: Option<String>,
+    #[serde(rename = "identityStoreArn", deserialize_with = "loose::string")]
+    identity_store_arn: Option<String>,
 }
 
 /// Accepts the object, a JSON string holding the object (CloudTrail Lake), or anything else as missing.
 pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<UserIdentityRaw>, D::Error> {
     // Captured raw first: a pathological (too deeply nested) identity must not sink the whole record.
-    let raw = Option::<Box<serde_json::value::RawValue>>::deserialize(d)?;
-    let v = raw.and_then(|r| serde_json::from_str::<Value>(r.get()).ok());
-    Ok(match v {
-        Some(Value::Object(m)) => {
-            UserIdentityRaw::deserialize(Value::Object(m).into_deserializer()).ok()
-        }
-        Some(Value::String(s)) => serde_json::from_str(&s).ok(),
+    let Some(raw) = Option::<Box<RawValue>>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let text = raw.get();
+    Ok(match text.as_bytes().first() {
+        Some(b'{') => serde_json::from_str(text).ok(),
+        Some(b'"') => serde_json::from_str::<String>(text)
+            .ok()
+            .and_then(|s| serde_json::from_str(&s).ok()),
         _ => None,
     })
 }
@@ -67,26 +111,29 @@ pub fn normalize(raw: Option<&UserIdentityRaw>) -> Identity {
             ..Default::default()
         };
     };
-    let ctx = u.session_context.as_ref();
-    let issuer_arn = ctx.and_then(|c| s(c, &["sessionIssuer", "arn"]));
-    let issuer_name = ctx.and_then(|c| s(c, &["sessionIssuer", "userName"]));
-    let issuer_account = ctx.and_then(|c| s(c, &["sessionIssuer", "accountId"]));
-    let mfa = ctx
-        .and_then(|c| c.get("attributes")?.get("mfaAuthenticated"))
-        .and_then(|v| match v {
-            Value::Bool(b) => Some(*b),
-            Value::String(s) => Some(s.eq_ignore_ascii_case("true")),
-            _ => None,
-        });
+    let ctx: SessionContextRaw = u
+        .session_context
+        .as_ref()
+        .and_then(|r| serde_json::from_str(r.get()).ok())
+        .unwrap_or_default();
+    let issuer = ctx.session_issuer.as_ref();
+    let issuer_arn = issuer.and_then(|i| i.arn.as_deref());
+    let issuer_name = issuer.and_then(|i| i.user_name.as_deref());
+    let issuer_account = issuer.and_then(|i| i.account_id.as_deref());
+    let mfa = ctx.attributes.as_ref().and_then(|a| a.mfa_authenticated);
     let created = ctx
-        .and_then(|c| s(c, &["attributes", "creationDate"]))
+        .attributes
+        .as_ref()
+        .and_then(|a| a.creation_date.as_deref())
         .and_then(parse_time_str);
-    let source_identity = ctx
-        .and_then(|c| s(c, &["sourceIdentity"]))
-        .map(str::to_string);
-    let on_behalf_of = u.on_behalf_of.as_ref().and_then(|o| {
-        let user = s(o, &["userId"])?;
-        Some(match s(o, &["identityStoreArn"]) {
+    let source_identity = ctx.source_identity.clone();
+    let obo: Option<OnBehalfOfRaw> = u
+        .on_behalf_of
+        .as_ref()
+        .and_then(|r| serde_json::from_str(r.get()).ok());
+    let on_behalf_of = obo.as_ref().and_then(|o| {
+        let user = o.user_id.as_deref()?;
+        Some(match o.identity_store_arn.as_deref() {
             Some(store) => format!("{store}/{user}"),
             None => user.to_string(),
         })
@@ -215,12 +262,10 @@ pub fn normalize(raw: Option<&UserIdentityRaw>) -> Identity {
             ptype: "IdentityCenterUser".into(),
             arn: None,
             account: account.clone(),
-            name: u.user_name.clone().or_else(|| {
-                u.on_behalf_of
-                    .as_ref()
-                    .and_then(|o| s(o, &["userId"]))
-                    .map(str::to_string)
-            }),
+            name: u
+                .user_name
+                .clone()
+                .or_else(|| obo.as_ref().and_then(|o| o.user_id.clone())),
         },
         Some(t @ ("SAMLUser" | "WebIdentityUser")) => {
             let prefix = if t == "SAMLUser" {
@@ -266,13 +311,17 @@ pub fn normalize(raw: Option<&UserIdentityRaw>) -> Identity {
             }
         }
     };
-    let mut context = serde_json::Map::new();
-    if let Some(c) = &u.session_context {
-        context.insert("sessionContext".into(), c.clone());
-    }
-    if let Some(o) = &u.on_behalf_of {
-        context.insert("onBehalfOf".into(), o.clone());
-    }
+    // The context JSON is assembled from the raw slices: no re-serialization on the hot path.
+    let context_json = match (&u.session_context, &u.on_behalf_of) {
+        (None, None) => None,
+        (Some(c), None) => Some(format!("{{\"sessionContext\":{}}}", c.get())),
+        (None, Some(o)) => Some(format!("{{\"onBehalfOf\":{}}}", o.get())),
+        (Some(c), Some(o)) => Some(format!(
+            "{{\"sessionContext\":{},\"onBehalfOf\":{}}}",
+            c.get(),
+            o.get()
+        )),
+    };
     Identity {
         utype,
         principal,
@@ -288,7 +337,7 @@ pub fn normalize(raw: Option<&UserIdentityRaw>) -> Identity {
         session_created_ms: created,
         on_behalf_of,
         identity_provider: u.identity_provider.clone(),
-        context_json: (!context.is_empty()).then(|| Value::Object(context).to_string()),
+        context_json,
     }
 }
 

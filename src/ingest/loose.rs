@@ -64,6 +64,15 @@ pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error
         }))
 }
 
+/// A nested object parsed typed when it has the expected shape, `None` otherwise (instead of failing the record).
+pub fn lenient<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    use serde::Deserialize;
+    let raw = Option::<Box<serde_json::value::RawValue>>::deserialize(d)?;
+    Ok(raw.and_then(|r| serde_json::from_str(r.get()).ok()))
+}
+
 #[cfg(test)]
 mod tests {
     use serde::Deserialize;

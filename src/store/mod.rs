@@ -9,7 +9,7 @@ mod writer;
 
 pub use raw::{decode_chunk, encode_chunk};
 pub use stats::Stats;
-pub use writer::{SourceMeta, WriteOutcome, Writer};
+pub use writer::{encode_chunks, event_key, SourceMeta, WriteOutcome, Writer, CHUNK_RECORDS};
 
 use rusqlite::{Connection, OpenFlags};
 use rusqlite_migration::{Migrations, M};
@@ -42,6 +42,34 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// The SQL schema, one numbered file per migration.
 const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
 
+/// SQL functions available to every connection: `tg_event_key(event_id)`, `tg_key_hash(resource_key)`.
+fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    for name in ["tg_event_key", "tg_key_hash"] {
+        conn.create_scalar_function(
+            name,
+            1,
+            FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+            |ctx| Ok(event_key(&ctx.get::<String>(0)?)),
+        )?;
+    }
+    Ok(())
+}
+
+/// Indexes that only serve queries (not the writer's own lookups): dropped and rebuilt around a bulk load.
+const DEFERRABLE_INDEXES: &[&str] = &[
+    "events_time",
+    "events_principal",
+    "events_access_key",
+    "events_source_ip",
+    "event_resources_event",
+    "resources_resource_id",
+    "config_items_time",
+    "sessions_issuer_key",
+    "diagnostics_source",
+    "diagnostics_path",
+];
+
 pub struct Store {
     conn: Connection,
     path: PathBuf,
@@ -69,6 +97,7 @@ impl Store {
             .map_err(err)?; // 64 MiB page cache
         conn.pragma_update(None, "temp_store", "MEMORY")
             .map_err(err)?;
+        register_functions(&conn).map_err(err)?;
         let migrations = Migrations::new(MIGRATIONS.iter().map(|sql| M::up(sql)).collect());
         migrations
             .to_latest(&mut conn)
@@ -101,6 +130,7 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(err)?;
         conn.pragma_update(None, "query_only", true).map_err(err)?;
+        register_functions(&conn).map_err(err)?;
         Ok(Store {
             conn,
             path: path.to_path_buf(),
@@ -122,6 +152,79 @@ impl Store {
         }
     }
 
+    /// Drops the secondary indexes for a bulk load, remembering their SQL in `deferred_indexes`, in one
+    /// transaction. Only worth it (and only done) when the store holds no events yet.
+    pub fn defer_indexes(&mut self) -> Result<bool> {
+        let empty: bool = self
+            .conn
+            .query_row("SELECT NOT EXISTS (SELECT 1 FROM events)", [], |r| r.get(0))
+            .map_err(|e| self.q(e))?;
+        if !empty {
+            return Ok(false);
+        }
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.q(e))?;
+        let names: Vec<(String, String)> = {
+            let mut st = tx
+                .prepare(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL
+                     AND name IN (SELECT value FROM json_each(?1))",
+                )
+                .map_err(|e| self.q(e))?;
+            let list = serde_json::to_string(DEFERRABLE_INDEXES).unwrap_or_default();
+            let rows = st
+                .query_map([list], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(|e| self.q(e))?;
+            rows.collect::<std::result::Result<_, _>>()
+                .map_err(|e| self.q(e))?
+        };
+        for (name, sql) in &names {
+            tx.execute(
+                "INSERT OR REPLACE INTO deferred_indexes(name, sql) VALUES (?1, ?2)",
+                [name, sql],
+            )
+            .map_err(|e| self.q(e))?;
+            // Index names come from the constant list above, never from input.
+            tx.execute_batch(&format!("DROP INDEX IF EXISTS \"{name}\""))
+                .map_err(|e| self.q(e))?;
+        }
+        tx.commit().map_err(|e| self.q(e))?;
+        Ok(!names.is_empty())
+    }
+
+    /// Rebuilds the indexes a bulk load (possibly an interrupted one) dropped.
+    pub fn restore_indexes(&mut self) -> Result<usize> {
+        let pending: Vec<(String, String)> = {
+            let mut st = self
+                .conn
+                .prepare("SELECT name, sql FROM deferred_indexes ORDER BY name")
+                .map_err(|e| self.q(e))?;
+            let rows = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(|e| self.q(e))?;
+            rows.collect::<std::result::Result<_, _>>()
+                .map_err(|e| self.q(e))?
+        };
+        if !pending.is_empty() {
+            // The sorter of an index build takes as much memory as the page cache: shrink both first, so the
+            // peak memory of a bulk load stays that of the load itself.
+            self.conn
+                .pragma_update(None, "cache_size", -16384)
+                .map_err(|e| self.q(e))?;
+            self.conn
+                .execute_batch("PRAGMA shrink_memory")
+                .map_err(|e| self.q(e))?;
+        }
+        for (name, sql) in &pending {
+            let tx = self.conn.unchecked_transaction().map_err(|e| self.q(e))?;
+            let sql = sql.replacen("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1);
+            tx.execute_batch(&sql).map_err(|e| self.q(e))?;
+            tx.execute("DELETE FROM deferred_indexes WHERE name = ?1", [name])
+                .map_err(|e| self.q(e))?;
+            tx.commit().map_err(|e| self.q(e))?;
+        }
+        Ok(pending.len())
+    }
+
     /// A writer that batches sources into large transactions.
     pub fn writer(&mut self) -> Writer<'_> {
         Writer::new(&self.conn, &self.path)
@@ -132,12 +235,20 @@ impl Store {
         let row: Option<(Vec<u8>, i64)> = self
             .conn
             .query_row(
-                "SELECT c.data, e.raw_index FROM events e JOIN raw_chunks c ON c.id = e.raw_chunk WHERE e.id = ?1",
-                [event_row],
+                "SELECT c.data, e.record_index % ?2 FROM events e
+                 JOIN raw_chunks c ON c.source_id = e.source_id AND c.chunk_no = e.record_index / ?2
+                 WHERE e.id = ?1",
+                [event_row, CHUNK_RECORDS as i64],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .map(Some)
-            .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })
+            .or_else(|e| {
+                if e == rusqlite::Error::QueryReturnedNoRows {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            })
             .map_err(|e| self.q(e))?;
         Ok(row.and_then(|(data, idx)| decode_chunk(&data).ok()?.into_iter().nth(idx as usize)))
     }

@@ -8,9 +8,18 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Records per raw chunk: big enough to compress well, small enough to decode one event cheaply.
-const CHUNK_RECORDS: usize = 256;
-/// Entries kept in each id cache before it is cleared (bounded memory on a year of data).
-const CACHE_LIMIT: usize = 200_000;
+pub const CHUNK_RECORDS: usize = 256;
+
+/// The raw records of a source's events, compressed in chunks of [`CHUNK_RECORDS`]. CPU work that callers do on
+/// their parser threads, not on the writer's.
+pub fn encode_chunks(events: &[Event]) -> std::io::Result<Vec<Vec<u8>>> {
+    events
+        .chunks(CHUNK_RECORDS)
+        .map(|c| encode_chunk(c.iter().map(|e| e.raw.as_str())))
+        .collect()
+}
+/// Entries kept in each id cache before it is cleared (bounded memory on a year of data: about 40 MB each).
+const CACHE_LIMIT: usize = 1_000_000;
 
 /// What the caller knows about a file before it is written.
 #[derive(Debug, Clone, Default)]
@@ -45,20 +54,20 @@ pub struct WriteOutcome {
 
 struct Caches {
     principals: HashMap<String, i64>,
-    resources: HashMap<String, i64>,
+    /// By the 64-bit key hash: small entries, so the cache can hold a year's S3 objects of a busy bucket.
+    resources: HashMap<i64, i64>,
     sessions: HashMap<String, i64>,
 }
 
 impl Caches {
     fn bound(&mut self) {
-        for m in [
-            &mut self.principals,
-            &mut self.resources,
-            &mut self.sessions,
-        ] {
+        for m in [&mut self.principals, &mut self.sessions] {
             if m.len() > CACHE_LIMIT {
                 m.clear();
             }
+        }
+        if self.resources.len() > CACHE_LIMIT {
+            self.resources.clear();
         }
     }
 }
@@ -68,6 +77,19 @@ pub struct Writer<'c> {
     path: PathBuf,
     in_tx: bool,
     caches: Caches,
+    /// What the last `insert_event` did.
+    last: EventInsert,
+}
+
+/// The indexed key of an event id or a resource key: the first 8 bytes of its SHA-256, as a signed integer.
+/// Also the SQL functions `tg_event_key(text)` and `tg_key_hash(text)`.
+pub fn event_key(event_id: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    i64::from_be_bytes(
+        Sha256::digest(event_id.as_bytes())[..8]
+            .try_into()
+            .expect("8 bytes"),
+    )
 }
 
 fn b(v: Option<bool>) -> Option<i64> {
@@ -80,6 +102,7 @@ impl<'c> Writer<'c> {
             conn,
             path: path.to_path_buf(),
             in_tx: false,
+            last: EventInsert::New,
             caches: Caches {
                 principals: HashMap::new(),
                 resources: HashMap::new(),
@@ -150,6 +173,7 @@ impl<'c> Writer<'c> {
         &mut self,
         meta: &SourceMeta,
         events: &[Event],
+        chunks: &[Vec<u8>],
         items: &[ConfigItem],
         diagnostics: &[Diagnostic],
         digest: Option<&str>,
@@ -198,17 +222,31 @@ impl<'c> Writer<'c> {
         )
         .map_err(|e| self.e(e))?;
 
-        // Raw chunks are written lazily, only for chunks that hold at least one new event.
-        let mut chunk_ids: HashMap<usize, i64> = HashMap::new();
+        // Raw chunks are stored only when they hold at least one new event.
+        let mut needed = vec![false; chunks.len()];
         for (i, ev) in events.iter().enumerate() {
-            let chunk_no = i / CHUNK_RECORDS;
-            match self.insert_event(ev, source_id, i as u64, chunk_no, &mut chunk_ids, events)? {
+            match self.insert_event(ev, source_id, i as u64)? {
                 EventInsert::New => out.events_new += 1,
                 EventInsert::Duplicate => out.events_duplicate += 1,
                 EventInsert::Conflict => {
                     out.events_new += 1;
                     out.events_conflicting += 1;
                 }
+            }
+            if let (EventInsert::New | EventInsert::Conflict, Some(n)) =
+                (self.last, needed.get_mut(i / CHUNK_RECORDS))
+            {
+                *n = true;
+            }
+        }
+        {
+            let mut st = c
+                .prepare_cached("INSERT INTO raw_chunks(source_id, chunk_no, records, data) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(|e| self.e(e))?;
+            for (n, data) in chunks.iter().enumerate().filter(|(n, _)| needed[*n]) {
+                let len = CHUNK_RECORDS.min(events.len() - n * CHUNK_RECORDS);
+                st.execute(params![source_id, n as i64, len as i64, data])
+                    .map_err(|e| self.e(e))?;
             }
         }
         for (i, item) in items.iter().enumerate() {
@@ -275,73 +313,84 @@ impl<'c> Writer<'c> {
         Ok(())
     }
 
-    fn insert_event(
-        &mut self,
-        ev: &Event,
-        source_id: i64,
-        index: u64,
-        chunk_no: usize,
-        chunk_ids: &mut HashMap<usize, i64>,
-        all: &[Event],
-    ) -> Result<EventInsert> {
+    fn insert_event(&mut self, ev: &Event, source_id: i64, index: u64) -> Result<EventInsert> {
+        // Insert first (the common case: a new event); only on a conflict look at what is stored.
+        let principal = self.principal_id(&ev.identity.principal)?;
+        if self.insert_event_row(ev, 0, principal, source_id, index)? {
+            return self.finish_event(ev, principal, EventInsert::New);
+        }
         let c = self.conn;
-        // Is it already stored? Same id and account: a re-delivery if the content matches, else a variant.
+        // Same key stored: a re-delivery if id, account and content match; else a variant (same id with other
+        // content, or, vanishingly rarely, another id with the same 64-bit key).
         let mut variant = 0i64;
-        let mut conflict = false;
+        let mut same_id_seen = false;
         {
             let mut st = c
-                .prepare_cached("SELECT id, variant, fingerprint FROM events WHERE event_id = ?1 AND recipient_account = ?2")
+                .prepare_cached(
+                    "SELECT id, variant, fingerprint, event_id = ?2 AND recipient_account = ?3 FROM events WHERE event_key = ?1",
+                )
                 .map_err(|e| self.e(e))?;
             let rows = st
-                .query_map(params![ev.event_id, ev.recipient_account], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, i64>(2)?,
-                    ))
-                })
+                .query_map(
+                    params![event_key(&ev.event_id), ev.event_id, ev.recipient_account],
+                    |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, i64>(2)?,
+                            r.get::<_, bool>(3)?,
+                        ))
+                    },
+                )
                 .map_err(|e| self.e(e))?;
             for row in rows {
-                let (id, v, fp) = row.map_err(|e| self.e(e))?;
-                if fp == ev.fingerprint {
+                let (id, v, fp, same_id) = row.map_err(|e| self.e(e))?;
+                same_id_seen |= same_id;
+                if same_id && fp == ev.fingerprint {
                     c.prepare_cached("INSERT OR IGNORE INTO event_deliveries(event, source_id, record_index) VALUES (?1, ?2, ?3)")
                         .and_then(|mut s| s.execute(params![id, source_id, index as i64]))
                         .map_err(|e| self.e(e))?;
+                    self.last = EventInsert::Duplicate;
                     return Ok(EventInsert::Duplicate);
                 }
                 variant = variant.max(v + 1);
-                conflict = true;
             }
         }
-        let chunk_id = match chunk_ids.get(&chunk_no) {
-            Some(id) => *id,
-            None => {
-                let start = chunk_no * CHUNK_RECORDS;
-                let end = (start + CHUNK_RECORDS).min(all.len());
-                let data = encode_chunk(all[start..end].iter().map(|e| e.raw.as_str()))
-                    .map_err(|e| self.e(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
-                c.prepare_cached(
-                    "INSERT INTO raw_chunks(source_id, records, data) VALUES (?1, ?2, ?3)",
-                )
-                .and_then(|mut s| s.execute(params![source_id, (end - start) as i64, data]))
-                .map_err(|e| self.e(e))?;
-                let id = c.last_insert_rowid();
-                chunk_ids.insert(chunk_no, id);
-                id
-            }
-        };
-        let principal = self.principal_id(&ev.identity.principal)?;
+        self.insert_event_row(ev, variant, principal, source_id, index)?;
+        self.finish_event(
+            ev,
+            principal,
+            if same_id_seen {
+                EventInsert::Conflict
+            } else {
+                EventInsert::New
+            },
+        )
+    }
+
+    /// Inserts the event row; false when an event with the same (id, account, variant) exists.
+    fn insert_event_row(
+        &mut self,
+        ev: &Event,
+        variant: i64,
+        principal: i64,
+        source_id: i64,
+        index: u64,
+    ) -> Result<bool> {
+        let c = self.conn;
         let id = &ev.identity;
         c.prepare_cached(
-            "INSERT INTO events(event_id, recipient_account, variant, event_time, event_version, event_source, event_name,
+            "INSERT INTO events(event_key, event_id, recipient_account, variant, event_time, event_version, event_source, event_name,
                 aws_region, source_ip, user_agent, error_code, error_message, request_id, event_type, event_category,
                 read_only, management_event, shared_event_id, vpc_endpoint_id, principal_id, user_identity_type,
-                user_identity_arn, access_key_id, fingerprint, source_id, record_index, raw_chunk, raw_index)
+                user_identity_arn, access_key_id, fingerprint, source_id, record_index)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
-                ?23, ?24, ?25, ?26, ?27, ?28)",
+                ?23, ?24, ?25, ?26, ?27)
+             ON CONFLICT DO NOTHING",
         )
         .and_then(|mut s| {
             s.execute(params![
+                event_key(&ev.event_id),
                 ev.event_id,
                 ev.recipient_account,
                 variant,
@@ -368,11 +417,21 @@ impl<'c> Writer<'c> {
                 ev.fingerprint,
                 source_id,
                 index as i64,
-                chunk_id,
-                (index as usize % CHUNK_RECORDS) as i64,
             ])
         })
-        .map_err(|e| self.e(e))?;
+        .map(|n| n == 1)
+        .map_err(|e| self.e(e))
+    }
+
+    /// Links a newly inserted event to its resources and sessions.
+    fn finish_event(
+        &mut self,
+        ev: &Event,
+        principal: i64,
+        kind: EventInsert,
+    ) -> Result<EventInsert> {
+        let c = self.conn;
+        let id = &ev.identity;
         let event_row = c.last_insert_rowid();
         for (r, access) in &ev.resources {
             let rid = self.resource_id(r)?;
@@ -417,11 +476,8 @@ impl<'c> Writer<'c> {
                 self.caches.sessions.remove(&issued.access_key_id);
             }
         }
-        Ok(if conflict {
-            EventInsert::Conflict
-        } else {
-            EventInsert::New
-        })
+        self.last = kind;
+        Ok(kind)
     }
 
     /// A key used by a call: make sure the session row exists and knows whose it is. Cached: one write per key.
@@ -485,30 +541,47 @@ impl<'c> Writer<'c> {
     }
 
     fn resource_id(&mut self, r: &ResourceRef) -> Result<i64> {
-        if let Some(id) = self.caches.resources.get(&r.key) {
+        let hash = event_key(&r.key);
+        if let Some(id) = self.caches.resources.get(&hash) {
             return Ok(*id);
         }
         let c = self.conn;
-        let id: i64 = c
-            .prepare_cached(
-                "INSERT INTO resources(key, type, arn, account_id, region, resource_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT(key) DO UPDATE SET arn = coalesce(resources.arn, excluded.arn)
-                 RETURNING id",
-            )
+        let existing: Option<i64> = c
+            .prepare_cached("SELECT id FROM resources WHERE key_hash = ?1 AND key = ?2")
             .and_then(|mut s| {
-                s.query_row(
-                    params![
+                s.query_row(params![hash, r.key], |row| row.get(0))
+                    .optional()
+            })
+            .map_err(|e| self.e(e))?;
+        let id = match existing {
+            Some(id) => {
+                if r.arn.is_some() {
+                    c.prepare_cached("UPDATE resources SET arn = ?2 WHERE id = ?1 AND arn IS NULL")
+                        .and_then(|mut s| s.execute(params![id, r.arn]))
+                        .map_err(|e| self.e(e))?;
+                }
+                id
+            }
+            None => {
+                c.prepare_cached(
+                    "INSERT INTO resources(key_hash, key, type, arn, account_id, region, resource_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        hash,
                         r.key,
                         r.rtype,
                         r.arn,
                         (!r.account.is_empty()).then_some(&r.account),
                         (!r.region.is_empty()).then_some(&r.region),
                         r.id
-                    ],
-                    |row| row.get(0),
-                )
-            })
-            .map_err(|e| self.e(e))?;
+                    ])
+                })
+                .map_err(|e| self.e(e))?;
+                c.last_insert_rowid()
+            }
+        };
         let mut st = c
             .prepare_cached(
                 "INSERT OR IGNORE INTO resource_aliases(alias, resource) VALUES (?1, ?2)",
@@ -517,7 +590,7 @@ impl<'c> Writer<'c> {
         for a in &r.aliases {
             st.execute(params![a, id]).map_err(|e| self.e(e))?;
         }
-        self.caches.resources.insert(r.key.clone(), id);
+        self.caches.resources.insert(hash, id);
         Ok(id)
     }
 
@@ -586,6 +659,7 @@ impl<'c> Writer<'c> {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum EventInsert {
     New,
     Duplicate,

@@ -79,6 +79,18 @@ pub struct Writer<'c> {
     caches: Caches,
     /// What the last `insert_event` did.
     last: EventInsert,
+    /// event_resources rows of the current source, written in multi-row statements.
+    touches: Vec<(i64, i64, &'static str)>,
+    touch_sql_full: String,
+    touch_sql_one: String,
+}
+
+fn multi_row_sql(rows: usize) -> String {
+    let values: Vec<&str> = vec!["(?, ?, ?)"; rows];
+    format!(
+        "INSERT OR IGNORE INTO event_resources(resource, event, access) VALUES {}",
+        values.join(", ")
+    )
 }
 
 /// The indexed key of an event id or a resource key: the first 8 bytes of its SHA-256, as a signed integer.
@@ -103,6 +115,9 @@ impl<'c> Writer<'c> {
             path: path.to_path_buf(),
             in_tx: false,
             last: EventInsert::New,
+            touches: Vec::new(),
+            touch_sql_full: multi_row_sql(64),
+            touch_sql_one: multi_row_sql(1),
             caches: Caches {
                 principals: HashMap::new(),
                 resources: HashMap::new(),
@@ -239,6 +254,7 @@ impl<'c> Writer<'c> {
                 *n = true;
             }
         }
+        self.flush_touches()?;
         {
             let mut st = c
                 .prepare_cached("INSERT INTO raw_chunks(source_id, chunk_no, records, data) VALUES (?1, ?2, ?3, ?4)")
@@ -300,6 +316,37 @@ impl<'c> Writer<'c> {
         .map_err(|e| self.e(e))?;
         self.caches.bound();
         Ok(out)
+    }
+
+    /// Writes the pending event_resources rows, 64 per statement (one statement per row costs more than the row).
+    fn flush_touches(&mut self) -> Result<()> {
+        const BATCH: usize = 64;
+        let rows = std::mem::take(&mut self.touches);
+        // Full batches share one statement; the remainder goes row by row (one more cached statement, not one
+        // per remainder size, which would push the others out of the statement cache).
+        for chunk in rows.chunks(BATCH).flat_map(|c| {
+            if c.len() == BATCH {
+                vec![c]
+            } else {
+                c.chunks(1).collect()
+            }
+        }) {
+            let sql = if chunk.len() == BATCH {
+                self.touch_sql_full.as_str()
+            } else {
+                self.touch_sql_one.as_str()
+            };
+            let mut st = self.conn.prepare_cached(sql).map_err(|e| self.e(e))?;
+            let params: Vec<&dyn rusqlite::ToSql> = chunk
+                .iter()
+                .flat_map(|(r, e, a)| [r as &dyn rusqlite::ToSql, e, a])
+                .collect();
+            st.execute(params.as_slice()).map_err(|e| self.e(e))?;
+        }
+        let mut rows = rows;
+        rows.clear();
+        self.touches = rows;
+        Ok(())
     }
 
     fn upsert_location(&self, source_id: i64, meta: &SourceMeta) -> Result<()> {
@@ -435,9 +482,7 @@ impl<'c> Writer<'c> {
         let event_row = c.last_insert_rowid();
         for (r, access) in &ev.resources {
             let rid = self.resource_id(r)?;
-            c.prepare_cached("INSERT OR IGNORE INTO event_resources(resource, event, access) VALUES (?1, ?2, ?3)")
-                .and_then(|mut s| s.execute(params![rid, event_row, access.as_str()]))
-                .map_err(|e| self.e(e))?;
+            self.touches.push((rid, event_row, access.as_str()));
         }
         if let Some(key) = &id.access_key_id {
             self.observe_session(key, principal, ev)?;

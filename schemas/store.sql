@@ -175,7 +175,7 @@ CREATE TABLE config_items (
     origin               TEXT NOT NULL,       -- file | api | select | notification | oversized | rule_event
     source_id            INTEGER NOT NULL REFERENCES sources(id),
     record_index         INTEGER NOT NULL,
-    raw                  BLOB NOT NULL        -- zstd of the item as it arrived
+    raw                  BLOB NOT NULL        -- zstd of the item as received, re-serialized
 );
 CREATE UNIQUE INDEX config_items_state ON config_items(resource, state_id);
 CREATE INDEX config_items_time ON config_items(resource, capture_time);

@@ -196,7 +196,14 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
                         next = window.cv.wait(next).unwrap_or_else(|p| p.into_inner());
                     }
                 }
-                let res = read_file(&todo_ref[i].path, opts);
+                // A panic while reading one file must not hang the ordered writer: it becomes that file's failure.
+                let path = &todo_ref[i].path;
+                let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    read_file(path, opts)
+                }))
+                .unwrap_or_else(|_| {
+                    ReadResult::failed(format!("internal error while reading {}", path.display()))
+                });
                 // Compressing raw records is CPU work: done here, in parallel, not on the writer thread.
                 let chunks = res.contents.as_ref().map(|c| encode_chunks(&c.events));
                 if tx.send((i, Parsed { res, chunks })).is_err() {

@@ -6,7 +6,6 @@
 use super::identity::{self, UserIdentityRaw};
 use super::loose;
 use super::resources;
-use crate::model::time::parse_time_str;
 use crate::model::{Diagnostic, Event};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -17,13 +16,13 @@ use sha2::{Digest, Sha256};
 struct RecordRaw<'a> {
     #[serde(rename = "eventVersion", deserialize_with = "loose::string")]
     event_version: Option<String>,
-    #[serde(rename = "eventTime", deserialize_with = "loose::string")]
-    event_time: Option<String>,
-    #[serde(rename = "@timestamp", deserialize_with = "loose::string")]
-    at_timestamp: Option<String>,
+    #[serde(rename = "eventTime", deserialize_with = "loose::time")]
+    event_time: Option<loose::TimeField>,
+    #[serde(rename = "@timestamp", deserialize_with = "loose::time")]
+    at_timestamp: Option<loose::TimeField>,
     /// Panther's normalized event time, present in its exports when `eventTime` is not.
-    #[serde(rename = "p_event_time", deserialize_with = "loose::string")]
-    p_event_time: Option<String>,
+    #[serde(rename = "p_event_time", deserialize_with = "loose::time")]
+    p_event_time: Option<loose::TimeField>,
     #[serde(rename = "eventSource", deserialize_with = "loose::string")]
     event_source: Option<String>,
     #[serde(rename = "eventName", deserialize_with = "loose::string")]
@@ -91,13 +90,29 @@ pub fn parse_record(
     ctx: &RecordContext,
     diags: &mut Vec<Diagnostic>,
 ) -> Result<Event, Diagnostic> {
-    let r: RecordRaw = serde_json::from_str(record).map_err(|e| {
-        Diagnostic::error(
-            Some(index),
-            "invalid_record",
-            format!("record is not a JSON object: {e}"),
-        )
-    })?;
+    // Typed parsing rejects duplicate keys and lone surrogate escapes; such a record is repaired (last key wins,
+    // U+FFFD for the broken escape) rather than lost. The raw record stays as it arrived.
+    let repaired: String;
+    let r: RecordRaw = match serde_json::from_str(record) {
+        Ok(r) => r,
+        Err(first) => {
+            let invalid = |e: &dyn std::fmt::Display| {
+                Diagnostic::error(
+                    Some(index),
+                    "invalid_record",
+                    format!("record {index} is not a usable JSON object: {e}"),
+                )
+            };
+            repaired = repair_json(record).ok_or_else(|| invalid(&first))?;
+            let r = serde_json::from_str(&repaired).map_err(|e| invalid(&e))?;
+            diags.push(Diagnostic::warning(
+                Some(index),
+                "record_repaired",
+                format!("record {index} read after repair ({first}); the raw record is kept as it arrived"),
+            ));
+            r
+        }
+    };
     let event_source = r.event_source.unwrap_or_default();
     let event_name = r.event_name.unwrap_or_default();
     if event_name.is_empty() && event_source.is_empty() {
@@ -107,29 +122,29 @@ pub fn parse_record(
             "record has neither eventName nor eventSource",
         ));
     }
-    let time_text = r.event_time.or(r.at_timestamp).or(r.p_event_time);
-    let time_ms = time_text.as_deref().and_then(parse_time_str);
+    let time = r.event_time.or(r.at_timestamp).or(r.p_event_time);
+    let time_ms = time.as_ref().and_then(|t| t.ms);
     if time_ms.is_none() {
-        let shown = time_text
-            .as_deref()
-            .map(|t| format!("{t:?}"))
-            .unwrap_or_else(|| "missing".into());
+        let shown = time
+            .as_ref()
+            .map(|t| format!("{:?} is not a time", t.text))
+            .unwrap_or_else(|| "is missing".into());
         diags.push(Diagnostic::warning(
             Some(index),
             "bad_time",
-            format!("eventTime {shown} is not a time; event stored without a time"),
+            format!("record {index}: eventTime {shown}; event stored without a time"),
         ));
     }
     let ident = identity::normalize(r.user_identity.as_ref());
     let recipient_account = r
         .recipient_account
         .or_else(|| ctx.envelope_account.clone())
-        .or_else(|| ident.account.clone())
         .or_else(|| ctx.path_account.clone())
+        .or_else(|| ident.account.clone())
         .unwrap_or_default();
     let region = r.aws_region;
-    let params = json_object(r.request_parameters);
-    let response = json_object(r.response_elements);
+    let params = json_object(r.request_parameters, "requestParameters", index, diags);
+    let response = json_object(r.response_elements, "responseElements", index, diags);
     let res_entries = r
         .resources
         .and_then(|v| serde_json::from_str::<Vec<resources::ResourceEntry>>(v.get()).ok());
@@ -153,8 +168,13 @@ pub fn parse_record(
 
     let fingerprint = {
         let mut h = Sha256::new();
+        // The time as an instant, not as text: Lake and S3 copies of one event format it differently.
+        let time_part = match (time_ms, &time) {
+            (Some(_), _) | (None, None) => String::new(),
+            (None, Some(t)) => t.text.clone(),
+        };
         for part in [
-            time_text.as_deref().unwrap_or(""),
+            time_part.as_str(),
             &event_source,
             &event_name,
             ident
@@ -211,19 +231,82 @@ fn synthesized_id(record: &str) -> String {
     format!("tg-{}", &hex::encode(digest)[..32])
 }
 
-/// `requestParameters` and friends: an object, null, or (type drift) a string holding JSON.
-fn json_object(raw: Option<&RawValue>) -> Option<serde_json::Value> {
+/// `requestParameters` and friends: an object, null, or (type drift) a string holding JSON. An object that cannot
+/// be read (numbers beyond f64, pathological nesting) is a warning: the event is kept, its resources may be missing.
+fn json_object(
+    raw: Option<&RawValue>,
+    field: &str,
+    index: u64,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<serde_json::Value> {
     let raw = raw?;
     let text = raw.get();
-    match text.as_bytes().first() {
-        Some(b'{') => serde_json::from_str(text).ok(),
-        Some(b'"') => {
-            let s: String = serde_json::from_str(text).ok()?;
-            let v: serde_json::Value = serde_json::from_str(&s).ok()?;
-            v.is_object().then_some(v)
+    let parsed = match text.as_bytes().first() {
+        Some(b'{') => serde_json::from_str(text).map_err(|e| e.to_string()),
+        Some(b'"') => serde_json::from_str::<String>(text)
+            .map_err(|e| e.to_string())
+            .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).map_err(|e| e.to_string())),
+        _ => return None,
+    };
+    match parsed {
+        Ok(v) => v.is_object().then_some(v),
+        Err(e) if text.starts_with('{') => {
+            diags.push(Diagnostic::warning(
+                Some(index),
+                "unreadable_field",
+                format!("record {index}: {field} could not be read ({e}); resources it names are not extracted"),
+            ));
+            None
         }
-        _ => None,
+        Err(_) => None, // a plain string, as some services log
     }
+}
+
+/// Makes a record that typed parsing refused readable: lone UTF-16 surrogate escapes become U+FFFD, and
+/// duplicate keys collapse (last wins) through a `Value` round trip.
+fn repair_json(text: &str) -> Option<String> {
+    let fixed = replace_lone_surrogates(text);
+    let v: serde_json::Value = serde_json::from_str(&fixed).ok()?;
+    v.is_object().then(|| v.to_string())
+}
+
+fn replace_lone_surrogates(text: &str) -> String {
+    let b = text.as_bytes();
+    let hex_at = |i: usize| -> Option<u32> {
+        let h = text.get(i..i + 4)?;
+        u32::from_str_radix(h, 16).ok()
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let mut last = 0;
+    while i + 1 < b.len() {
+        if b[i] == b'\\' {
+            if b[i + 1] == b'u' {
+                if let Some(cp) = hex_at(i + 2) {
+                    let is_high = (0xD800..0xDC00).contains(&cp);
+                    let is_low = (0xDC00..0xE000).contains(&cp);
+                    let paired = is_high
+                        && b.get(i + 6) == Some(&b'\\')
+                        && b.get(i + 7) == Some(&b'u')
+                        && hex_at(i + 8).is_some_and(|lo| (0xDC00..0xE000).contains(&lo));
+                    if (is_high && !paired) || is_low {
+                        out.push_str(&text[last..i]);
+                        out.push_str("\\ufffd");
+                        i += 6;
+                        last = i;
+                        continue;
+                    }
+                    i += if paired { 12 } else { 6 };
+                    continue;
+                }
+            }
+            i += 2; // skip the escaped character
+            continue;
+        }
+        i += 1;
+    }
+    out.push_str(&text[last..]);
+    out
 }
 
 #[cfg(test)]
@@ -282,6 +365,31 @@ mod tests {
         assert!(e.event_id.starts_with("tg-"));
         assert_eq!(e.recipient_account, "123");
         assert_eq!(e.identity.utype, None);
+    }
+
+    #[test]
+    fn duplicate_keys_and_lone_surrogates_are_repaired() {
+        let mut d = Vec::new();
+        let text = r#"{"eventName":"A","eventSource":"s3.amazonaws.com","eventTime":"2023-01-01T00:00:00Z","eventTime":"2023-01-02T00:00:00Z","userAgent":"evil\ud800","eventID":"x"}"#;
+        let e = parse_record(text, 3, &RecordContext::default(), &mut d).unwrap();
+        assert_eq!(e.time_ms, Some(1672617600000));
+        assert_eq!(e.user_agent.as_deref(), Some("evil\u{fffd}"));
+        assert_eq!(e.raw, text);
+        assert_eq!((d[0].code, d[0].record), ("record_repaired", Some(3)));
+        assert_eq!(
+            replace_lone_surrogates(r#""\ud83d\ude00 \udc00 \\ud800""#),
+            r#""\ud83d\ude00 \ufffd \\ud800""#
+        );
+    }
+
+    #[test]
+    fn same_instant_in_two_formats_is_one_fingerprint() {
+        let mut d = Vec::new();
+        let a = parse_record(r#"{"eventName":"A","eventSource":"s","eventTime":"2023-01-01T00:00:00Z","eventID":"x"}"#, 0, &RecordContext::default(), &mut d).unwrap();
+        let b = parse_record(r#"{"eventName":"A","eventSource":"s","eventTime":"2023-01-01 00:00:00.000","eventID":"x"}"#, 0, &RecordContext::default(), &mut d).unwrap();
+        assert_eq!(a.fingerprint, b.fingerprint);
+        let c = parse_record(r#"{"eventName":"A","eventSource":"s","eventTime":{"__class__":"datetime","year":2023,"month":1,"day":1},"eventID":"x"}"#, 0, &RecordContext::default(), &mut d).unwrap();
+        assert_eq!(c.time_ms, Some(1672531200000));
     }
 
     #[test]

@@ -10,7 +10,6 @@ use super::config::{looks_like_item, normalize_item};
 use crate::model::{ConfigItem, Diagnostic, Event};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
 
 /// What a file turned out to be. Stored in `sources.kind`; the names are documented in docs/ingest.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +68,8 @@ pub struct Contents {
     pub diagnostics: Vec<Diagnostic>,
     /// For digest files and signature sidecars: the JSON text, stored for integrity validation.
     pub digest_json: Option<String>,
+    /// Nesting depth of containers and envelopes being read (bounded by MAX_DEPTH).
+    depth: u32,
 }
 
 impl Contents {
@@ -114,7 +115,7 @@ pub fn parse_text(text: &str, ctx: &RecordContext) -> Result<Contents, NotRecogn
             }
             let mut any = false;
             let mut lines_diags = Vec::new();
-            for (n, line) in trimmed.lines().enumerate() {
+            for (n, line) in text.trim_start_matches('\u{feff}').lines().enumerate() {
                 let line = line.trim();
                 if line.is_empty() {
                     continue;
@@ -172,15 +173,105 @@ fn describe_non_json(text: &str) -> &'static str {
     }
 }
 
-fn keys_of(raw: &str) -> Option<BTreeMap<String, &RawValue>> {
+/// A JSON object's members in order, duplicates kept (a tampered file must not hide a member behind another).
+struct Obj<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'a> Obj<'a> {
+    fn get(&self, k: &str) -> Option<&'a RawValue> {
+        self.0.iter().find(|(key, _)| key == k).map(|(_, v)| *v)
+    }
+    fn all(&self, k: &'a str) -> impl Iterator<Item = &'a RawValue> + '_ {
+        self.0
+            .iter()
+            .filter(move |(key, _)| key == k)
+            .map(|(_, v)| *v)
+    }
+    fn contains_key(&self, k: &str) -> bool {
+        self.0.iter().any(|(key, _)| key == k)
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn keys(&self) -> Vec<&str> {
+        let mut k: Vec<&str> = self.0.iter().map(|(k, _)| k.as_str()).collect();
+        k.sort_unstable();
+        k.dedup();
+        k
+    }
+    fn duplicates(&self) -> Vec<&str> {
+        let mut k: Vec<&str> = self.0.iter().map(|(k, _)| k.as_str()).collect();
+        k.sort_unstable();
+        let mut d: Vec<&str> = k
+            .windows(2)
+            .filter(|w| w[0] == w[1])
+            .map(|w| w[0])
+            .collect();
+        d.dedup();
+        d
+    }
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Obj<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Obj<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut m: M,
+            ) -> Result<Obj<'a>, M::Error> {
+                let mut v = Vec::new();
+                while let Some((k, val)) = m.next_entry::<String, &'de RawValue>()? {
+                    v.push((k, val));
+                }
+                Ok(Obj(v))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+fn keys_of(raw: &str) -> Option<Obj<'_>> {
     serde_json::from_str(raw).ok()
 }
+
+/// Containers nested deeper than this (envelopes in envelopes) are reported instead of followed.
+const MAX_DEPTH: u32 = 12;
+
+/// The keys whose array value holds a file's records.
+const CONTAINERS: [(&str, Kind); 6] = [
+    ("Records", Kind::CloudTrailDelivery),
+    ("configurationItems", Kind::ConfigFile),
+    ("baseConfigurationItems", Kind::ConfigBatch),
+    ("Events", Kind::LookupEvents),
+    ("QueryResultRows", Kind::LakeResults),
+    ("Results", Kind::ConfigSelect),
+];
 
 fn raw_array(raw: &RawValue) -> Option<Vec<&RawValue>> {
     serde_json::from_str(raw.get()).ok()
 }
 
 fn top_level(raw: &str, ctx: &RecordContext, out: &mut Contents) -> Result<(), NotRecognized> {
+    if out.depth >= MAX_DEPTH {
+        return Err(NotRecognized(format!(
+            "containers nested more than {MAX_DEPTH} deep"
+        )));
+    }
+    out.depth += 1;
+    let r = top_level_inner(raw, ctx, out);
+    out.depth -= 1;
+    r
+}
+
+fn top_level_inner(
+    raw: &str,
+    ctx: &RecordContext,
+    out: &mut Contents,
+) -> Result<(), NotRecognized> {
     if raw.starts_with('[') {
         let items: Vec<&RawValue> = serde_json::from_str(raw)
             .map_err(|e| NotRecognized(format!("invalid JSON array: {e}")))?;
@@ -216,71 +307,36 @@ fn top_level(raw: &str, ctx: &RecordContext, out: &mut Contents) -> Result<(), N
         out.digest_json = Some(raw.to_string());
         return Ok(());
     }
-    let containers: [(&str, Kind); 6] = [
-        ("Records", Kind::CloudTrailDelivery),
-        ("configurationItems", Kind::ConfigFile),
-        ("baseConfigurationItems", Kind::ConfigBatch),
-        ("Events", Kind::LookupEvents),
-        ("QueryResultRows", Kind::LakeResults),
-        ("Results", Kind::ConfigSelect),
-    ];
-    for (key, kind) in containers {
-        let Some(v) = m.get(key) else { continue };
-        let Some(items) = raw_array(v) else { continue };
-        let kind = match kind {
-            Kind::ConfigFile if !m.contains_key("fileVersion") => Kind::ConfigApi,
-            k => k,
-        };
-        out.set_kind(kind);
-        if items.is_empty() {
-            out.diagnostics.push(Diagnostic::warning(
-                None,
-                "no_records",
-                format!("`{key}` is an empty array"),
-            ));
+    for d in m.duplicates() {
+        out.diagnostics.push(Diagnostic::warning(
+            None,
+            "duplicate_key",
+            format!("top-level key `{d}` appears more than once; every copy is read"),
+        ));
+    }
+    let mut found_container = false;
+    for (key, kind) in CONTAINERS {
+        for v in m.all(key) {
+            found_container = true;
+            let Some(items) = raw_array(v) else {
+                out.diagnostics.push(Diagnostic::error(
+                    None,
+                    "not_an_array",
+                    format!("`{key}` is not an array"),
+                ));
+                continue;
+            };
+            container(&m, key, kind, &items, ctx, out);
         }
-        for (i, it) in items.iter().enumerate() {
-            let i = i as u64;
-            match kind {
-                Kind::ConfigFile | Kind::ConfigApi | Kind::ConfigBatch => {
-                    out.records += 1;
-                    let origin = if kind == Kind::ConfigFile {
-                        "file"
-                    } else {
-                        "api"
-                    };
-                    match serde_json::from_str::<Map<String, Value>>(it.get()) {
-                        Ok(obj) => push_item(&obj, origin, i, out),
-                        Err(e) => out.diagnostics.push(Diagnostic::error(
-                            Some(i),
-                            "invalid_item",
-                            format!("item {i} is not an object: {e}"),
-                        )),
-                    }
-                }
-                Kind::ConfigSelect => {
-                    out.records += 1;
-                    // Each result is a JSON string (or, in some tools' output, an object).
-                    let obj = serde_json::from_str::<String>(it.get())
-                        .ok()
-                        .and_then(|s| serde_json::from_str::<Map<String, Value>>(&s).ok())
-                        .or_else(|| serde_json::from_str::<Map<String, Value>>(it.get()).ok());
-                    match obj {
-                        Some(o) if looks_like_item(&o) => push_item(&o, "select", i, out),
-                        Some(o) => out.diagnostics.push(Diagnostic::error(
-                            Some(i),
-                            "incomplete_item",
-                            format!("select result {i} lacks resourceType and resourceId (select them to ingest): keys {}", key_list(&o)),
-                        )),
-                        None => out.diagnostics.push(Diagnostic::error(Some(i), "invalid_item", format!("select result {i} is not a JSON object"))),
-                    }
-                }
-                Kind::LakeResults => {
-                    out.records += 1;
-                    lake_row(it.get(), i, ctx, out);
-                }
-                _ => element(it.get(), i, ctx, out, None),
-            }
+    }
+    if found_container {
+        if out.kind.is_none() && out.events.is_empty() && out.items.is_empty() {
+            let reason = out
+                .diagnostics
+                .pop()
+                .map(|d| d.message)
+                .unwrap_or_else(|| "no records".into());
+            return Err(NotRecognized(reason));
         }
         return Ok(());
     }
@@ -295,6 +351,72 @@ fn top_level(raw: &str, ctx: &RecordContext, out: &mut Contents) -> Result<(), N
         return Err(NotRecognized(reason));
     }
     Ok(())
+}
+
+/// The records of one container array.
+fn container(
+    m: &Obj,
+    key: &str,
+    kind: Kind,
+    items: &[&RawValue],
+    ctx: &RecordContext,
+    out: &mut Contents,
+) {
+    let kind = match kind {
+        Kind::ConfigFile if !m.contains_key("fileVersion") => Kind::ConfigApi,
+        k => k,
+    };
+    out.set_kind(kind);
+    if items.is_empty() {
+        out.diagnostics.push(Diagnostic::warning(
+            None,
+            "no_records",
+            format!("`{key}` is an empty array"),
+        ));
+    }
+    for (i, it) in items.iter().enumerate() {
+        let i = i as u64;
+        match kind {
+            Kind::ConfigFile | Kind::ConfigApi | Kind::ConfigBatch => {
+                out.records += 1;
+                let origin = if kind == Kind::ConfigFile {
+                    "file"
+                } else {
+                    "api"
+                };
+                match serde_json::from_str::<Map<String, Value>>(it.get()) {
+                    Ok(obj) => push_item(&obj, origin, i, out),
+                    Err(e) => out.diagnostics.push(Diagnostic::error(
+                        Some(i),
+                        "invalid_item",
+                        format!("item {i} is not an object: {e}"),
+                    )),
+                }
+            }
+            Kind::ConfigSelect => {
+                out.records += 1;
+                // Each result is a JSON string (or, in some tools' output, an object).
+                let obj = serde_json::from_str::<String>(it.get())
+                    .ok()
+                    .and_then(|s| serde_json::from_str::<Map<String, Value>>(&s).ok())
+                    .or_else(|| serde_json::from_str::<Map<String, Value>>(it.get()).ok());
+                match obj {
+                        Some(o) if looks_like_item(&o) => push_item(&o, "select", i, out),
+                        Some(o) => out.diagnostics.push(Diagnostic::error(
+                            Some(i),
+                            "incomplete_item",
+                            format!("select result {i} lacks resourceType and resourceId (select them to ingest): keys {}", key_list(&o)),
+                        )),
+                        None => out.diagnostics.push(Diagnostic::error(Some(i), "invalid_item", format!("select result {i} is not a JSON object"))),
+                    }
+            }
+            Kind::LakeResults => {
+                out.records += 1;
+                lake_row(it.get(), i, ctx, out);
+            }
+            _ => element(it.get(), i, ctx, out, None),
+        }
+    }
 }
 
 fn key_list(m: &Map<String, Value>) -> String {
@@ -328,6 +450,27 @@ fn push_item(obj: &Map<String, Value>, origin: &'static str, index: u64, out: &m
 /// One element of a container (or a whole single-object file, or one JSON line).
 /// `kind` is the container kind to record when the element is a plain CloudTrail record.
 fn element(raw: &str, index: u64, ctx: &RecordContext, out: &mut Contents, kind: Option<Kind>) {
+    if out.depth >= MAX_DEPTH {
+        out.records += 1;
+        out.diagnostics.push(Diagnostic::error(
+            Some(index),
+            "not_recognized",
+            format!("record {index}: envelopes nested more than {MAX_DEPTH} deep"),
+        ));
+        return;
+    }
+    out.depth += 1;
+    element_inner(raw, index, ctx, out, kind);
+    out.depth -= 1;
+}
+
+fn element_inner(
+    raw: &str,
+    index: u64,
+    ctx: &RecordContext,
+    out: &mut Contents,
+    kind: Option<Kind>,
+) {
     let Some(m) = keys_of(raw) else {
         out.records += 1;
         out.diagnostics.push(Diagnostic::error(
@@ -337,7 +480,7 @@ fn element(raw: &str, index: u64, ctx: &RecordContext, out: &mut Contents, kind:
         ));
         return;
     };
-    let keys: Vec<&str> = m.keys().map(String::as_str).collect();
+    let keys: Vec<&str> = m.keys();
     let text_of = |k: &str| {
         m.get(k)
             .and_then(|v| serde_json::from_str::<String>(v.get()).ok())
@@ -471,7 +614,7 @@ fn element(raw: &str, index: u64, ctx: &RecordContext, out: &mut Contents, kind:
         "QueryResultRows",
     ]
     .iter()
-    .any(|k| m.contains_key(*k))
+    .any(|k| m.contains_key(k))
     {
         if let Err(NotRecognized(msg)) = top_level(raw, ctx, out) {
             out.diagnostics.push(Diagnostic::error(

@@ -292,7 +292,7 @@ pub fn normalize(raw: Option<&UserIdentityRaw>) -> Identity {
         other => {
             // Unknown or missing type: an ARN if there is one, else a service, else the principal id.
             let ptype = other.unwrap_or("Unknown").to_string();
-            if let Some(svc) = u.invoked_by.as_deref() {
+            if let (None, Some(svc)) = (u.arn.as_deref(), u.invoked_by.as_deref()) {
                 Principal {
                     key: format!("service:{svc}"),
                     ptype: "AWSService".into(),

@@ -64,6 +64,38 @@ pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error
         }))
 }
 
+/// A time field as logged (any JSON type) and its value in epoch milliseconds when it is a time.
+#[derive(Debug, Clone, Default)]
+pub struct TimeField {
+    pub text: String,
+    pub ms: Option<i64>,
+}
+
+/// A time given as a string, a number (epoch) or an object (placebo `datetime` dict).
+pub fn time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<TimeField>, D::Error> {
+    use serde::Deserialize;
+    let Some(raw) = Option::<Box<serde_json::value::RawValue>>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let text = raw.get();
+    Ok(match text.as_bytes().first() {
+        Some(b'"') => serde_json::from_str::<String>(text)
+            .ok()
+            .map(|s| TimeField {
+                ms: crate::model::time::parse_time_str(&s),
+                text: s,
+            }),
+        Some(b'n') => None,
+        _ => {
+            let v: Option<serde_json::Value> = serde_json::from_str(text).ok();
+            Some(TimeField {
+                text: text.to_string(),
+                ms: v.as_ref().and_then(crate::model::time::parse_time_value),
+            })
+        }
+    })
+}
+
 /// A nested object parsed typed when it has the expected shape, `None` otherwise (instead of failing the record).
 pub fn lenient<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned>(
     d: D,

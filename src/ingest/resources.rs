@@ -280,10 +280,12 @@ const DATA_WRITES: &[(&str, &[&str])] = &[
 
 pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
     let mut out: Vec<(ResourceRef, Access)> = Vec::new();
-    let mut add = |r: ResourceRef, a: Access| {
+    // `upgrade`: whether this sighting may raise the access of a resource already listed. `resources[]` may not:
+    // it lists the source of a copy under the call's (write) access, while the request says it was read.
+    let mut add_as = |r: ResourceRef, a: Access, upgrade: bool| {
         if let Some(existing) = out.iter_mut().find(|(x, _)| x.key == r.key) {
             // Keep the most specific access (write > read > target) and the best-known ARN.
-            if a > existing.1 {
+            if upgrade && a > existing.1 {
                 existing.1 = a;
             }
             if existing.0.arn.is_none() {
@@ -298,11 +300,12 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
     if c.source == "s3.amazonaws.com" {
         let bucket = c.params.and_then(|p| str_at(p, "bucketName"));
         if let Some(b) = bucket {
-            add(ResourceRef::s3_bucket(b), Access::Target);
+            add_as(ResourceRef::s3_bucket(b), Access::Target, true);
             if let Some(k) = c.params.and_then(|p| str_at(p, "key")) {
-                add(
+                add_as(
                     ResourceRef::s3_object(b, k),
                     data_access.unwrap_or(Access::Target),
+                    true,
                 );
             }
             // DeleteObjects lists its keys in the request body.
@@ -311,7 +314,7 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
                 .map(|p| strs_at(p, "delete.Object[].Key"))
                 .unwrap_or_default()
             {
-                add(ResourceRef::s3_object(b, k), Access::Write);
+                add_as(ResourceRef::s3_object(b, k), Access::Write, true);
             }
         }
         // CopyObject / UploadPartCopy: `x-amz-copy-source` = `[/]bucket/key[?versionId=...]`, URL-encoded.
@@ -320,8 +323,8 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
             let src = src.split("?versionId=").next().unwrap_or(src);
             let decoded = percent_decode(src);
             if let Some((b, k)) = decoded.split_once('/') {
-                add(ResourceRef::s3_bucket(b), Access::Target);
-                add(ResourceRef::s3_object(b, k), Access::Read);
+                add_as(ResourceRef::s3_bucket(b), Access::Target, true);
+                add_as(ResourceRef::s3_object(b, k), Access::Read, true);
             }
         }
     }
@@ -332,7 +335,7 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
         }
         for v in c.params.map(|p| strs_at(p, path)).unwrap_or_default() {
             if let Some(r) = make_ref(rtype, v, c) {
-                add(r, data_access.unwrap_or(Access::Target));
+                add_as(r, data_access.unwrap_or(Access::Target), true);
             }
         }
     }
@@ -351,7 +354,7 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
                         .flatten()
                     });
                 match table {
-                    Some(t) => add(
+                    Some(t) => add_as(
                         ResourceRef::named(
                             "AWS::Glue::Table",
                             c.account,
@@ -359,18 +362,21 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
                             &format!("{db}/{t}"),
                         ),
                         Access::Target,
+                        true,
                     ),
-                    None => add(
+                    None => add_as(
                         ResourceRef::named("AWS::Glue::Database", c.account, c.region, db),
                         Access::Target,
+                        true,
                     ),
                 }
             }
             if matches!(c.name, "CreateJob" | "UpdateJob" | "DeleteJob" | "GetJob") {
                 if let Some(n) = str_at(p, "name").or_else(|| str_at(p, "jobName")) {
-                    add(
+                    add_as(
                         ResourceRef::named("AWS::Glue::Job", c.account, c.region, n),
                         Access::Target,
+                        true,
                     );
                 }
             }
@@ -378,9 +384,10 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
     }
     if c.source == "athena.amazonaws.com" {
         if let Some(q) = c.params.and_then(|p| str_at(p, "queryExecutionId")) {
-            add(
+            add_as(
                 ResourceRef::named("AWS::Athena::QueryExecution", c.account, c.region, q),
                 Access::Target,
+                true,
             );
         }
     }
@@ -390,7 +397,7 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
         }
         for v in c.response.map(|p| strs_at(p, path)).unwrap_or_default() {
             if let Some(r) = make_ref(rtype, v, c) {
-                add(r, Access::Target);
+                add_as(r, Access::Target, true);
             }
         }
     }
@@ -399,6 +406,11 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
             continue;
         };
         let r = match ResourceRef::from_arn(arn) {
+            // An ARN shape not in the table, with its Config type given: key it the way Config items are keyed.
+            Some(r) if r.generic => match e.rtype.as_deref().filter(|t| t.starts_with("AWS::")) {
+                Some(t) => ResourceRef::from_typed_arn(t, arn).unwrap_or(r),
+                None => r,
+            },
             Some(r) => r,
             // resources[] sometimes holds a bare id with a type (`AWS::EC2::Instance`, `i-...`).
             None => match e.rtype.as_deref() {
@@ -413,7 +425,7 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
             "AWS::S3::Bucket" => Access::Target,
             _ => data_access.unwrap_or(Access::Target),
         };
-        add(r, access);
+        add_as(r, access, false);
     }
     out
 }
@@ -574,6 +586,42 @@ mod tests {
             entries: &[],
         };
         extract(&c).into_iter().map(|(r, a)| (r.key, a)).collect()
+    }
+
+    #[test]
+    fn resources_list_does_not_turn_a_copy_source_into_a_write() {
+        let p: Value = serde_json::from_str(
+            r#"{"bucketName":"dst","key":"k2","x-amz-copy-source":"src/a.csv"}"#,
+        )
+        .unwrap();
+        let entries: Vec<ResourceEntry> = serde_json::from_str(
+            r#"[{"type":"AWS::S3::Object","ARN":"arn:aws:s3:::dst/k2"},{"type":"AWS::S3::Object","ARN":"arn:aws:s3:::src/a.csv"},{"type":"AWS::SNS::Topic","ARN":"arn:aws:sns:us-east-1:111:t"}]"#,
+        )
+        .unwrap();
+        let c = Call {
+            source: "s3.amazonaws.com",
+            name: "CopyObject",
+            read_only: Some(false),
+            account: "111",
+            region: "us-east-1",
+            params: Some(&p),
+            response: None,
+            entries: &entries,
+        };
+        let got: Vec<(String, Access)> = extract(&c).into_iter().map(|(r, a)| (r.key, a)).collect();
+        assert!(
+            got.contains(&("AWS::S3::Object|||src/a.csv".to_string(), Access::Read)),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(&("AWS::S3::Object|||dst/k2".to_string(), Access::Write)),
+            "{got:?}"
+        );
+        assert!(
+            got.iter()
+                .any(|(k, _)| k == "AWS::SNS::Topic|111|us-east-1|arn:aws:sns:us-east-1:111:t"),
+            "{got:?}"
+        );
     }
 
     #[test]

@@ -84,6 +84,21 @@ pub struct ReadResult {
     pub warnings: Vec<Diagnostic>,
 }
 
+impl ReadResult {
+    /// A result for a file that could not be read at all.
+    pub fn failed(reason: String) -> ReadResult {
+        ReadResult {
+            sha256: String::new(),
+            uncompressed_size: 0,
+            compressed: false,
+            layout: KeyLayout::default(),
+            contents: None,
+            failure: Some(reason),
+            warnings: Vec::new(),
+        }
+    }
+}
+
 /// Whether a file is one that is skipped without a word (AWS Config's bucket write probe).
 pub fn is_quietly_skipped(path: &Path) -> bool {
     path.file_name()
@@ -114,7 +129,7 @@ pub fn read_file(path: &Path, opts: &ReadOptions) -> ReadResult {
         res.compressed = true;
         let mut out =
             Vec::with_capacity(bytes.len().saturating_mul(8).min(opts.max_bytes as usize));
-        let mut dec = MultiGzDecoder::new(&bytes[..]).take(opts.max_bytes + 1);
+        let mut dec = MultiGzDecoder::new(&bytes[..]).take(opts.max_bytes.saturating_add(1));
         match dec.read_to_end(&mut out) {
             Ok(_) if out.len() as u64 > opts.max_bytes => {
                 res.failure = Some(format!(

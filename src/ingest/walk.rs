@@ -15,7 +15,10 @@ pub fn discover(roots: &[PathBuf]) -> (Vec<FileEntry>, Vec<String>) {
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for root in roots {
-        for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
+        for entry in walkdir::WalkDir::new(root)
+            .follow_links(true)
+            .sort_by_file_name()
+        {
             match entry {
                 Ok(e) if e.file_type().is_file() => match e.metadata() {
                     Ok(m) => files.push(FileEntry {

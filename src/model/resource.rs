@@ -47,6 +47,8 @@ pub struct ResourceRef {
     pub id: String,
     /// Other names the user may look the resource up by (bucket name, role id, sg id, alias ARN...).
     pub aliases: Vec<String>,
+    /// Keyed by an ARN of a shape trailgraph does not know (type guessed from the ARN).
+    pub generic: bool,
 }
 
 /// (ARN service, ARN resource type) → (Config type, scope). The single table of known ARN shapes.
@@ -265,7 +267,17 @@ impl ResourceRef {
             region: region.to_string(),
             id: id.to_string(),
             aliases: Vec::new(),
+            generic: false,
         }
+    }
+
+    /// A resource of a known Config type named by an ARN of a shape not in the table (SNS topics, SQS queues...):
+    /// the ARN is the identifier, account and region come from it, so CloudTrail and Config agree on the key.
+    pub fn from_typed_arn(rtype: &str, text: &str) -> Option<ResourceRef> {
+        let a = Arn::parse(text)?;
+        let mut r = ResourceRef::named(rtype, &a.account, &a.region, text);
+        r.arn = Some(text.to_string());
+        Some(r)
     }
 
     pub fn s3_bucket(bucket: &str) -> ResourceRef {
@@ -337,6 +349,7 @@ impl ResourceRef {
                 let rtype = generic_type(&arn);
                 let mut r = ResourceRef::named(&rtype, &arn.account, &arn.region, text);
                 r.key = format!("{rtype}|{text}");
+                r.generic = true;
                 r
             }
         };
@@ -451,6 +464,23 @@ mod tests {
 
         let odd = ResourceRef::from_arn("arn:aws:sns:us-east-1:111122223333:alerts").unwrap();
         assert_eq!(odd.rtype, "AWS::Sns::Resource");
+        // With a type (Config item, or resources[] of a record) both sides meet.
+        let topic = "arn:aws:sns:us-east-1:111122223333:alerts";
+        let from_config = ResourceRef::from_config(
+            "AWS::SNS::Topic",
+            "111122223333",
+            "us-east-1",
+            Some(topic),
+            Some("alerts"),
+            Some(topic),
+        )
+        .unwrap();
+        assert_eq!(
+            from_config.key,
+            ResourceRef::from_typed_arn("AWS::SNS::Topic", topic)
+                .unwrap()
+                .key
+        );
         assert!(ResourceRef::from_arn("bucket-name").is_none());
     }
 }

@@ -8,6 +8,15 @@ use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 /// Parses a textual timestamp into UTC epoch milliseconds. Returns `None` for anything that is not a time
 /// (for example the literal `redacted` found in test data).
 pub fn parse_time_str(s: &str) -> Option<i64> {
+    parse_time_str_any(s).filter(|ms| plausible(*ms))
+}
+
+/// Times outside 1970..=9999 are not times of AWS audit data (and would not print as RFC 3339).
+fn plausible(ms: i64) -> bool {
+    (0..=253_402_300_799_999).contains(&ms)
+}
+
+fn parse_time_str_any(s: &str) -> Option<i64> {
     let s = s.trim();
     if s.is_empty() {
         return None;
@@ -78,7 +87,7 @@ pub fn epoch_number(f: f64) -> Option<i64> {
     } else {
         f / 1_000_000.0 // nanoseconds
     };
-    Some(ms.round() as i64)
+    Some(ms.round() as i64).filter(|ms| plausible(*ms))
 }
 
 /// Parses a JSON value that holds a time: a string, a number, or a placebo `{"__class__": "datetime", ...}` dict.
@@ -100,7 +109,8 @@ pub fn parse_time_value(v: &serde_json::Value) -> Option<i64> {
                     get("second").unwrap_or(0) as u32,
                     get("microsecond").unwrap_or(0) as u32,
                 )?;
-                return Some(date.and_time(time).and_utc().timestamp_millis());
+                return Some(date.and_time(time).and_utc().timestamp_millis())
+                    .filter(|ms| plausible(*ms));
             }
             None
         }
@@ -138,6 +148,8 @@ mod tests {
                 Some(1587561197718),
             ),
             ("redacted", None),
+            ("1e300", None),
+            ("99999-01-01T00:00:00Z", None),
             ("", None),
         ];
         for (input, want) in cases {

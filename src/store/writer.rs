@@ -52,19 +52,30 @@ pub struct WriteOutcome {
     pub diagnostics: u64,
 }
 
+/// Id caches. Each entry also remembers which optional fields the stored row already has, so that a later record
+/// carrying a field the row lacks still fills it in: the store must not depend on how the input was split into runs.
 struct Caches {
-    principals: HashMap<String, i64>,
+    principals: HashMap<String, (i64, u8)>,
     /// By the 64-bit key hash: small entries, so the cache can hold a year's S3 objects of a busy bucket.
-    resources: HashMap<i64, i64>,
-    sessions: HashMap<String, i64>,
+    resources: HashMap<i64, (i64, u8)>,
+    sessions: HashMap<String, u8>,
+}
+
+/// A bit per optional field that is present (`Some`).
+fn mask(fields: &[bool]) -> u8 {
+    fields
+        .iter()
+        .enumerate()
+        .fold(0, |m, (i, present)| m | (u8::from(*present) << i))
 }
 
 impl Caches {
     fn bound(&mut self) {
-        for m in [&mut self.principals, &mut self.sessions] {
-            if m.len() > CACHE_LIMIT {
-                m.clear();
-            }
+        if self.principals.len() > CACHE_LIMIT {
+            self.principals.clear();
+        }
+        if self.sessions.len() > CACHE_LIMIT {
+            self.sessions.clear();
         }
         if self.resources.len() > CACHE_LIMIT {
             self.resources.clear();
@@ -200,6 +211,12 @@ impl<'c> Writer<'c> {
             .prepare_cached("SELECT id FROM sources WHERE sha256 = ?1")
             .and_then(|mut s| s.query_row([&meta.sha256], |r| r.get(0)).optional())
             .map_err(|e| self.e(e))?;
+        // A path that failed before and is now readable: its old failure is history.
+        c.execute(
+            "DELETE FROM diagnostics WHERE source_id IS NULL AND path = ?1",
+            [&meta.path],
+        )
+        .map_err(|e| self.e(e))?;
         if let Some(id) = existing {
             self.upsert_location(id, meta)?;
             out.already_known = true;
@@ -230,12 +247,6 @@ impl<'c> Writer<'c> {
         .map_err(|e| self.e(e))?;
         let source_id = c.last_insert_rowid();
         self.upsert_location(source_id, meta)?;
-        // A file that failed before and is now readable: its old failure is history.
-        c.execute(
-            "DELETE FROM diagnostics WHERE source_id IS NULL AND path = ?1",
-            [&meta.path],
-        )
-        .map_err(|e| self.e(e))?;
 
         // Raw chunks are stored only when they hold at least one new event.
         let mut needed = vec![false; chunks.len()];
@@ -527,10 +538,21 @@ impl<'c> Writer<'c> {
 
     /// A key used by a call: make sure the session row exists and knows whose it is. Cached: one write per key.
     fn observe_session(&mut self, key: &str, principal: i64, ev: &Event) -> Result<()> {
-        if self.caches.sessions.contains_key(key) {
-            return Ok(());
-        }
         let id = &ev.identity;
+        let have = mask(&[
+            true,
+            id.arn.is_some(),
+            id.session_name.is_some(),
+            id.source_identity.is_some(),
+            id.mfa_authenticated.is_some(),
+            id.session_created_ms.is_some(),
+            id.on_behalf_of.is_some() || id.identity_provider.is_some(),
+            id.context_json.is_some(),
+        ]);
+        let known = self.caches.sessions.get(key).copied();
+        if known.is_some_and(|k| have & !k == 0) {
+            return Ok(()); // nothing this record could add
+        }
         self.conn
             .prepare_cached(
                 "INSERT INTO sessions(access_key_id, principal_id, session_arn, session_name, source_identity,
@@ -562,13 +584,18 @@ impl<'c> Writer<'c> {
                 ])
             })
             .map_err(|e| self.e(e))?;
-        self.caches.sessions.insert(key.to_string(), 0);
+        self.caches
+            .sessions
+            .insert(key.to_string(), known.unwrap_or(0) | have);
         Ok(())
     }
 
     fn principal_id(&mut self, p: &Principal) -> Result<i64> {
-        if let Some(id) = self.caches.principals.get(&p.key) {
-            return Ok(*id);
+        let have = mask(&[p.arn.is_some(), p.account.is_some(), p.name.is_some()]);
+        if let Some((id, known)) = self.caches.principals.get(&p.key) {
+            if have & !known == 0 {
+                return Ok(*id);
+            }
         }
         let id: i64 = self
             .conn
@@ -581,14 +608,29 @@ impl<'c> Writer<'c> {
             )
             .and_then(|mut s| s.query_row(params![p.key, p.ptype, p.arn, p.account, p.name], |r| r.get(0)))
             .map_err(|e| self.e(e))?;
-        self.caches.principals.insert(p.key.clone(), id);
+        let known = self.caches.principals.get(&p.key).map_or(0, |(_, k)| *k);
+        self.caches
+            .principals
+            .insert(p.key.clone(), (id, known | have));
         Ok(id)
     }
 
     fn resource_id(&mut self, r: &ResourceRef) -> Result<i64> {
         let hash = event_key(&r.key);
-        if let Some(id) = self.caches.resources.get(&hash) {
-            return Ok(*id);
+        let has_arn = u8::from(r.arn.is_some());
+        if let Some((id, known)) = self.caches.resources.get(&hash).copied() {
+            if has_arn & !known == 0 && r.aliases.is_empty() {
+                return Ok(id);
+            }
+            if has_arn & !known != 0 {
+                self.conn
+                    .prepare_cached("UPDATE resources SET arn = ?2 WHERE id = ?1 AND arn IS NULL")
+                    .and_then(|mut s| s.execute(params![id, r.arn]))
+                    .map_err(|e| self.e(e))?;
+            }
+            self.insert_aliases(id, r)?;
+            self.caches.resources.insert(hash, (id, known | has_arn));
+            return Ok(id);
         }
         let c = self.conn;
         let existing: Option<i64> = c
@@ -627,7 +669,17 @@ impl<'c> Writer<'c> {
                 c.last_insert_rowid()
             }
         };
-        let mut st = c
+        self.insert_aliases(id, r)?;
+        self.caches.resources.insert(hash, (id, has_arn));
+        Ok(id)
+    }
+
+    fn insert_aliases(&self, id: i64, r: &ResourceRef) -> Result<()> {
+        if r.aliases.is_empty() {
+            return Ok(());
+        }
+        let mut st = self
+            .conn
             .prepare_cached(
                 "INSERT OR IGNORE INTO resource_aliases(alias, resource) VALUES (?1, ?2)",
             )
@@ -635,8 +687,7 @@ impl<'c> Writer<'c> {
         for a in &r.aliases {
             st.execute(params![a, id]).map_err(|e| self.e(e))?;
         }
-        self.caches.resources.insert(hash, id);
-        Ok(id)
+        Ok(())
     }
 
     /// Returns true when the configuration state is new.

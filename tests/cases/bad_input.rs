@@ -55,6 +55,18 @@ fn every_kind_of_bad_file_is_reported_and_the_rest_ingested() {
         bomb.write_all(&zeros).unwrap();
     }
     write(&dir, "09-bomb.json.gz", &bomb.finish().unwrap());
+    write(&dir, "10-records-not-array.json", br#"{"Records":{}}"#);
+    let mut env = r#"{"eventName":"X","eventSource":"s","eventID":"z"}"#.to_string();
+    for _ in 0..2000 {
+        env = format!(r#"{{"source":"x","detail-type":"y","detail":{env}}}"#);
+    }
+    write(&dir, "11-deep-envelopes.json", env.as_bytes());
+    // Two `Records` keys and a Config array in one object: every copy is read, nothing hidden.
+    write(
+        &dir,
+        "12-duplicate-keys.json",
+        br#"{"Records":[{"eventName":"A","eventSource":"s","eventID":"d1","eventTime":"2023-01-01T00:00:00Z"}],"Records":[{"eventName":"B","eventSource":"s","eventID":"d2","eventTime":"2023-01-01T00:00:00Z"}],"configurationItems":[{"resourceType":"AWS::S3::Bucket","resourceId":"b","configurationStateId":1}]}"#,
+    );
 
     let db = tmp.path().join("t.db");
     let r = run(
@@ -83,7 +95,7 @@ fn every_kind_of_bad_file_is_reported_and_the_rest_ingested() {
             )
         })
         .collect();
-    let expect = [
+    let expect: [(&str, &str); 7] = [
         ("01-truncated.json.gz", "corrupt or truncated gzip"),
         ("02-invalid.json", "not JSON (invalid JSON)"),
         ("03-not-json.txt", "not JSON (unknown text format)"),
@@ -92,6 +104,8 @@ fn every_kind_of_bad_file_is_reported_and_the_rest_ingested() {
             "09-bomb.json.gz",
             "decompresses to more than 16777216 bytes",
         ),
+        ("10-records-not-array.json", "`Records` is not an array"),
+        ("11-deep-envelopes.json", "nested more than 12 deep"),
     ];
     assert_eq!(reasons.len(), expect.len(), "{reasons:?}");
     for ((name, reason), (want_name, want_reason)) in reasons.iter().zip(expect) {
@@ -107,8 +121,16 @@ fn every_kind_of_bad_file_is_reported_and_the_rest_ingested() {
     }
     // Good, non-UTF-8 (repaired), and the 5 MB record are stored; the empty array and deep file are sources.
     let st = stats(&db);
-    assert_eq!(st["events"], 3);
-    assert_eq!(st["sources"], 5);
+    assert_eq!(st["events"], 5);
+    assert_eq!(st["config_items"], 1);
+    assert_eq!(st["sources"], 6);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM diagnostics WHERE code = 'duplicate_key'"
+        ),
+        1
+    );
     assert_eq!(
         count(
             &db,
@@ -135,7 +157,7 @@ fn every_kind_of_bad_file_is_reported_and_the_rest_ingested() {
             &db,
             "SELECT count(*) FROM diagnostics WHERE source_id IS NULL"
         ),
-        5
+        7
     );
     // The 5 MB record is kept whole.
     let c = rusqlite::Connection::open(&db).unwrap();

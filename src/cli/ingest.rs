@@ -138,8 +138,9 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
 
     // A first load into an empty store builds the query indexes once at the end instead of row by row.
     // An interrupted run leaves them listed in `deferred_indexes`; every run rebuilds them when it ends.
-    if todo.len() > 1 {
-        store.defer_indexes()?;
+    let bulk = todo.len() > 1 && store.defer_indexes()?;
+    if bulk {
+        store.begin_bulk()?;
     }
 
     let progress = if !args.quiet && std::io::stderr().is_terminal() {
@@ -260,6 +261,9 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
     })?;
     progress.finish_and_clear();
     let rebuilt = store.restore_indexes()?;
+    if bulk {
+        store.end_bulk()?;
+    }
     if rebuilt > 0 && !args.quiet {
         eprintln!("trailgraph: built {rebuilt} query indexes");
     }

@@ -191,6 +191,26 @@ impl Store {
         Ok(!names.is_empty())
     }
 
+    /// Bulk mode, only for a first load into an empty store: no fsync at checkpoints (`synchronous=OFF`).
+    /// A killed process still loses nothing committed (the OS has the writes); an OS crash during the first load
+    /// could damage the new file, but it held nothing before and the inputs are still there. `end_bulk` restores
+    /// durability and syncs everything.
+    pub fn begin_bulk(&mut self) -> Result<()> {
+        self.conn
+            .pragma_update(None, "synchronous", "OFF")
+            .map_err(|e| self.q(e))
+    }
+
+    pub fn end_bulk(&mut self) -> Result<()> {
+        self.conn
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| self.q(e))?;
+        // A full checkpoint under synchronous=NORMAL fsyncs the WAL and the database.
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(|e| self.q(e))
+    }
+
     /// Rebuilds the indexes a bulk load (possibly an interrupted one) dropped.
     pub fn restore_indexes(&mut self) -> Result<usize> {
         let pending: Vec<(String, String)> = {

@@ -4,6 +4,7 @@
 //! (the only module that speaks SQL). See docs/ARCHITECTURE.md.
 
 pub mod cli;
+pub mod correlate;
 pub mod ingest;
 pub mod model;
 pub mod store;

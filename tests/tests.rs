@@ -4,6 +4,8 @@
 mod bad_input;
 #[path = "cases/corpus.rs"]
 mod corpus;
+#[path = "cases/correlate.rs"]
+mod correlate;
 #[path = "cases/crash.rs"]
 mod crash;
 #[path = "cases/fixtures.rs"]

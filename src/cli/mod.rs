@@ -3,6 +3,8 @@
 mod ingest;
 mod output;
 mod stats;
+mod timeline;
+mod who_changed;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -41,6 +43,10 @@ pub enum Command {
     Ingest(ingest::Args),
     /// Show what the store holds
     Stats(stats::Args),
+    /// Who changed a resource: calls, actors (back to the human), before/after states and diffs
+    WhoChanged(who_changed::Args),
+    /// Everything a principal, access key, IP or resource did or saw, in order, across role sessions
+    Timeline(timeline::Args),
 }
 
 /// Outcome of a command, mapped to an exit code in one place.
@@ -62,6 +68,8 @@ pub fn main() -> i32 {
     let result = match &cli.command {
         Command::Ingest(a) => ingest::run(&cli.db, a),
         Command::Stats(a) => stats::run(&cli.db, a),
+        Command::WhoChanged(a) => who_changed::run(&cli.db, a),
+        Command::Timeline(a) => timeline::run(&cli.db, a),
     };
     match result {
         Ok(Outcome::Ok) => EXIT_OK,
@@ -69,6 +77,15 @@ pub fn main() -> i32 {
         Err(e) => {
             if is_broken_pipe(&e) {
                 return EXIT_OK;
+            }
+            if let Some(crate::correlate::QueryError::Ambiguous { candidates, .. }) =
+                e.downcast_ref()
+            {
+                eprintln!("trailgraph: error: {}", output::sanitize(&format!("{e:#}")));
+                for c in candidates {
+                    eprintln!("  {}", output::sanitize(c));
+                }
+                return EXIT_USAGE;
             }
             eprintln!("trailgraph: error: {}", output::sanitize(&format!("{e:#}")));
             EXIT_USAGE
@@ -84,6 +101,12 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
             || c.downcast_ref::<serde_json::Error>()
                 .is_some_and(|j| j.io_error_kind() == Some(BrokenPipe))
     })
+}
+
+/// `--since`/`--until` values: RFC 3339 (offsets allowed), a date (`2024-03-01`), or epoch seconds/ms.
+pub fn parse_when(s: &str) -> Result<i64, String> {
+    crate::model::time::parse_time_str(s)
+        .ok_or_else(|| format!("not a time: {s:?} (examples: 2024-03-01, 2024-03-01T10:00:00Z)"))
 }
 
 /// Table on a terminal, JSON otherwise, unless the user chose.

@@ -20,6 +20,17 @@ pub fn sanitize(s: &str) -> String {
     out
 }
 
+/// A CSV cell that a spreadsheet will not run as a formula: cells starting with `=`, `+`, `-`, `@`, tab or CR get
+/// a leading apostrophe. Control characters are escaped as on the terminal.
+pub fn csv_cell(s: &str) -> String {
+    let s = sanitize(s);
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -29,5 +40,8 @@ mod tests {
             "a\\u{1b}[31mred\\u{7}\\nb\\u{202e}"
         );
         assert_eq!(super::sanitize("plain s3://b/k é"), "plain s3://b/k é");
+        assert_eq!(super::csv_cell("=cmd|' /C calc'!A0"), "'=cmd|' /C calc'!A0");
+        assert_eq!(super::csv_cell("-1+2"), "'-1+2");
+        assert_eq!(super::csv_cell("ok"), "ok");
     }
 }

@@ -66,6 +66,10 @@ fn parse_time_str_any(s: &str) -> Option<i64> {
             return Some(date.and_time(time).and_utc().timestamp_millis());
         }
     }
+    // A bare date is its midnight UTC.
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Some(d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis());
+    }
     // Numeric strings are epochs.
     if let Ok(f) = s.parse::<f64>() {
         return epoch_number(f);
@@ -147,6 +151,7 @@ mod tests {
                 "datetime.datetime(2020, 4, 22, 13, 13, 17, 718000, tzinfo=tzlocal())",
                 Some(1587561197718),
             ),
+            ("2024-03-01", Some(1709251200000)),
             ("redacted", None),
             ("1e300", None),
             ("99999-01-01T00:00:00Z", None),

@@ -3,6 +3,7 @@
 //! One file in WAL mode. Each source is written inside a transaction together with its `sources` row, so a run
 //! killed at any point leaves whole sources only, and a rerun (which skips known sources) completes the work.
 
+pub mod query;
 mod raw;
 mod stats;
 mod writer;
@@ -40,7 +41,10 @@ pub enum StoreError {
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// The SQL schema, one numbered file per migration.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_query_indexes.sql"),
+];
 
 /// SQL functions available to every connection: `tg_event_key(event_id)`, `tg_key_hash(resource_key)`.
 fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
@@ -66,6 +70,8 @@ const DEFERRABLE_INDEXES: &[&str] = &[
     "resources_resource_id",
     "config_items_time",
     "sessions_issuer_key",
+    "sessions_issuer_principal",
+    "config_items_name",
     "diagnostics_source",
     "diagnostics_path",
 ];

@@ -4,7 +4,28 @@
 use crate::util::*;
 use serde_json::Value;
 
-fn check(value: &Value, schema: &Value, at: &str) {
+/// Checks `value` against `schema` (the subset of JSON Schema the project's schemas use: type, properties,
+/// required, additionalProperties, items, enum, oneOf, $ref to `#/$defs/...` or to another file in schemas/).
+fn check_in(value: &Value, schema: &Value, root: &Value, at: &str) -> Result<(), String> {
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        return match r.strip_prefix("#/$defs/") {
+            Some(name) => check_in(value, &root["$defs"][name], root, at),
+            None => {
+                let other = super::schemas::schema(r);
+                check_in(value, &other, &other, at)
+            }
+        };
+    }
+    if let Some(alts) = schema.get("oneOf").and_then(Value::as_array) {
+        if !alts.iter().any(|a| check_in(value, a, root, at).is_ok()) {
+            return Err(format!("{at}: matches none of oneOf"));
+        }
+    }
+    if let Some(e) = schema.get("enum").and_then(Value::as_array) {
+        if !e.contains(value) {
+            return Err(format!("{at}: {value} not in {e:?}"));
+        }
+    }
     if let Some(types) = schema.get("type") {
         let allowed: Vec<&str> = match types {
             Value::String(s) => vec![s.as_str()],
@@ -20,8 +41,9 @@ fn check(value: &Value, schema: &Value, at: &str) {
             Value::Array(_) => "array",
             Value::Object(_) => "object",
         };
-        let ok = allowed.contains(&actual) || (actual == "integer" && allowed.contains(&"number"));
-        assert!(ok, "{at}: {actual} is not one of {allowed:?}");
+        if !(allowed.contains(&actual) || (actual == "integer" && allowed.contains(&"number"))) {
+            return Err(format!("{at}: {actual} is not one of {allowed:?}"));
+        }
     }
     if let (Value::Object(obj), Some(props)) =
         (value, schema.get("properties").and_then(Value::as_object))
@@ -33,15 +55,17 @@ fn check(value: &Value, schema: &Value, at: &str) {
             .flatten()
         {
             let r = r.as_str().unwrap();
-            assert!(obj.contains_key(r), "{at}: required field {r} missing");
+            if !obj.contains_key(r) {
+                return Err(format!("{at}: required field {r} missing"));
+            }
         }
         for (k, v) in obj {
             match props.get(k) {
-                Some(s) => check(v, s, &format!("{at}.{k}")),
-                None => assert!(
-                    schema.get("additionalProperties") != Some(&Value::Bool(false)),
-                    "{at}: undocumented field {k}"
-                ),
+                Some(s) => check_in(v, s, root, &format!("{at}.{k}"))?,
+                None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
+                    return Err(format!("{at}: undocumented field {k}"))
+                }
+                None => {}
             }
         }
     }
@@ -50,17 +74,24 @@ fn check(value: &Value, schema: &Value, at: &str) {
         schema.get("additionalProperties").filter(|v| v.is_object()),
     ) {
         for (k, v) in obj {
-            check(v, extra, &format!("{at}.{k}"));
+            check_in(v, extra, root, &format!("{at}.{k}"))?;
         }
     }
     if let (Value::Array(items), Some(item_schema)) = (value, schema.get("items")) {
         for (i, v) in items.iter().enumerate() {
-            check(v, item_schema, &format!("{at}[{i}]"));
+            check_in(v, item_schema, root, &format!("{at}[{i}]"))?;
         }
+    }
+    Ok(())
+}
+
+pub fn check(value: &Value, schema: &Value, at: &str) {
+    if let Err(e) = check_in(value, schema, schema, at) {
+        panic!("{e}");
     }
 }
 
-fn schema(name: &str) -> Value {
+pub fn schema(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(repo().join("schemas").join(name)).unwrap())
         .unwrap()
 }

@@ -1,0 +1,406 @@
+//! Read queries for the query commands (who-changed, timeline). Rows are plain values; the logic is in `correlate`.
+
+use super::{Result, Store};
+use crate::model::ResourceRef;
+use rusqlite::{params, OptionalExtension, Row};
+
+#[derive(Debug, Clone)]
+pub struct ResourceRow {
+    pub id: i64,
+    pub key: String,
+    pub rtype: String,
+    pub arn: Option<String>,
+    pub resource_id: String,
+    /// A name from a Config item, when one is known.
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    pub id: i64,
+    pub event_id: String,
+    pub time_ms: Option<i64>,
+    pub event_source: String,
+    pub event_name: String,
+    pub region: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub read_only: Option<bool>,
+    pub account: String,
+    pub identity_arn: Option<String>,
+    pub identity_type: Option<String>,
+    pub access_key_id: Option<String>,
+    pub principal_id: i64,
+    /// How the call touched the resource it was found through (target, read, write), when found through one.
+    pub access: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PrincipalRow {
+    pub id: i64,
+    pub key: String,
+    pub ptype: String,
+    pub arn: Option<String>,
+    pub account: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SessionRow {
+    pub access_key_id: String,
+    pub principal_id: Option<i64>,
+    pub session_arn: Option<String>,
+    pub session_name: Option<String>,
+    pub source_identity: Option<String>,
+    pub issuer_principal_id: Option<i64>,
+    pub issuer_access_key_id: Option<String>,
+    pub issue_kind: Option<String>,
+    pub on_behalf_of: Option<String>,
+    pub issued_by_event: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ItemRow {
+    pub id: i64,
+    pub capture_ms: Option<i64>,
+    pub state_id: String,
+    pub status: Option<String>,
+    pub configuration: Option<String>,
+    pub supplementary: Option<String>,
+    pub tags: Option<String>,
+    pub related_events: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Touch {
+    pub rtype: String,
+    pub key: String,
+    pub resource_id: String,
+    pub arn: Option<String>,
+    pub access: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct EvidenceRow {
+    pub path: String,
+    pub kind: String,
+    pub sha256: String,
+    pub integrity: String,
+    pub record_index: i64,
+}
+
+const EVENT_COLS: &str = "e.id, e.event_id, e.event_time, e.event_source, e.event_name, e.aws_region, e.source_ip,
+    e.user_agent, e.error_code, e.error_message, e.read_only, e.recipient_account, e.user_identity_arn,
+    e.user_identity_type, e.access_key_id, e.principal_id";
+
+fn event_row(r: &Row, access: bool) -> rusqlite::Result<EventRow> {
+    Ok(EventRow {
+        id: r.get(0)?,
+        event_id: r.get(1)?,
+        time_ms: r.get(2)?,
+        event_source: r.get(3)?,
+        event_name: r.get(4)?,
+        region: r.get(5)?,
+        source_ip: r.get(6)?,
+        user_agent: r.get(7)?,
+        error_code: r.get(8)?,
+        error_message: r.get(9)?,
+        read_only: r.get(10)?,
+        account: r.get(11)?,
+        identity_arn: r.get(12)?,
+        identity_type: r.get(13)?,
+        access_key_id: r.get(14)?,
+        principal_id: r.get(15)?,
+        access: if access { r.get(16)? } else { None },
+    })
+}
+
+/// Time bounds as SQL parameters: NULL means unbounded.
+fn bounds(since: Option<i64>, until: Option<i64>) -> (i64, i64) {
+    (since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX))
+}
+
+impl Store {
+    fn collect<T>(
+        &self,
+        sql: &str,
+        p: impl rusqlite::Params,
+        f: impl FnMut(&Row) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        let mut st = self.conn().prepare_cached(sql).map_err(|e| self.q(e))?;
+        let rows = st.query_map(p, f).map_err(|e| self.q(e))?;
+        rows.collect::<rusqlite::Result<Vec<T>>>()
+            .map_err(|e| self.q(e))
+    }
+
+    /// Resources a user's words may mean: an ARN, `s3://bucket[/key]`, `AWS::TYPE:NAME`, or a bare name or id
+    /// (bucket, role, security group, function, key id...). Several rows mean the name is ambiguous.
+    pub fn resolve_resource(&self, query: &str) -> Result<Vec<ResourceRow>> {
+        let q = query.trim();
+        let mut keys: Vec<String> = Vec::new();
+        if let Some(rest) = q.strip_prefix("s3://") {
+            let rest = rest.trim_end_matches('/');
+            keys.push(match rest.split_once('/') {
+                Some((b, k)) => ResourceRef::s3_object(b, k).key,
+                None => ResourceRef::s3_bucket(rest).key,
+            });
+        } else if let Some(r) = ResourceRef::from_arn(q) {
+            keys.push(r.key);
+        }
+        let mut out: Vec<ResourceRow> = Vec::new();
+        let sql_cols = "r.id, r.key, r.type, r.arn, r.resource_id,
+            (SELECT c.resource_name FROM config_items c WHERE c.resource = r.id AND c.resource_name IS NOT NULL LIMIT 1)";
+        let row = |r: &Row| -> rusqlite::Result<ResourceRow> {
+            Ok(ResourceRow {
+                id: r.get(0)?,
+                key: r.get(1)?,
+                rtype: r.get(2)?,
+                arn: r.get(3)?,
+                resource_id: r.get(4)?,
+                name: r.get(5)?,
+            })
+        };
+        for k in &keys {
+            out.extend(self.collect(
+                &format!("SELECT {sql_cols} FROM resources r WHERE r.key_hash = tg_key_hash(?1) AND r.key = ?1"),
+                [k],
+                row,
+            )?);
+        }
+        if out.is_empty() && q.starts_with("arn:") {
+            out.extend(self.collect(
+                &format!("SELECT {sql_cols} FROM resources r WHERE r.arn = ?1"),
+                [q],
+                row,
+            )?);
+        }
+        if out.is_empty() && !q.starts_with("arn:") && !q.starts_with("s3://") {
+            // `AWS::S3::Bucket:NAME` or a bare name/id.
+            let (rtype, name) = match q.match_indices("::").count() {
+                2 => match q.rsplit_once(':') {
+                    Some((t, n)) if t.ends_with(|c: char| c.is_alphanumeric()) => {
+                        (Some(t.to_string()), n.to_string())
+                    }
+                    _ => (None, q.to_string()),
+                },
+                _ => (None, q.to_string()),
+            };
+            let found = self.collect(
+                &format!(
+                    "SELECT {sql_cols} FROM resources r WHERE r.id IN (
+                        SELECT id FROM resources WHERE resource_id = ?1 AND type <> 'AWS::S3::Object'
+                        UNION SELECT resource FROM resource_aliases WHERE alias = ?1
+                        UNION SELECT resource FROM config_items WHERE resource_name = ?1)
+                     ORDER BY r.key"
+                ),
+                [&name],
+                row,
+            )?;
+            out.extend(
+                found
+                    .into_iter()
+                    .filter(|r| rtype.as_deref().is_none_or(|t| t == r.rtype)),
+            );
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out.dedup_by_key(|r| r.id);
+        Ok(out)
+    }
+
+    /// Calls that touched a resource, in time order, with how they touched it.
+    pub fn resource_events(
+        &self,
+        resource: i64,
+        since: Option<i64>,
+        until: Option<i64>,
+    ) -> Result<Vec<EventRow>> {
+        let (s, u) = bounds(since, until);
+        self.collect(
+            &format!(
+                "SELECT {EVENT_COLS}, er.access FROM event_resources er JOIN events e ON e.id = er.event
+                 WHERE er.resource = ?1 AND coalesce(e.event_time, 0) BETWEEN ?2 AND ?3
+                 ORDER BY e.event_time, e.event_id, e.id, er.access"
+            ),
+            params![resource, s, u],
+            |r| event_row(r, true),
+        )
+    }
+
+    pub fn resource_items(&self, resource: i64) -> Result<Vec<ItemRow>> {
+        self.collect(
+            "SELECT id, capture_time, state_id, status, configuration, supplementary, tags, related_events
+             FROM config_items WHERE resource = ?1 ORDER BY capture_time, id",
+            [resource],
+            |r| {
+                let related: Option<String> = r.get(7)?;
+                Ok(ItemRow {
+                    id: r.get(0)?,
+                    capture_ms: r.get(1)?,
+                    state_id: r.get(2)?,
+                    status: r.get(3)?,
+                    configuration: r.get(4)?,
+                    supplementary: r.get(5)?,
+                    tags: r.get(6)?,
+                    related_events: related.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default(),
+                })
+            },
+        )
+    }
+
+    pub fn principal(&self, id: i64) -> Result<Option<PrincipalRow>> {
+        Ok(self
+            .collect(
+                "SELECT id, key, type, arn, account_id, name FROM principals WHERE id = ?1",
+                [id],
+                principal_row,
+            )?
+            .pop())
+    }
+
+    /// Principals a user's words may mean: a key or ARN (exact), or a name (user, role, service).
+    pub fn resolve_principal(&self, query: &str) -> Result<Vec<PrincipalRow>> {
+        let exact = self.collect(
+            "SELECT id, key, type, arn, account_id, name FROM principals WHERE key = ?1 OR arn = ?1 ORDER BY key",
+            [query],
+            principal_row,
+        )?;
+        if !exact.is_empty() {
+            return Ok(exact);
+        }
+        self.collect(
+            "SELECT id, key, type, arn, account_id, name FROM principals WHERE name = ?1 ORDER BY key",
+            [query],
+            principal_row,
+        )
+    }
+
+    pub fn session(&self, access_key: &str) -> Result<Option<SessionRow>> {
+        self.conn()
+            .prepare_cached(
+                "SELECT access_key_id, principal_id, session_arn, session_name, source_identity, issuer_principal_id,
+                    issuer_access_key_id, issue_kind, on_behalf_of, issued_by_event
+                 FROM sessions WHERE access_key_id = ?1",
+            )
+            .and_then(|mut st| {
+                st.query_row([access_key], |r| {
+                    Ok(SessionRow {
+                        access_key_id: r.get(0)?,
+                        principal_id: r.get(1)?,
+                        session_arn: r.get(2)?,
+                        session_name: r.get(3)?,
+                        source_identity: r.get(4)?,
+                        issuer_principal_id: r.get(5)?,
+                        issuer_access_key_id: r.get(6)?,
+                        issue_kind: r.get(7)?,
+                        on_behalf_of: r.get(8)?,
+                        issued_by_event: r.get(9)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(|e| self.q(e))
+    }
+
+    /// Access keys issued by calls of a principal (any key), or by calls made with a given key.
+    pub fn keys_issued_by_principal(&self, principal: i64) -> Result<Vec<String>> {
+        self.collect(
+            "SELECT access_key_id FROM sessions WHERE issuer_principal_id = ?1 ORDER BY access_key_id",
+            [principal],
+            |r| r.get(0),
+        )
+    }
+
+    pub fn keys_issued_by_key(&self, key: &str) -> Result<Vec<String>> {
+        self.collect(
+            "SELECT access_key_id FROM sessions WHERE issuer_access_key_id = ?1 ORDER BY access_key_id",
+            [key],
+            |r| r.get(0),
+        )
+    }
+
+    pub fn events_by_principal(
+        &self,
+        principal: i64,
+        since: Option<i64>,
+        until: Option<i64>,
+    ) -> Result<Vec<EventRow>> {
+        let (s, u) = bounds(since, until);
+        self.collect(
+            &format!(
+                "SELECT {EVENT_COLS} FROM events e WHERE e.principal_id = ?1 AND coalesce(e.event_time, 0) BETWEEN ?2 AND ?3
+                 ORDER BY e.event_time, e.event_id, e.id"
+            ),
+            params![principal, s, u],
+            |r| event_row(r, false),
+        )
+    }
+
+    pub fn events_by_access_key(
+        &self,
+        key: &str,
+        since: Option<i64>,
+        until: Option<i64>,
+    ) -> Result<Vec<EventRow>> {
+        let (s, u) = bounds(since, until);
+        self.collect(
+            &format!(
+                "SELECT {EVENT_COLS} FROM events e WHERE e.access_key_id = ?1 AND coalesce(e.event_time, 0) BETWEEN ?2 AND ?3
+                 ORDER BY e.event_time, e.event_id, e.id"
+            ),
+            params![key, s, u],
+            |r| event_row(r, false),
+        )
+    }
+
+    pub fn events_by_ip(
+        &self,
+        ip: &str,
+        since: Option<i64>,
+        until: Option<i64>,
+    ) -> Result<Vec<EventRow>> {
+        let (s, u) = bounds(since, until);
+        self.collect(
+            &format!(
+                "SELECT {EVENT_COLS} FROM events e WHERE e.source_ip = ?1 AND coalesce(e.event_time, 0) BETWEEN ?2 AND ?3
+                 ORDER BY e.event_time, e.event_id, e.id"
+            ),
+            params![ip, s, u],
+            |r| event_row(r, false),
+        )
+    }
+
+    /// Resources an event touched, and how.
+    pub fn event_resources(&self, event: i64) -> Result<Vec<Touch>> {
+        self.collect(
+            "SELECT r.type, r.key, r.resource_id, r.arn, er.access FROM event_resources er JOIN resources r ON r.id = er.resource
+             WHERE er.event = ?1 ORDER BY r.key, er.access",
+            [event],
+            |r| Ok(Touch { rtype: r.get(0)?, key: r.get(1)?, resource_id: r.get(2)?, arn: r.get(3)?, access: r.get(4)? }),
+        )
+    }
+
+    /// The files an event came from (first delivery first), with their integrity status.
+    pub fn evidence(&self, event: i64) -> Result<Vec<EvidenceRow>> {
+        self.collect(
+            "SELECT s.path, s.kind, s.sha256, s.integrity, d.record_index FROM (
+                SELECT source_id, record_index, 0 AS n FROM events WHERE id = ?1
+                UNION ALL SELECT source_id, record_index, 1 FROM event_deliveries WHERE event = ?1) d
+             JOIN sources s ON s.id = d.source_id ORDER BY d.n, s.path",
+            [event],
+            |r| Ok(EvidenceRow { path: r.get(0)?, kind: r.get(1)?, sha256: r.get(2)?, integrity: r.get(3)?, record_index: r.get(4)? }),
+        )
+    }
+}
+
+fn principal_row(r: &Row) -> rusqlite::Result<PrincipalRow> {
+    Ok(PrincipalRow {
+        id: r.get(0)?,
+        key: r.get(1)?,
+        ptype: r.get(2)?,
+        arn: r.get(3)?,
+        account: r.get(4)?,
+        name: r.get(5)?,
+    })
+}

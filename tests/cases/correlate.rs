@@ -1,0 +1,163 @@
+//! who-changed and timeline over the generated sample account: schemas, snapshots, ambiguity.
+
+use crate::schemas::{check, schema};
+use crate::util::*;
+use std::path::{Path, PathBuf};
+
+fn sample_db(dir: &Path) -> PathBuf {
+    let db = dir.join("t.db");
+    let r = ingest(&db, &[&fixtures().join("sample")]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    db
+}
+
+/// Output with the machine-specific checkout path replaced, for snapshots.
+fn portable(s: &str) -> String {
+    s.replace(&repo().display().to_string(), "<repo>")
+}
+
+#[test]
+fn who_changed_a_bucket_json_and_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_db(dir.path());
+    let r = run(
+        &db,
+        &["who-changed", "acme-raw-2002-ue1", "--format", "json"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = r.json();
+    check(&v, &schema("who-changed.schema.json"), "who-changed");
+    assert_eq!(v["resource"]["arn"], "arn:aws:s3:::acme-raw-2002-ue1");
+    let changes = v["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 8);
+    // Two calls between the same two captures share an after-state, and say so.
+    assert_eq!(changes[0]["event_name"], "PutBucketPolicy");
+    assert_eq!(
+        changes[0]["same_after_state_as"],
+        serde_json::json!(["49e8b4b3-cc69-4e73-9f4f-cef8a336b133"])
+    );
+    assert_eq!(changes[0]["correlation"], "window");
+    // A policy that arrived as a JSON string is diffed as JSON.
+    assert!(changes[2]["diff"][0]["path"]
+        .as_str()
+        .unwrap()
+        .starts_with("/supplementaryConfiguration/BucketPolicy/policyText/Statement/"));
+    // A role session is followed back to the user who assumed the role.
+    assert_eq!(
+        changes[3]["actor"]["original_principal_arn"],
+        "arn:aws:iam::576315002002:user/ci-deploy"
+    );
+    insta::assert_snapshot!("who_changed_bucket_json", portable(&r.stdout));
+    let t = run(
+        &db,
+        &[
+            "who-changed",
+            "arn:aws:s3:::acme-raw-2002-ue1",
+            "--format",
+            "table",
+        ],
+    );
+    assert_eq!(t.code, 0);
+    insta::assert_snapshot!("who_changed_bucket_table", portable(&t.stdout));
+    // The same resource by every name: s3://, ARN, AWS::TYPE:NAME.
+    for name in [
+        "s3://acme-raw-2002-ue1",
+        "AWS::S3::Bucket:acme-raw-2002-ue1",
+    ] {
+        assert_eq!(
+            run(&db, &["who-changed", name, "--format", "json"]).json(),
+            v,
+            "{name}"
+        );
+    }
+    // A window.
+    let w = run(
+        &db,
+        &[
+            "who-changed",
+            "acme-raw-2002-ue1",
+            "--since",
+            "2024-01-01T00:06:00Z",
+            "--until",
+            "2024-01-01T00:07:00Z",
+            "--format",
+            "json",
+        ],
+    )
+    .json();
+    assert_eq!(w["changes"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn ambiguous_and_unknown_names_exit_2_with_candidates() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_db(dir.path());
+    let r = run(&db, &["timeline", "--principal", "bob"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("\"bob\" is ambiguous: it matches 2 principals"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("arn:aws:iam::366773468085:user/bob")
+            && r.stderr.contains("arn:aws:iam::576315002002:user/bob")
+    );
+    let r = run(&db, &["who-changed", "DataPipelineRole"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("is ambiguous"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("arn:aws:iam::366773468085:role/DataPipelineRole"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(run(&db, &["who-changed", "no-such-bucket"]).code, 2);
+    assert_eq!(run(&db, &["timeline"]).code, 2, "a selector is required");
+}
+
+#[test]
+fn timeline_follows_sessions_back_to_the_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_db(dir.path());
+    let user = "arn:aws:iam::576315002002:user/ci-deploy";
+    let r = run(&db, &["timeline", "--principal", user, "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v = r.json();
+    check(&v, &schema("timeline.schema.json"), "timeline");
+    let events = v["events"].as_array().unwrap();
+    let via_sessions = events.iter().filter(|e| !e["session_of"].is_null()).count();
+    assert_eq!((events.len(), via_sessions), (329, 85));
+    // Every event once, in time order; every followed event traces back to the user.
+    let mut ids: Vec<&str> = events
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap())
+        .collect();
+    let times: Vec<&str> = events.iter().map(|e| e["time"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]));
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), events.len());
+    assert!(events
+        .iter()
+        .filter(|e| !e["session_of"].is_null())
+        .all(|e| e["actor"]["original_principal_arn"] == user));
+    let own = run(
+        &db,
+        &[
+            "timeline",
+            "--principal",
+            user,
+            "--no-follow-sessions",
+            "--format",
+            "json",
+        ],
+    )
+    .json();
+    assert_eq!(own["events"].as_array().unwrap().len(), 244);
+    // CSV: one header line plus one line per event, formula-looking cells neutralized.
+    let csv = run(&db, &["timeline", "--principal", user, "--format", "csv"]).stdout;
+    assert_eq!(csv.lines().count(), 330);
+    assert!(csv.starts_with("time,event_id,event_source,event_name,actor_arn"));
+}

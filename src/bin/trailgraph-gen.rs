@@ -4,6 +4,9 @@
 //! order, ~1% of records re-delivered byte-identically in a later file. AssumeRole credentials are reused by later
 //! records of the session. With `--config`, Config history files follow the generated mutating calls. The output
 //! depends only on the arguments (notably `--seed`). Events are templates in `CATALOG`; `$name` is filled by `var`.
+//! With `--scenarios`, fixed hand-designed events and Config items (see `sc_build`) are written too, with their exact
+//! who-changed and timeline answers in `OUT/expected.json`; they draw nothing from the RNG, so the random corpus stays
+//! byte-identical with or without the flag.
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
@@ -42,6 +45,10 @@ struct Args {
     /// Organization id: CloudTrail files go under AWSLogs/ORG/ACCOUNT/...
     #[arg(long)]
     org: Option<String>,
+    /// Also write the hand-designed scenarios (accounts 111111111111 and 222222222222, us-east-1,
+    /// 2024-03-01) and `OUT/expected.json` with their exact who-changed and timeline answers
+    #[arg(long)]
+    scenarios: bool,
 }
 
 /// `weight(‰) service EventName flags invokedBy|requestParameters|responseElements|additionalEventData|resources|target`
@@ -1226,6 +1233,875 @@ impl Gen {
     }
 }
 
+// ---------------------------------------------------------------- hand-designed scenarios (`--scenarios`)
+//
+// Fixed events and Config items for two accounts, A (111111111111, owns the resources) and B (222222222222, where
+// alice's IAM user lives), region us-east-1, on 2024-03-01. Nothing here draws from the RNG, so the random corpus is
+// the same with or without `--scenarios`, and the scenario files and `expected.json` never change.
+//
+//  time (UTC) id        account what
+//  09:00-03   -         A       Config: ResourceDiscovered items of the bucket, security group, DataOps role, KMS key
+//  09:58      sc000001  B       alice (IAM user, B) GetCallerIdentity                             read-only
+//  10:00      sc000002  B       alice AssumeRole -> A:role/Admin "alice-session", sourceIdentity, key ASIASCENARIO0000001
+//  10:00      sc000003  A       the same call as logged in A (AWSAccount identity, same sharedEventID as sc000002)
+//  10:02      sc000004  A       Admin/alice-session (key 1) AssumeRole -> DataOps "alice-dataops", key ASIASCENARIO0000002
+//  10:05      sc000005  A       DataOps/alice-dataops (key 2) PutBucketPolicy scenario-data (P0 -> P1); delivered twice
+//  10:07      sc000006  A       DataOps/alice-dataops GetBucketPolicy                              read-only: not a change
+//  10:09      -         A       Config: bucket item (P1)                                           4 min after sc000005
+//  10:20      sc000007  A       bob (IAM user, A) PutBucketEncryption
+//  10:21      sc000008  A       bob PutBucketPublicAccessBlock
+//  10:26      -         A       Config: one bucket item holding both changes
+//  10:30      sc000009  A       mallory (IAM user, A) PutBucketPolicy, AccessDenied                failed attempt
+//  10:35      sc000010  A       bob AssumeRole -> Admin "bob-admin", key ASIASCENARIO0000003       same role, other human
+//  10:40      sc000011  A       bob AuthorizeSecurityGroupIngress sg-0scenario0000001 (tcp 22)
+//  10:43      -         A       Config: security group item
+//  10:50      sc000012  A       Admin/alice-session (key 1) UpdateAssumeRolePolicy DataOps
+//  10:57      -         A       Config: DataOps role item (assumeRolePolicyDocument URL-encoded)
+//  11:00      -         A       Config: bucket item with changed tags and no call since 10:26      change with no call
+//  11:10      sc000013  A       Admin/bob-admin (key 3) PutKeyPolicy on the KMS key
+//  11:13      -         A       Config: KMS key item whose relatedEvents names sc000013
+
+const SC_A: &str = "111111111111";
+const SC_B: &str = "222222222222";
+const SC_REGION: &str = "us-east-1";
+/// 2024-03-01T10:00:00Z
+const SC_T0: i64 = 1_709_287_200;
+const SC_BUCKET: &str = "scenario-data";
+const SC_SG: &str = "sg-0scenario0000001";
+const SC_VPC: &str = "vpc-0scenario0000001";
+const SC_KEY_ID: &str = "5ce00000-0000-4000-8000-000000000001";
+const SC_CANON: &str = "5ce0a11ce5ce0a11ce5ce0a11ce5ce0a11ce5ce0a11ce5ce0a11ce5ce0a11ce0";
+
+/// An identity as logged, and the human (or principal) behind it.
+#[derive(Clone)]
+struct ScWho {
+    ident: serde_json::Value,
+    arn: String,
+    original: String,
+    ip: &'static str,
+    ua: &'static str,
+}
+
+fn sc_user(
+    acct: &str,
+    name: &str,
+    pid: &str,
+    key: &str,
+    ip: &'static str,
+    ua: &'static str,
+) -> ScWho {
+    let arn = format!("arn:aws:iam::{acct}:user/{name}");
+    let ident = serde_json::json!({"type": "IAMUser", "principalId": pid, "arn": arn, "accountId": acct,
+        "accessKeyId": key, "userName": name});
+    ScWho {
+        ident,
+        arn: arn.clone(),
+        original: arn,
+        ip,
+        ua,
+    }
+}
+
+/// A role session of account A, created at `created` by the AssumeRole that issued `key`.
+fn sc_session(
+    role: &str,
+    sname: &str,
+    key: &str,
+    created: i64,
+    source_identity: Option<&str>,
+    by: &ScWho,
+) -> ScWho {
+    let rid = sc_role_id(role);
+    let arn = format!("arn:aws:sts::{SC_A}:assumed-role/{role}/{sname}");
+    let mut ctx = serde_json::json!({
+        "sessionIssuer": {"type": "Role", "principalId": rid, "arn": format!("arn:aws:iam::{SC_A}:role/{role}"),
+            "accountId": SC_A, "userName": role},
+        "webIdFederationData": {},
+        "attributes": {"creationDate": iso(created), "mfaAuthenticated": "false"}});
+    if let Some(si) = source_identity {
+        ctx["sourceIdentity"] = si.into();
+    }
+    let ident = serde_json::json!({"type": "AssumedRole", "principalId": format!("{rid}:{sname}"), "arn": arn,
+        "accountId": SC_A, "accessKeyId": key, "sessionContext": ctx});
+    ScWho {
+        ident,
+        arn,
+        original: by.original.clone(),
+        ip: by.ip,
+        ua: by.ua,
+    }
+}
+
+fn sc_role_id(role: &str) -> &'static str {
+    match role {
+        "Admin" => "AROASCENARIOADMIN0001",
+        _ => "AROASCENARIODATAOPS01",
+    }
+}
+
+fn sc_event_id(n: usize) -> String {
+    format!("sc{n:06}-0000-4000-8000-{n:012}")
+}
+
+/// One CloudTrail record of the scenarios, and what the expected answers need to know about it.
+struct ScEvent {
+    id: String,
+    t: i64,
+    recipient: &'static str,
+    name: &'static str,
+    /// The who-changed query of the resource this call is about.
+    target: Option<&'static str>,
+    mutating: bool,
+    error: Option<&'static str>,
+    actor_arn: String,
+    original: String,
+    /// The other account's record of a cross-account call (same `sharedEventID`): the same action, listed once.
+    copy: bool,
+    json: String,
+}
+
+struct ScCall {
+    n: usize,
+    t: i64,
+    who: ScWho,
+    src: &'static str,
+    name: &'static str,
+    req: serde_json::Value,
+    resp: serde_json::Value,
+    resources: Option<serde_json::Value>,
+    read_only: bool,
+    error: Option<(&'static str, String)>,
+    target: Option<&'static str>,
+    recipient: &'static str,
+    shared: Option<String>,
+    copy: bool,
+}
+
+impl ScCall {
+    fn new(n: usize, t: i64, who: &ScWho, src: &'static str, name: &'static str) -> ScCall {
+        ScCall {
+            n,
+            t,
+            who: who.clone(),
+            src,
+            name,
+            req: serde_json::Value::Null,
+            resp: serde_json::Value::Null,
+            resources: None,
+            read_only: false,
+            error: None,
+            target: None,
+            recipient: SC_A,
+            shared: None,
+            copy: false,
+        }
+    }
+
+    fn build(self) -> ScEvent {
+        let (s3, n, id) = (self.src == "s3", self.n, sc_event_id(self.n));
+        let host = match self.src {
+            "s3" => format!("{SC_BUCKET}.s3.{SC_REGION}.amazonaws.com"),
+            "iam" => "iam.amazonaws.com".into(),
+            src => format!("{src}.{SC_REGION}.amazonaws.com"),
+        };
+        let mut r = serde_json::json!({
+            "eventVersion": "1.09",
+            "userIdentity": self.who.ident,
+            "eventTime": iso(self.t),
+            "eventSource": format!("{}.amazonaws.com", self.src),
+            "eventName": self.name,
+            "awsRegion": SC_REGION,
+            "sourceIPAddress": self.who.ip,
+            "userAgent": if s3 { format!("[{}]", self.who.ua) } else { self.who.ua.to_string() },
+            "requestParameters": self.req,
+            "responseElements": self.resp,
+            "requestID": if s3 { format!("SCREQ{n:011}") } else { format!("screq{n:03}-0000-4000-8000-{n:012}") },
+            "eventID": id,
+            "readOnly": self.read_only,
+            "eventType": "AwsApiCall",
+            "managementEvent": true,
+            "recipientAccountId": self.recipient,
+            "eventCategory": "Management",
+            "tlsDetails": {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256",
+                "clientProvidedHostHeader": host},
+        });
+        if let Some((code, msg)) = &self.error {
+            r["errorCode"] = (*code).into();
+            r["errorMessage"] = msg.as_str().into();
+        }
+        if let Some(res) = self.resources {
+            r["resources"] = res;
+        }
+        if s3 {
+            r["additionalEventData"] = serde_json::json!({"SignatureVersion": "SigV4",
+                "CipherSuite": "TLS_AES_128_GCM_SHA256", "bytesTransferredIn": 0, "AuthenticationMethod": "AuthHeader",
+                "x-amz-id-2": format!("scenario/x-amz-id-2/{n:04}="), "bytesTransferredOut": 0});
+        }
+        if let Some(shared) = self.shared {
+            r["sharedEventID"] = shared.into();
+        }
+        ScEvent {
+            id,
+            t: self.t,
+            recipient: self.recipient,
+            name: self.name,
+            target: self.target,
+            mutating: !self.read_only,
+            error: self.error.map(|e| e.0),
+            actor_arn: self.who.arn,
+            original: self.who.original,
+            copy: self.copy,
+            json: r.to_string(),
+        }
+    }
+}
+
+/// One Config item of the scenarios.
+struct ScItem {
+    query: &'static str,
+    ty: &'static str,
+    ms: i64,
+    related: Vec<String>,
+    json: String,
+}
+
+/// A resource's fixed description for its Config items.
+struct ScRes {
+    query: &'static str,
+    ty: &'static str,
+    id: &'static str,
+    name: Option<&'static str>,
+    arn: String,
+    region: &'static str,
+    az: &'static str,
+    rel: serde_json::Value,
+}
+
+impl ScRes {
+    /// An item captured at `ms`; the first item of a resource is `ResourceDiscovered`.
+    fn item(
+        &self,
+        ms: i64,
+        discovered: bool,
+        conf: serde_json::Value,
+        supp: serde_json::Value,
+        tags: serde_json::Value,
+        related: Vec<String>,
+    ) -> ScItem {
+        let mut item = serde_json::json!({
+            "relatedEvents": related,
+            "relationships": self.rel,
+            "configuration": conf,
+            "supplementaryConfiguration": supp,
+            "tags": tags,
+            "configurationItemVersion": "1.3",
+            "configurationItemCaptureTime": iso_ms(ms),
+            "configurationStateId": ms,
+            "awsAccountId": SC_A,
+            "configurationItemStatus": if discovered { "ResourceDiscovered" } else { "OK" },
+            "resourceType": self.ty,
+            "resourceId": self.id,
+            "ARN": self.arn,
+            "awsRegion": self.region,
+            "availabilityZone": self.az,
+            "configurationStateMd5Hash": "",
+            "resourceCreationTime": "2024-02-01T08:00:00.000Z",
+        });
+        if let Some(name) = self.name {
+            item["resourceName"] = name.into();
+        }
+        ScItem {
+            query: self.query,
+            ty: self.ty,
+            ms,
+            related,
+            json: item.to_string(),
+        }
+    }
+}
+
+const SC_DATAOPS_ARN: &str = "arn:aws:iam::111111111111:role/DataOps";
+const SC_KEY_ARN: &str =
+    "arn:aws:kms:us-east-1:111111111111:key/5ce00000-0000-4000-8000-000000000001";
+
+fn sc_bucket_policy(extra: Option<serde_json::Value>) -> serde_json::Value {
+    let b = SC_BUCKET;
+    let mut st = vec![
+        serde_json::json!({"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*",
+        "Action": "s3:*", "Resource": [format!("arn:aws:s3:::{b}"), format!("arn:aws:s3:::{b}/*")],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}}}),
+    ];
+    st.extend(extra);
+    serde_json::json!({"Version": "2012-10-17", "Statement": st})
+}
+
+fn sc_trust(extra: bool) -> String {
+    let mut st = vec![serde_json::json!({"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{SC_A}:role/Admin")}, "Action": "sts:AssumeRole"})];
+    if extra {
+        st.push(serde_json::json!({"Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{SC_B}:role/Analyst")},
+            "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"]}));
+    }
+    serde_json::json!({"Version": "2012-10-17", "Statement": st}).to_string()
+}
+
+fn sc_key_policy(extra: bool) -> String {
+    let mut st = vec![
+        serde_json::json!({"Sid": "Enable IAM User Permissions", "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{SC_A}:root")}, "Action": "kms:*", "Resource": "*"}),
+    ];
+    if extra {
+        st.push(
+            serde_json::json!({"Sid": "AllowDataOpsUse", "Effect": "Allow",
+            "Principal": {"AWS": SC_DATAOPS_ARN}, "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": "*"}),
+        );
+    }
+    serde_json::json!({"Version": "2012-10-17", "Id": "key-default-1", "Statement": st}).to_string()
+}
+
+/// The AssumeRole issuing `key` for session `sname` of role `role` (account A) at `t`.
+fn sc_assume(
+    n: usize,
+    t: i64,
+    by: &ScWho,
+    role: &str,
+    sname: &str,
+    key: &str,
+    si: Option<&str>,
+) -> ScCall {
+    let role_arn = format!("arn:aws:iam::{SC_A}:role/{role}");
+    let mut c = ScCall::new(n, t, by, "sts", "AssumeRole");
+    c.req =
+        serde_json::json!({"roleArn": role_arn, "roleSessionName": sname, "durationSeconds": 3600});
+    c.resp = serde_json::json!({
+        "credentials": {"accessKeyId": key, "sessionToken": format!("IQoJb3JpZ2luX2VjEScenarioSessionToken{n:04}"),
+            "expiration": human(t + 3600)},
+        "assumedRoleUser": {"assumedRoleId": format!("{}:{sname}", sc_role_id(role)),
+            "arn": format!("arn:aws:sts::{SC_A}:assumed-role/{role}/{sname}")}});
+    if let Some(si) = si {
+        c.req["sourceIdentity"] = si.into();
+        c.resp["sourceIdentity"] = si.into();
+    }
+    c.resources =
+        Some(serde_json::json!([{"accountId": SC_A, "type": "AWS::IAM::Role", "ARN": role_arn}]));
+    c.read_only = true;
+    c.target = Some(if role == "DataOps" {
+        SC_DATAOPS_ARN
+    } else {
+        "arn:aws:iam::111111111111:role/Admin"
+    });
+    c
+}
+
+fn sc_bucket_call(
+    n: usize,
+    t: i64,
+    who: &ScWho,
+    name: &'static str,
+    extra: serde_json::Value,
+) -> ScCall {
+    let mut c = ScCall::new(n, t, who, "s3", name);
+    c.req = serde_json::json!({"bucketName": SC_BUCKET, "Host": format!("{SC_BUCKET}.s3.{SC_REGION}.amazonaws.com")});
+    if let (Some(req), serde_json::Value::Object(extra)) = (c.req.as_object_mut(), extra) {
+        req.extend(extra);
+    }
+    c.resources = Some(
+        serde_json::json!([{"accountId": SC_A, "type": "AWS::S3::Bucket",
+        "ARN": format!("arn:aws:s3:::{SC_BUCKET}")}]),
+    );
+    c.target = Some(SC_BUCKET);
+    c
+}
+
+/// The scenario events (time order) and Config items.
+fn sc_build() -> (Vec<ScEvent>, Vec<ScItem>) {
+    use serde_json::json;
+    let m = |min: i64| SC_T0 + min * 60; // minutes after 10:00
+    let ms = |min: i64, sec: i64| (SC_T0 + min * 60 + sec) * 1000;
+    let alice = sc_user(
+        SC_B,
+        "alice",
+        "AIDASCENARIOALICE0001",
+        "AKIASCENARIOALICE001",
+        "198.51.100.10",
+        UAS[0],
+    );
+    let bob = sc_user(
+        SC_A,
+        "bob",
+        "AIDASCENARIOBOB000001",
+        "AKIASCENARIOBOB00001",
+        "203.0.113.20",
+        UAS[5],
+    );
+    let mallory = sc_user(
+        SC_A,
+        "mallory",
+        "AIDASCENARIOMALLORY01",
+        "AKIASCENARIOMALLORY1",
+        "192.0.2.66",
+        UAS[1],
+    );
+    let si = Some("alice@corp.example");
+    let admin = sc_session(
+        "Admin",
+        "alice-session",
+        "ASIASCENARIO0000001",
+        m(0),
+        si,
+        &alice,
+    );
+    let dataops = sc_session(
+        "DataOps",
+        "alice-dataops",
+        "ASIASCENARIO0000002",
+        m(2),
+        si,
+        &alice,
+    );
+    let bob_admin = sc_session(
+        "Admin",
+        "bob-admin",
+        "ASIASCENARIO0000003",
+        m(35),
+        None,
+        &bob,
+    );
+    let mut ev = vec![];
+
+    // alice, directly, in account B.
+    let mut c = ScCall::new(1, m(-2), &alice, "sts", "GetCallerIdentity");
+    (c.recipient, c.read_only) = (SC_B, true);
+    ev.push(c.build());
+
+    // 1. Cross-account AssumeRole (logged in B and in A), role chain, bucket policy change.
+    let shared = "scshared-0000-4000-8000-000000000002".to_string();
+    let mut c = sc_assume(
+        2,
+        m(0),
+        &alice,
+        "Admin",
+        "alice-session",
+        "ASIASCENARIO0000001",
+        si,
+    );
+    (c.recipient, c.shared) = (SC_B, Some(shared.clone()));
+    ev.push(c.build());
+    let mut c = sc_assume(
+        3,
+        m(0),
+        &alice,
+        "Admin",
+        "alice-session",
+        "ASIASCENARIO0000001",
+        si,
+    );
+    c.who.ident =
+        json!({"type": "AWSAccount", "principalId": "AIDASCENARIOALICE0001", "accountId": SC_B});
+    c.who.arn = String::new();
+    (c.shared, c.copy) = (Some(shared), true);
+    ev.push(c.build());
+    // Role chaining: the source identity persists (not requested again, but returned and carried by the session).
+    let mut c = sc_assume(
+        4,
+        m(2),
+        &admin,
+        "DataOps",
+        "alice-dataops",
+        "ASIASCENARIO0000002",
+        None,
+    );
+    c.resp["sourceIdentity"] = "alice@corp.example".into();
+    ev.push(c.build());
+    let p1_extra = json!({"Sid": "CrossAccountRead", "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{SC_B}:root")}, "Action": ["s3:GetObject", "s3:ListBucket"],
+        "Resource": [format!("arn:aws:s3:::{SC_BUCKET}"), format!("arn:aws:s3:::{SC_BUCKET}/*")]});
+    let (p0, p1) = (sc_bucket_policy(None), sc_bucket_policy(Some(p1_extra)));
+    ev.push(sc_bucket_call(5, m(5), &dataops, "PutBucketPolicy", json!({"policy": p1})).build());
+    // 8. A read-only call in between.
+    let mut c = sc_bucket_call(6, m(7), &dataops, "GetBucketPolicy", json!({"policy": ""}));
+    c.read_only = true;
+    ev.push(c.build());
+
+    // 2. Two calls, one Config item.
+    let sse = json!({"encryption": "", "ServerSideEncryptionConfiguration": {
+        "xmlns": "http://s3.amazonaws.com/doc/2006-03-01/",
+        "Rule": {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": SC_KEY_ARN},
+            "BucketKeyEnabled": true}}});
+    ev.push(sc_bucket_call(7, m(20), &bob, "PutBucketEncryption", sse).build());
+    let pab = json!({"publicAccessBlock": "", "PublicAccessBlockConfiguration": {
+        "xmlns": "http://s3.amazonaws.com/doc/2006-03-01/", "RestrictPublicBuckets": true, "BlockPublicPolicy": true,
+        "BlockPublicAcls": true, "IgnorePublicAcls": true}});
+    ev.push(sc_bucket_call(8, m(21), &bob, "PutBucketPublicAccessBlock", pab).build());
+
+    // 3. A failed attempt.
+    let public = json!({"Sid": "PublicRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+        "Resource": format!("arn:aws:s3:::{SC_BUCKET}/*")});
+    let mut c = sc_bucket_call(
+        9,
+        m(30),
+        &mallory,
+        "PutBucketPolicy",
+        json!({"policy": sc_bucket_policy(Some(public))}),
+    );
+    c.error = Some(("AccessDenied", "Access Denied".into()));
+    ev.push(c.build());
+
+    // bob takes the same Admin role as alice: his session's calls are his, not hers.
+    ev.push(
+        sc_assume(
+            10,
+            m(35),
+            &bob,
+            "Admin",
+            "bob-admin",
+            "ASIASCENARIO0000003",
+            None,
+        )
+        .build(),
+    );
+
+    // 5. Security group ingress.
+    let mut c = ScCall::new(11, m(40), &bob, "ec2", "AuthorizeSecurityGroupIngress");
+    c.req = json!({"groupId": SC_SG, "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
+        "groups": {}, "ipRanges": {"items": [{"cidrIp": "203.0.113.0/24", "description": "vendor bastion"}]},
+        "ipv6Ranges": {}, "prefixListIds": {}}]}});
+    c.resp = json!({"requestId": "screq011-0000-4000-8000-000000000011", "_return": true,
+        "securityGroupRuleSet": {"items": [{"groupOwnerId": SC_A, "groupId": SC_SG,
+            "securityGroupRuleId": "sgr-0scenario0000001", "isEgress": false, "ipProtocol": "tcp", "fromPort": 22,
+            "toPort": 22, "cidrIpv4": "203.0.113.0/24", "description": "vendor bastion"}]}});
+    c.target = Some(SC_SG);
+    ev.push(c.build());
+
+    // 6. Trust policy of DataOps, changed by alice's first session.
+    let mut c = ScCall::new(12, m(50), &admin, "iam", "UpdateAssumeRolePolicy");
+    c.req = json!({"roleName": "DataOps", "policyDocument": sc_trust(true)});
+    c.target = Some(SC_DATAOPS_ARN);
+    ev.push(c.build());
+
+    // 7. Key policy; the Config item names the call in relatedEvents.
+    let mut c = ScCall::new(13, m(70), &bob_admin, "kms", "PutKeyPolicy");
+    c.req = json!({"keyId": SC_KEY_ID, "policyName": "default", "policy": sc_key_policy(true),
+        "bypassPolicyLockoutSafetyCheck": false});
+    c.resources = Some(json!([{"accountId": SC_A, "type": "AWS::KMS::Key", "ARN": SC_KEY_ARN}]));
+    c.target = Some(SC_KEY_ARN);
+    ev.push(c.build());
+
+    // ---- Config items
+    let mut items = vec![];
+    let bucket = ScRes {
+        query: SC_BUCKET,
+        ty: "AWS::S3::Bucket",
+        id: SC_BUCKET,
+        name: Some(SC_BUCKET),
+        arn: format!("arn:aws:s3:::{SC_BUCKET}"),
+        region: SC_REGION,
+        az: "Regional",
+        rel: json!([]),
+    };
+    let acl = json!({"grantSet": null, "grantList": [{"grantee": {"id": SC_CANON, "displayName": null},
+        "permission": "FullControl"}], "owner": {"displayName": null, "id": SC_CANON}, "isRequesterCharged": false});
+    let bucket_conf = json!({"name": SC_BUCKET, "owner": {"displayName": null, "id": SC_CANON},
+        "creationDate": "2024-02-01T08:00:00.000Z"});
+    let bucket_supp = |policy: &serde_json::Value,
+                       sse: bool,
+                       pab: bool,
+                       tags: &serde_json::Value| {
+        let mut s = json!({
+            "AccessControlList": acl.to_string(),
+            "BucketLoggingConfiguration": {"destinationBucketName": null, "logFilePrefix": null},
+            "BucketPolicy": {"policyText": policy.to_string()},
+            "BucketTaggingConfiguration": {"tagSets": [{"tags": tags}]},
+            "BucketVersioningConfiguration": {"status": "Enabled", "isMfaDeleteEnabled": null},
+            "IsRequesterPaysEnabled": false});
+        if sse {
+            s["ServerSideEncryptionConfiguration"] = json!({"rules": [{"applyServerSideEncryptionByDefault":
+                {"sseAlgorithm": "aws:kms", "kmsMasterKeyID": SC_KEY_ARN}, "bucketKeyEnabled": true}]});
+        }
+        if pab {
+            s["PublicAccessBlockConfiguration"] = json!({"blockPublicAcls": true, "ignorePublicAcls": true,
+                "blockPublicPolicy": true, "restrictPublicBuckets": true});
+        }
+        s
+    };
+    let tags0 = json!({"env": "prod"});
+    let tags1 = json!({"env": "prod", "owner": "data-platform"});
+    let it = |ms, disc, supp, tags: &serde_json::Value| {
+        bucket.item(ms, disc, bucket_conf.clone(), supp, tags.clone(), vec![])
+    };
+    items.push(it(
+        ms(-60, 0),
+        true,
+        bucket_supp(&p0, false, false, &tags0),
+        &tags0,
+    ));
+    items.push(it(
+        ms(9, 0),
+        false,
+        bucket_supp(&p1, false, false, &tags0),
+        &tags0,
+    ));
+    items.push(it(
+        ms(26, 0),
+        false,
+        bucket_supp(&p1, true, true, &tags0),
+        &tags0,
+    ));
+    // 4. Tags changed, no call in the trail.
+    items.push(it(
+        ms(60, 0),
+        false,
+        bucket_supp(&p1, true, true, &tags1),
+        &tags1,
+    ));
+
+    let sg = ScRes {
+        query: SC_SG,
+        ty: "AWS::EC2::SecurityGroup",
+        id: SC_SG,
+        name: Some("scenario-web"),
+        arn: format!("arn:aws:ec2:{SC_REGION}:{SC_A}:security-group/{SC_SG}"),
+        region: SC_REGION,
+        az: "Not Applicable",
+        rel: json!([{"resourceType": "AWS::EC2::VPC", "resourceId": SC_VPC, "relationshipName": "Is contained in Vpc"}]),
+    };
+    let rule = |port: u16, cidr: &str| {
+        json!({"fromPort": port, "ipProtocol": "tcp", "ipv6Ranges": [], "prefixListIds": [], "toPort": port,
+            "userIdGroupPairs": [], "ipv4Ranges": [{"cidrIp": cidr}], "ipRanges": [cidr]})
+    };
+    let sg_conf = |perms: Vec<serde_json::Value>| {
+        json!({"description": "scenario web tier", "groupName": "scenario-web", "ipPermissions": perms,
+            "ownerId": SC_A, "groupId": SC_SG, "ipPermissionsEgress": [{"ipProtocol": "-1", "ipv6Ranges": [],
+            "prefixListIds": [], "userIdGroupPairs": [], "ipv4Ranges": [{"cidrIp": "0.0.0.0/0"}],
+            "ipRanges": ["0.0.0.0/0"]}], "tags": [], "vpcId": SC_VPC})
+    };
+    let r443 = rule(443, "10.0.0.0/8");
+    let mut r22 = rule(22, "203.0.113.0/24");
+    r22["ipv4Ranges"][0]["description"] = "vendor bastion".into();
+    items.push(sg.item(
+        ms(-60, 1),
+        true,
+        sg_conf(vec![r443.clone()]),
+        json!({}),
+        json!({}),
+        vec![],
+    ));
+    items.push(sg.item(
+        ms(43, 0),
+        false,
+        sg_conf(vec![r22, r443]),
+        json!({}),
+        json!({}),
+        vec![],
+    ));
+
+    let role = ScRes {
+        query: SC_DATAOPS_ARN,
+        ty: "AWS::IAM::Role",
+        id: sc_role_id("DataOps"),
+        name: Some("DataOps"),
+        arn: SC_DATAOPS_ARN.into(),
+        region: "global",
+        az: "Not Applicable",
+        rel: json!([{"resourceType": "AWS::IAM::Policy", "resourceName": "AmazonS3ReadOnlyAccess",
+            "relationshipName": "Is attached to AWSManagedPolicy"}]),
+    };
+    let role_conf = |trust: String| {
+        json!({"path": "/", "roleName": "DataOps", "roleId": sc_role_id("DataOps"), "arn": SC_DATAOPS_ARN,
+            "createDate": "2024-02-01T08:00:00.000Z", "assumeRolePolicyDocument": urlenc(&trust),
+            "instanceProfileList": [], "rolePolicyList": [], "attachedManagedPolicies": [
+                {"policyArn": "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess", "policyName": "AmazonS3ReadOnlyAccess"}],
+            "permissionsBoundary": null, "tags": [], "roleLastUsed": null})
+    };
+    items.push(role.item(
+        ms(-60, 2),
+        true,
+        role_conf(sc_trust(false)),
+        json!({}),
+        json!({}),
+        vec![],
+    ));
+    items.push(role.item(
+        ms(57, 0),
+        false,
+        role_conf(sc_trust(true)),
+        json!({}),
+        json!({}),
+        vec![],
+    ));
+
+    let key = ScRes {
+        query: SC_KEY_ARN,
+        ty: "AWS::KMS::Key",
+        id: SC_KEY_ID,
+        name: None,
+        arn: SC_KEY_ARN.into(),
+        region: SC_REGION,
+        az: "Not Applicable",
+        rel: json!([]),
+    };
+    let key_conf = json!({"awsaccountId": SC_A, "keyId": SC_KEY_ID, "arn": SC_KEY_ARN,
+        "creationDate": "2024-02-01T08:00:00.000Z", "enabled": true, "description": "scenario data key",
+        "keyUsage": "ENCRYPT_DECRYPT", "keyState": "Enabled", "origin": "AWS_KMS", "keyManager": "CUSTOMER",
+        "customerMasterKeySpec": "SYMMETRIC_DEFAULT", "keySpec": "SYMMETRIC_DEFAULT",
+        "encryptionAlgorithms": ["SYMMETRIC_DEFAULT"], "multiRegion": false});
+    // The key policy is kept as JSON text in supplementaryConfiguration (a modelling choice of this fixture).
+    let key_supp = |extra| json!({"KeyRotationStatus": "true", "KeyPolicy": sc_key_policy(extra)});
+    items.push(key.item(
+        ms(-60, 3),
+        true,
+        key_conf.clone(),
+        key_supp(false),
+        json!({}),
+        vec![],
+    ));
+    items.push(key.item(
+        ms(73, 0),
+        false,
+        key_conf,
+        key_supp(true),
+        json!({}),
+        vec![sc_event_id(13)],
+    ));
+    (ev, items)
+}
+
+/// The exact answers, by the rules of the brief: before = the latest item captured at or before the call,
+/// after = the first item captured after it; unexplained = consecutive items with no successful mutating call
+/// at t where before.capture <= t < after.capture.
+fn sc_expected(ev: &[ScEvent], items: &[ScItem]) -> serde_json::Value {
+    use serde_json::json;
+    let mut queries: Vec<&str> = items.iter().map(|i| i.query).collect();
+    queries.extend(ev.iter().filter(|e| e.mutating).filter_map(|e| e.target));
+    queries.sort_unstable();
+    queries.dedup();
+    let mut who = serde_json::Map::new();
+    for q in queries {
+        let mut its: Vec<&ScItem> = items.iter().filter(|i| i.query == q).collect();
+        its.sort_by_key(|i| i.ms);
+        let mut calls: Vec<&ScEvent> = ev
+            .iter()
+            .filter(|e| e.target == Some(q) && e.mutating && !e.copy)
+            .collect();
+        calls.sort_by_key(|e| (e.t, e.id.clone()));
+        let state =
+            |i: Option<&&ScItem>| i.map_or(serde_json::Value::Null, |i| i.ms.to_string().into());
+        let changes: Vec<_> = calls
+            .iter()
+            .filter(|e| e.error.is_none())
+            .map(|e| {
+                let t = e.t * 1000;
+                let (before, after) = (its.iter().rev().find(|i| i.ms <= t), its.iter().find(|i| i.ms > t));
+                let related = after.is_some_and(|i| i.related.contains(&e.id));
+                json!({"event_id": e.id, "event_name": e.name, "time": iso_ms(t), "actor_arn": e.actor_arn,
+                    "original_principal_arn": e.original,
+                    "correlation": if related { "related_events" } else { "window" },
+                    "before_state_id": state(before), "after_state_id": state(after)})
+            })
+            .collect();
+        let failed: Vec<_> = calls
+            .iter()
+            .filter_map(|e| {
+                e.error
+                    .map(|code| json!({"event_id": e.id, "event_name": e.name, "error_code": code}))
+            })
+            .collect();
+        let unexplained: Vec<_> = its
+            .windows(2)
+            .filter(|w| !calls.iter().any(|e| e.error.is_none() && w[0].ms <= e.t * 1000 && e.t * 1000 < w[1].ms))
+            .map(|w| json!({"before_state_id": w[0].ms.to_string(), "after_state_id": w[1].ms.to_string()}))
+            .collect();
+        who.insert(q.into(), json!({"changes": changes, "failed_attempts": failed, "unexplained_changes": unexplained}));
+    }
+    let alice = format!("arn:aws:iam::{SC_B}:user/alice");
+    let mut mine: Vec<&ScEvent> = ev
+        .iter()
+        .filter(|e| e.original == alice && !e.copy)
+        .collect();
+    mine.sort_by_key(|e| (e.t, e.id.clone()));
+    let ids: Vec<&str> = mine.iter().map(|e| e.id.as_str()).collect();
+    json!({"who_changed": who, "timeline": {alice: ids}})
+}
+
+impl Gen {
+    /// Writes the scenario delivery files, Config history files and `expected.json`. Returns (events, items, files).
+    fn scenarios(&mut self) -> Result<(usize, usize, usize)> {
+        let (ev, items) = sc_build();
+        let org = self
+            .org
+            .as_ref()
+            .map(|o| format!("{o}/"))
+            .unwrap_or_default();
+        // One delivery file per account and 5-minute slot, records in reverse time order (files are not sorted).
+        let mut files: BTreeMap<(&str, i64), Vec<&str>> = BTreeMap::new();
+        for e in &ev {
+            files
+                .entry((e.recipient, e.t - e.t.rem_euclid(300)))
+                .or_default()
+                .push(&e.json);
+        }
+        for recs in files.values_mut() {
+            recs.reverse();
+        }
+        // CloudTrail delivers the PutBucketPolicy of scenario 1 again, byte-identical, in a later file.
+        let put = ev.iter().find(|e| e.id == sc_event_id(5)).unwrap();
+        files
+            .get_mut(&(SC_A, SC_T0 + 20 * 60))
+            .unwrap()
+            .push(&put.json);
+        let mut written = 0;
+        for (n, ((acct, slot), recs)) in files.iter().enumerate() {
+            let ((y, m, d, ..), stamp) = (parts(slot + 300), compact(slot + 300, false));
+            let path = self
+                .out
+                .join(format!(
+                    "AWSLogs/{org}{acct}/CloudTrail/{SC_REGION}/{y}/{m:02}/{d:02}"
+                ))
+                .join(format!(
+                    "{acct}_CloudTrail_{SC_REGION}_{stamp}_Scenario{:08}.json.gz",
+                    n + 1
+                ));
+            self.pool.send(
+                path,
+                format!(r#"{{"Records":[{}]}}"#, recs.join(",")).into_bytes(),
+            )?;
+            written += 1;
+        }
+        let mut by_type: BTreeMap<&str, Vec<&ScItem>> = BTreeMap::new();
+        for i in &items {
+            by_type.entry(i.ty).or_default().push(i);
+        }
+        for (ty, mut its) in by_type {
+            its.sort_by_key(|i| i.ms);
+            let ws = (its[0].ms / 1000).div_euclid(WINDOW) * WINDOW;
+            assert!(
+                its.iter().all(|i| i.ms / 1000 < ws + WINDOW),
+                "scenario items span one 6-hour window"
+            );
+            let ((y, m, d, ..), from, to) =
+                (parts(ws), compact(ws, true), compact(ws + WINDOW, true));
+            let dir = format!("AWSLogs/{SC_A}/Config/{SC_REGION}/{y}/{m}/{d}/ConfigHistory");
+            let file =
+                format!("{SC_A}_Config_{SC_REGION}_ConfigHistory_{ty}_{from}_{to}_1.json.gz");
+            let body: Vec<&str> = its.iter().map(|i| i.json.as_str()).collect();
+            let body = format!(
+                r#"{{"fileVersion":"1.0","configurationItems":[{}]}}"#,
+                body.join(",")
+            );
+            self.pool
+                .send(self.out.join(dir).join(file), body.into_bytes())?;
+            written += 1;
+        }
+        std::fs::create_dir_all(&self.out)?;
+        let expected = serde_json::to_string_pretty(&sc_expected(&ev, &items))? + "\n";
+        let path = self.out.join("expected.json");
+        std::fs::write(&path, expected).with_context(|| path.display().to_string())?;
+        Ok((ev.len(), items.len(), written))
+    }
+}
+
 fn main() -> Result<()> {
     let args = Args::parse();
     if args.accounts == 0 || args.regions.is_empty() {
@@ -1266,6 +2142,11 @@ fn main() -> Result<()> {
         g.flush_pending(g.resources(), i64::MAX);
         g.flush_config(i64::MAX)?;
     }
+    let scenarios = if args.scenarios {
+        Some(g.scenarios()?)
+    } else {
+        None
+    };
     let [files, cfg_files, cfg_items, dups, raw] = g.stats;
     let compressed = g.pool.finish()?;
     let (secs, total, distinct) = (
@@ -1279,6 +2160,9 @@ fn main() -> Result<()> {
         distinct as f64 / secs,
     );
     eprintln!("trailgraph-gen: {files} CloudTrail files, {total} records ({distinct} distinct + {dups} re-delivered), {cfg_files} Config files ({cfg_items} items), {cmb:.1} MB compressed, {rmb:.1} MB uncompressed, {secs:.2} s ({rate:.0} records/s)");
+    if let Some((events, items, sc_files)) = scenarios {
+        eprintln!("trailgraph-gen: scenarios: {events} CloudTrail records, {items} Config items in {sc_files} files (in compressed_bytes only), {}", args.out.join("expected.json").display());
+    }
     eprintln!("files={files} records={total} distinct={distinct} redelivered={dups} config_files={cfg_files} config_items={cfg_items} compressed_bytes={compressed} uncompressed_bytes={raw} seconds={secs:.3}");
     Ok(())
 }

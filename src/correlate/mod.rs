@@ -325,6 +325,21 @@ impl<'s> Actors<'s> {
             match (&s.issuer_access_key_id, p.ptype.as_str()) {
                 // Issued to a role session: keep going back through the key that session used.
                 (Some(k), "Role") => key = k.clone(),
+                // The copy of a cross-account AssumeRole logged in the role's account names the caller only as
+                // its account; the caller's key says who it was.
+                (Some(k), "AWSAccount" | "Unknown") => {
+                    match self.session(k)?.and_then(|o| o.principal_id) {
+                        Some(owner) => match self.principal(owner)? {
+                            Some(o) if o.ptype == "Role" => key = k.clone(),
+                            Some(o) if !matches!(o.ptype.as_str(), "AWSAccount" | "Unknown") => {
+                                chain.push(k.clone());
+                                return Ok((Some(o), chain, source_identity));
+                            }
+                            _ => return Ok((Some(p), chain, source_identity)),
+                        },
+                        None => return Ok((Some(p), chain, source_identity)),
+                    }
+                }
                 _ => return Ok((Some(p), chain, source_identity)),
             }
         }
@@ -364,9 +379,8 @@ pub fn who_changed(
     let mut actors = Actors::new(store);
     let mut seen = BTreeSet::new();
     let calls: Vec<EventRow> = store
-        .resource_events(r.id, since, until)?
+        .resource_events_with(r.id, rules::change_accesses(&r.rtype), since, until)?
         .into_iter()
-        .filter(|e| matches!(e.access.as_deref(), Some("target" | "write")))
         .filter(|e| rules::is_change(&r.rtype, &e.event_name, e.read_only))
         .filter(|e| seen.insert(e.id))
         .collect();
@@ -621,7 +635,13 @@ pub fn timeline(store: &Store, q: &TimelineQuery) -> Result<Timeline> {
             set.insert(e.id, (e, None));
         }
         if q.follow_sessions {
-            let keys = descendants(store, store.keys_issued_by_principal(p.id)?)?;
+            // Sessions the principal's calls started: found by the caller principal, or by the caller's key
+            // (the cross-account copy of an AssumeRole names the caller only by account and key).
+            let mut roots = store.keys_issued_by_principal(p.id)?;
+            for own in store.keys_used_by_principal(p.id)? {
+                roots.extend(store.keys_issued_by_key(&own)?);
+            }
+            let keys = descendants(store, roots)?;
             add_key_events(&mut set, &keys)?;
         }
         sets.push(set);

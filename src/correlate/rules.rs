@@ -228,6 +228,16 @@ pub const MUTATIONS: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// How a call must have touched a resource to change it: calls about the resource (`target`) for configured
+/// resources; for objects and items, writing their data is their change.
+pub fn change_accesses(rtype: &str) -> &'static [&'static str] {
+    if MUTATIONS.iter().any(|(t, _)| *t == rtype) {
+        &["target"]
+    } else {
+        &["target", "write"]
+    }
+}
+
 const READ_PREFIXES: &[&str] = &[
     "Get",
     "List",

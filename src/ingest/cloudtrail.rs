@@ -346,7 +346,7 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                ("AWS::S3::Bucket|||moviestore", Access::Target),
+                ("AWS::S3::Bucket|||moviestore", Access::Read),
                 (
                     "AWS::S3::Object|||moviestore/db/customers.csv",
                     Access::Read

@@ -300,7 +300,13 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
     if c.source == "s3.amazonaws.com" {
         let bucket = c.params.and_then(|p| str_at(p, "bucketName"));
         if let Some(b) = bucket {
-            add_as(ResourceRef::s3_bucket(b), Access::Target, true);
+            // An object-level data call reads or writes the bucket's data: the bucket gets the object's access,
+            // so `target` on a bucket means a call about the bucket itself (what who-changed looks at).
+            add_as(
+                ResourceRef::s3_bucket(b),
+                data_access.unwrap_or(Access::Target),
+                true,
+            );
             if let Some(k) = c.params.and_then(|p| str_at(p, "key")) {
                 add_as(
                     ResourceRef::s3_object(b, k),
@@ -323,7 +329,7 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
             let src = src.split("?versionId=").next().unwrap_or(src);
             let decoded = percent_decode(src);
             if let Some((b, k)) = decoded.split_once('/') {
-                add_as(ResourceRef::s3_bucket(b), Access::Target, true);
+                add_as(ResourceRef::s3_bucket(b), Access::Read, true);
                 add_as(ResourceRef::s3_object(b, k), Access::Read, true);
             }
         }
@@ -422,7 +428,7 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
         };
         let access = match r.rtype.as_str() {
             "AWS::S3::Object" => data_access.unwrap_or(Access::Target),
-            "AWS::S3::Bucket" => Access::Target,
+            "AWS::S3::Bucket" => data_access.unwrap_or(Access::Target),
             _ => data_access.unwrap_or(Access::Target),
         };
         add_as(r, access, false);
@@ -642,9 +648,9 @@ mod tests {
                 r#"{"bucketName":"dst","key":"k2","x-amz-copy-source":"src/a%20b.csv"}"#,
                 "null",
                 vec![
-                    ("AWS::S3::Bucket|||dst", t),
+                    ("AWS::S3::Bucket|||dst", Access::Write),
                     ("AWS::S3::Object|||dst/k2", Access::Write),
-                    ("AWS::S3::Bucket|||src", t),
+                    ("AWS::S3::Bucket|||src", Access::Read),
                     ("AWS::S3::Object|||src/a b.csv", Access::Read),
                 ],
             ),
@@ -654,7 +660,7 @@ mod tests {
                 r#"{"bucketName":"b","delete":{"Object":[{"Key":"x"},{"Key":"y"}]}}"#,
                 "null",
                 vec![
-                    ("AWS::S3::Bucket|||b", t),
+                    ("AWS::S3::Bucket|||b", Access::Write),
                     ("AWS::S3::Object|||b/x", Access::Write),
                     ("AWS::S3::Object|||b/y", Access::Write),
                 ],

@@ -72,6 +72,8 @@ const DEFERRABLE_INDEXES: &[&str] = &[
     "sessions_issuer_key",
     "sessions_issuer_principal",
     "config_items_name",
+    "event_resources_access",
+    "sessions_principal",
     "diagnostics_source",
     "diagnostics_path",
 ];

@@ -216,16 +216,38 @@ impl Store {
         since: Option<i64>,
         until: Option<i64>,
     ) -> Result<Vec<EventRow>> {
+        self.resource_events_with(resource, &["target", "read", "write"], since, until)
+    }
+
+    /// Calls that touched a resource in one of the given ways (an index range per access), in time order.
+    pub fn resource_events_with(
+        &self,
+        resource: i64,
+        accesses: &[&str],
+        since: Option<i64>,
+        until: Option<i64>,
+    ) -> Result<Vec<EventRow>> {
         let (s, u) = bounds(since, until);
-        self.collect(
-            &format!(
-                "SELECT {EVENT_COLS}, er.access FROM event_resources er JOIN events e ON e.id = er.event
-                 WHERE er.resource = ?1 AND coalesce(e.event_time, 0) BETWEEN ?2 AND ?3
-                 ORDER BY e.event_time, e.event_id, e.id, er.access"
-            ),
-            params![resource, s, u],
-            |r| event_row(r, true),
-        )
+        let mut out = Vec::new();
+        for a in accesses {
+            out.extend(self.collect(
+                &format!(
+                    "SELECT {EVENT_COLS}, er.access FROM event_resources er JOIN events e ON e.id = er.event
+                     WHERE er.resource = ?1 AND er.access = ?4 AND coalesce(e.event_time, 0) BETWEEN ?2 AND ?3"
+                ),
+                params![resource, s, u, a],
+                |r| event_row(r, true),
+            )?);
+        }
+        out.sort_by(|a, b| {
+            (a.time_ms, &a.event_id, a.id, &a.access).cmp(&(
+                b.time_ms,
+                &b.event_id,
+                b.id,
+                &b.access,
+            ))
+        });
+        Ok(out)
     }
 
     pub fn resource_items(&self, resource: i64) -> Result<Vec<ItemRow>> {
@@ -307,6 +329,15 @@ impl Store {
     pub fn keys_issued_by_principal(&self, principal: i64) -> Result<Vec<String>> {
         self.collect(
             "SELECT access_key_id FROM sessions WHERE issuer_principal_id = ?1 ORDER BY access_key_id",
+            [principal],
+            |r| r.get(0),
+        )
+    }
+
+    /// Access keys seen in calls of a principal (its long-term keys, or the sessions of a role).
+    pub fn keys_used_by_principal(&self, principal: i64) -> Result<Vec<String>> {
+        self.collect(
+            "SELECT access_key_id FROM sessions WHERE principal_id = ?1 ORDER BY access_key_id",
             [principal],
             |r| r.get(0),
         )

@@ -161,3 +161,96 @@ fn timeline_follows_sessions_back_to_the_user() {
     assert_eq!(csv.lines().count(), 330);
     assert!(csv.starts_with("time,event_id,event_source,event_name,actor_arn"));
 }
+
+/// The designed scenarios of `trailgraph-gen --scenarios` (fixtures/scenario): a role chain across two accounts,
+/// two calls collapsing into one Config item, a failed attempt, a change with no call, a URL-encoded trust
+/// policy, relatedEvents. `expected.json` holds the answers, computed independently of trailgraph.
+#[test]
+fn scenarios_give_the_expected_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let r = ingest(&db, &[&fixtures().join("scenario/AWSLogs")]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("scenario/expected.json")).unwrap(),
+    )
+    .unwrap();
+    let state = |s: &serde_json::Value| {
+        s.get("state_id")
+            .cloned()
+            .unwrap_or(serde_json::Value::Null)
+    };
+    for (resource, want) in expected["who_changed"].as_object().unwrap() {
+        let out = run(&db, &["who-changed", resource, "--format", "json"]);
+        assert_eq!(out.code, 0, "{resource}: {}", out.stderr);
+        let got = out.json();
+        check(&got, &schema("who-changed.schema.json"), resource);
+        let changes: Vec<serde_json::Value> = got["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "event_id": c["event_id"], "event_name": c["event_name"], "time": c["time"],
+                    "actor_arn": c["actor"]["arn"], "original_principal_arn": c["actor"]["original_principal_arn"],
+                    "correlation": c["correlation"], "before_state_id": state(&c["before"]), "after_state_id": state(&c["after"]),
+                })
+            })
+            .collect();
+        assert_eq!(
+            serde_json::Value::Array(changes),
+            want["changes"],
+            "{resource}: changes"
+        );
+        let failed: Vec<serde_json::Value> = got["failed_attempts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| serde_json::json!({"event_id": f["event_id"], "event_name": f["event_name"], "error_code": f["error_code"]}))
+            .collect();
+        assert_eq!(
+            serde_json::Value::Array(failed),
+            want["failed_attempts"],
+            "{resource}: failed attempts"
+        );
+        let unexplained: Vec<serde_json::Value> = got["unexplained_changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| serde_json::json!({"before_state_id": state(&u["before"]), "after_state_id": state(&u["after"])}))
+            .collect();
+        assert_eq!(
+            serde_json::Value::Array(unexplained),
+            want["unexplained_changes"],
+            "{resource}: unexplained"
+        );
+    }
+    for (principal, want) in expected["timeline"].as_object().unwrap() {
+        let got = run(
+            &db,
+            &["timeline", "--principal", principal, "--format", "json"],
+        )
+        .json();
+        check(&got, &schema("timeline.schema.json"), principal);
+        let ids: Vec<&serde_json::Value> = got["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["event_id"])
+            .collect();
+        assert_eq!(
+            serde_json::to_value(ids).unwrap(),
+            *want,
+            "timeline of {principal}"
+        );
+    }
+    // The trust policy arrives URL-encoded in Config and is diffed as JSON.
+    let role = run(&db, &["who-changed", "DataOps", "--format", "json"]).json();
+    let path = role["changes"][0]["diff"][0]["path"].as_str().unwrap();
+    assert!(
+        path.starts_with("/configuration/assumeRolePolicyDocument/"),
+        "{path}"
+    );
+    let table = run(&db, &["who-changed", "scenario-data", "--format", "table"]);
+    insta::assert_snapshot!("who_changed_scenario_table", portable(&table.stdout));
+}

@@ -35,11 +35,21 @@ import json, sqlite3, statistics, subprocess, sys, time
 db, runs = sys.argv[1], int(sys.argv[2])
 con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
 events = con.execute("select count(*) from events").fetchone()[0]
-# Targets: the bucket with the most Config states, and the IAM user who started the most sessions.
-bucket = con.execute("""select r.resource_id from resources r join config_items c on c.resource = r.id
-    where r.type = 'AWS::S3::Bucket' group by r.id order by count(*) desc limit 1""").fetchone()[0]
-user_id, user = con.execute("""select p.id, p.arn from sessions s join principals p on p.id = s.issuer_principal_id
-    where p.type = 'IAMUser' group by p.id order by count(*) desc limit 1""").fetchone()
+one = lambda sql, *p: con.execute(sql, p).fetchone()
+# Targets. who-changed: a security group (a typical audited resource) and the bucket with the most Config states
+# (the generator changes its policy every few minutes, far more than real buckets). timeline: the IAM user who
+# started the most role sessions, over one hour and over one day, and one role session's access key.
+sg = one("""select r.resource_id from resources r join config_items c on c.resource = r.id
+    where r.type = 'AWS::EC2::SecurityGroup' group by r.id order by count(*) desc limit 1""")[0]
+bucket = one("""select r.resource_id from resources r join config_items c on c.resource = r.id
+    where r.type = 'AWS::S3::Bucket' group by r.id order by count(*) desc limit 1""")[0]
+user_id, user = one("""select p.id, p.arn from sessions s join principals p on p.id = s.issuer_principal_id
+    where p.type = 'IAMUser' group by p.id order by count(*) desc limit 1""")
+key = one("select access_key_id from sessions where issuer_principal_id = ? order by access_key_id limit 1", user_id)[0]
+t0 = one("select min(event_time) from events")[0] // 1000
+
+def iso(sec):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(sec))
 
 def bench(args):
     times = []
@@ -48,30 +58,35 @@ def bench(args):
         t = time.perf_counter()
         out = subprocess.run(["target/release/trailgraph", "--db", db] + args, capture_output=True, check=True).stdout
         times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times), sorted(times)[int(len(times) * 0.9) - 1], out
+    return statistics.median(times), sorted(times)[max(0, int(len(times) * 0.9) - 1)], json.loads(out)
 
 def peer(sql, params):
     # The floor: the same index lookups as plain SQL in-process, without correlation, actors or JSON.
     times = []
+    n = 0
     for _ in range(runs):
         t = time.perf_counter()
-        rows = con.execute(sql, params).fetchall()
+        n = len(con.execute(sql, params).fetchall())
         times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times), len(rows)
+    return statistics.median(times), n
 
-print(f"store: {events:,} events; bucket {bucket}; principal {user}; {runs} runs each, whole process (start, open, query, JSON)")
-print(f"{'query':<52} {'median ms':>10} {'p90 ms':>8} {'rows':>8}")
-m, p, out = bench(["who-changed", bucket, "--format", "json"])
-d = json.loads(out)
-print(f"{'trailgraph who-changed ' + bucket:<52} {m:>10.1f} {p:>8.1f} {len(d['changes']):>8}")
-pm, n = peer("""select e.* from event_resources er join events e on e.id = er.event join resources r on r.id = er.resource
-    where r.key_hash = ? and r.key = ? and er.access in ('target','write') and e.read_only = 0""",
-    (con.execute("select key_hash from resources where resource_id = ? and type = 'AWS::S3::Bucket'", (bucket,)).fetchone()[0],
-     "AWS::S3::Bucket|||" + bucket))
-print(f"{'peer: plain SQL, calls on the bucket (python sqlite3)':<52} {pm:>10.1f} {'':>8} {n:>8}")
-m, p, out = bench(["timeline", "--principal", user, "--format", "json"])
-d = json.loads(out)
-print(f"{'trailgraph timeline --principal (follows sessions)':<52} {m:>10.1f} {p:>8.1f} {len(d['events']):>8}")
-pm, n = peer("select * from events where principal_id = ? order by event_time", (user_id,))
-print(f"{'peer: plain SQL, own events only (python sqlite3)':<52} {pm:>10.1f} {'':>8} {n:>8}")
+def row(name, m, p, n):
+    print(f"{name:<58} {m:>10.1f} {p:>8} {n:>8}")
+
+print(f"store: {events:,} events; {runs} runs each; trailgraph figures are whole processes (start, open, query, JSON out)")
+print(f"{'query':<58} {'median ms':>10} {'p90 ms':>8} {'rows':>8}")
+calls_on = """select e.id from event_resources er join events e on e.id = er.event join resources r on r.id = er.resource
+    where r.resource_id = ? and r.type = ? and er.access = 'target'"""
+for label, target, rtype in [("security group", sg, "AWS::EC2::SecurityGroup"), ("busiest bucket", bucket, "AWS::S3::Bucket")]:
+    m, p, d = bench(["who-changed", target, "--format", "json"])
+    row(f"trailgraph who-changed {label}", m, f"{p:.1f}", len(d["changes"]))
+    pm, n = peer(calls_on, (target, rtype))
+    row(f"  peer: plain SQL, calls about it (python sqlite3)", pm, "", n)
+for label, args in [("one hour", ["--since", iso(t0), "--until", iso(t0 + 3600)]), ("one day", ["--since", iso(t0), "--until", iso(t0 + 86400)])]:
+    m, p, d = bench(["timeline", "--principal", user] + args + ["--format", "json"])
+    row(f"trailgraph timeline --principal (sessions followed), {label}", m, f"{p:.1f}", len(d["events"]))
+pm, n = peer("select * from events where principal_id = ? and event_time between ? and ?", (user_id, t0 * 1000, (t0 + 3600) * 1000))
+row("  peer: plain SQL, own events of that hour (python sqlite3)", pm, "", n)
+m, p, d = bench(["timeline", "--access-key", key, "--format", "json"])
+row("trailgraph timeline --access-key (one role session)", m, f"{p:.1f}", len(d["events"]))
 PY

@@ -409,7 +409,7 @@ fn write_one(
 }
 
 fn print_summary(s: &Summary, args: &Args) -> Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = super::output::stdout();
     match resolve_format(args.format) {
         Format::Json => {
             serde_json::to_writer_pretty(&mut out, s)?;
@@ -442,5 +442,6 @@ fn print_summary(s: &Summary, args: &Args) -> Result<()> {
             }
         }
     }
+    out.flush()?;
     Ok(())
 }

@@ -1,6 +1,12 @@
 //! Terminal output helpers. Log strings are attacker-controlled: control characters and ANSI escapes are
 //! neutralized before anything reaches a terminal.
 
+/// Standard output, block-buffered (stdout alone is line-buffered: one write per line of pretty JSON). The
+/// buffer is flushed when dropped; commands flush explicitly to see errors such as a closed pipe.
+pub fn stdout() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
+    std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock())
+}
+
 /// Replaces control characters (including ESC, so no ANSI sequence survives) with visible escapes.
 pub fn sanitize(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -18,7 +18,7 @@ pub struct Args {
 pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
     let store = Store::open_read_only(db)?;
     let s = store.stats()?;
-    let mut out = std::io::stdout().lock();
+    let mut out = super::output::stdout();
     match resolve_format(args.format) {
         Format::Json => {
             serde_json::to_writer_pretty(&mut out, &s)?;
@@ -64,6 +64,7 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
             writeln!(out, "{t}")?;
         }
     }
+    out.flush()?;
     Ok(Outcome::Ok)
 }
 

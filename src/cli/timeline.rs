@@ -68,11 +68,12 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
     } else {
         TimelineFormat::Json
     });
-    let mut out = std::io::stdout().lock();
+    let mut out = super::output::stdout();
     match format {
         TimelineFormat::Json => {
             serde_json::to_writer_pretty(&mut out, &t)?;
             writeln!(out)?;
+            out.flush()?;
         }
         TimelineFormat::Csv => {
             let mut w = csv::Writer::from_writer(out);
@@ -115,7 +116,7 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
                 ];
                 w.write_record(row.iter().map(|c| csv_cell(c)))?;
             }
-            w.flush()?;
+            w.into_inner().map_err(|e| e.into_error())?.flush()?;
         }
         TimelineFormat::Table => {
             for e in &t.events {
@@ -150,6 +151,7 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
                 }
             }
             writeln!(out, "{} event(s)", t.events.len())?;
+            out.flush()?;
         }
     }
     Ok(Outcome::Ok)

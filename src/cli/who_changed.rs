@@ -26,7 +26,7 @@ pub struct Args {
 pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
     let store = Store::open_read_only(db)?;
     let answer = who_changed(&store, &args.resource, args.since, args.until)?;
-    let mut out = std::io::stdout().lock();
+    let mut out = super::output::stdout();
     match resolve_format(args.format) {
         Format::Json => {
             serde_json::to_writer_pretty(&mut out, &answer)?;
@@ -114,6 +114,7 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
             }
         }
     }
+    out.flush()?;
     Ok(Outcome::Ok)
 }
 

@@ -96,3 +96,90 @@ fn sans_lab_dedups_to_the_distinct_events() {
         0
     );
 }
+
+/// who-changed on real trails: the SANS lab's PutUserPolicy and bucket policy, and a trail of the Invictus
+/// dataset (Stratus Red Team attacks) whose StopLogging/StartLogging attempts all failed. No Config data exists for these accounts: before/after are null.
+#[test]
+fn who_changed_on_real_trails() {
+    let Some(root) = corpus() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    ingest(
+        &db,
+        &[
+            &root.join("sans504-s3-ransomware-lab"),
+            &root.join("stratus-red-team"),
+            &root.join("invictus-aws-dataset"),
+        ],
+    );
+    let user = run(&db, &["who-changed", "jmerckle", "--format", "json"]).json();
+    assert_eq!(
+        user["resource"]["key"],
+        "AWS::IAM::User|342082656213||jmerckle"
+    );
+    let c = &user["changes"][0];
+    assert_eq!(
+        (
+            c["event_name"].as_str(),
+            c["event_id"].as_str(),
+            c["time"].as_str()
+        ),
+        (
+            Some("PutUserPolicy"),
+            Some("28072de0-2382-4b53-83bc-08f6d6b75381"),
+            Some("2021-07-29T13:06:49.000Z")
+        )
+    );
+    assert_eq!(
+        c["actor"]["original_principal_arn"],
+        "arn:aws:iam::342082656213:user/jmerckle"
+    );
+    assert!(
+        c["before"].is_null() && c["after"].is_null(),
+        "no Config data for this account"
+    );
+    assert_eq!(user["changes"][1]["event_name"], "CreateAccessKey");
+    let bucket = run(&db, &["who-changed", "falsimentis-log", "--format", "json"]).json();
+    assert_eq!(bucket["changes"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        bucket["changes"][0]["actor"]["arn"],
+        "arn:aws:iam::342082656213:root"
+    );
+    let trail = run(
+        &db,
+        &[
+            "who-changed",
+            "stratus-red-team-ct-stop-trail-qzbgnfqisx",
+            "--format",
+            "json",
+        ],
+    )
+    .json();
+    assert_eq!(trail["changes"].as_array().unwrap().len(), 0);
+    let failed: Vec<&str> = trail["failed_attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["event_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            "StopLogging",
+            "StopLogging",
+            "StopLogging",
+            "StartLogging",
+            "StartLogging",
+            "StartLogging"
+        ]
+    );
+    // Stratus gives each technique its own account: the same role name in two accounts is ambiguous.
+    let amb = run(&db, &["who-changed", "stratus-red-team-backdoor-r-role"]);
+    assert_eq!(amb.code, 2);
+    assert!(
+        amb.stderr
+            .contains("arn:aws:iam::123837392027:role/stratus-red-team-backdoor-r-role"),
+        "{}",
+        amb.stderr
+    );
+}

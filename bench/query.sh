@@ -82,6 +82,8 @@ for label, target, rtype in [("security group", sg, "AWS::EC2::SecurityGroup"), 
     row(f"trailgraph who-changed {label}", m, f"{p:.1f}", len(d["changes"]))
     pm, n = peer(calls_on, (target, rtype))
     row(f"  peer: plain SQL, calls about it (python sqlite3)", pm, "", n)
+m, p, d = bench(["who-changed", sg, "--since", iso(t0), "--until", iso(t0 + 86400), "--format", "json"])
+row("trailgraph who-changed security group, one day", m, f"{p:.1f}", len(d["changes"]))
 for label, args in [("one hour", ["--since", iso(t0), "--until", iso(t0 + 3600)]), ("one day", ["--since", iso(t0), "--until", iso(t0 + 86400)])]:
     m, p, d = bench(["timeline", "--principal", user] + args + ["--format", "json"])
     row(f"trailgraph timeline --principal (sessions followed), {label}", m, f"{p:.1f}", len(d["events"]))

@@ -367,6 +367,33 @@ pub fn resolve_one(store: &Store, query: &str) -> Result<ResourceRow> {
     }
 }
 
+/// Decoded states and diffs, computed once per item and per pair: many calls share the same before/after.
+#[derive(Default)]
+struct States {
+    states: HashMap<usize, State>,
+    diffs: HashMap<(usize, usize), (Vec<Value>, Vec<String>)>,
+}
+
+impl States {
+    fn get(&mut self, items: &[ItemRow], i: usize) -> State {
+        self.states
+            .entry(i)
+            .or_insert_with(|| State::from_item(&items[i]))
+            .clone()
+    }
+
+    fn diff(&mut self, items: &[ItemRow], b: usize, a: usize) -> (Vec<Value>, Vec<String>) {
+        if let Some(d) = self.diffs.get(&(b, a)) {
+            return d.clone();
+        }
+        let (before, after) = (self.get(items, b).document(), self.get(items, a).document());
+        let ops = diff::patch(&before, &after);
+        let lines = diff::lines(&before, &ops);
+        self.diffs.insert((b, a), (ops.clone(), lines.clone()));
+        (ops, lines)
+    }
+}
+
 /// Who changed a resource: every successful mutating call with before/after states, failed attempts, and
 /// configuration changes no logged call explains.
 pub fn who_changed(
@@ -415,6 +442,7 @@ pub fn who_changed(
         }
     };
 
+    let mut states = States::default();
     let mut changes = Vec::new();
     let mut failed = Vec::new();
     let mut explained: BTreeSet<usize> = BTreeSet::new();
@@ -451,14 +479,10 @@ pub fn who_changed(
             Some(a) if items[a].related_events.contains(&e.event_id) => "related_events",
             _ => "window",
         };
-        let before_s = before.map(|i| State::from_item(&items[i]));
-        let after_s = after.map(|i| State::from_item(&items[i]));
-        let (ops, lines) = match (&before_s, &after_s) {
-            (Some(b), Some(a)) => {
-                let ops = diff::patch(&b.document(), &a.document());
-                let lines = diff::lines(&b.document(), &ops);
-                (ops, lines)
-            }
+        let before_s = before.map(|i| states.get(&items, i));
+        let after_s = after.map(|i| states.get(&items, i));
+        let (ops, lines) = match (before, after) {
+            (Some(b), Some(a)) => states.diff(&items, b, a),
             _ => (Vec::new(), Vec::new()),
         };
         changes.push((
@@ -514,13 +538,12 @@ pub fn who_changed(
         if !in_window {
             continue;
         }
-        let b = State::from_item(&items[i - 1]);
-        let a = State::from_item(cur);
-        let ops = diff::patch(&b.document(), &a.document());
+        let b = states.get(&items, i - 1);
+        let a = states.get(&items, i);
+        let (ops, lines) = states.diff(&items, i - 1, i);
         if ops.is_empty() && b.status == a.status {
             continue; // a new state id with the same configuration (relationships only): not a change
         }
-        let lines = diff::lines(&b.document(), &ops);
         unexplained.push(Unexplained {
             before: Some(b),
             after: a,
@@ -588,12 +611,18 @@ pub struct Timeline {
     pub events: Vec<TimelineEvent>,
 }
 
-/// Keys issued, directly or through chains, starting from the given keys.
-fn descendants(store: &Store, mut frontier: Vec<String>) -> Result<Vec<String>> {
+/// Keys issued, directly or through chains, starting from the given keys (only sessions that can be active in
+/// the window).
+fn descendants(
+    store: &Store,
+    mut frontier: Vec<String>,
+    since: Option<i64>,
+    until: Option<i64>,
+) -> Result<Vec<String>> {
     let mut all: BTreeSet<String> = BTreeSet::new();
     while let Some(k) = frontier.pop() {
         if all.insert(k.clone()) && all.len() < 100_000 {
-            frontier.extend(store.keys_issued_by_key(&k)?);
+            frontier.extend(store.keys_issued_by_key(&k, since, until)?);
         }
     }
     Ok(all.into_iter().collect())
@@ -637,11 +666,14 @@ pub fn timeline(store: &Store, q: &TimelineQuery) -> Result<Timeline> {
         if q.follow_sessions {
             // Sessions the principal's calls started: found by the caller principal, or by the caller's key
             // (the cross-account copy of an AssumeRole names the caller only by account and key).
-            let mut roots = store.keys_issued_by_principal(p.id)?;
-            for own in store.keys_used_by_principal(p.id)? {
-                roots.extend(store.keys_issued_by_key(&own)?);
+            let mut roots = store.keys_issued_by_principal(p.id, q.since, q.until)?;
+            // A role's own keys are its sessions, already followed above; a user's are few (long-term keys).
+            if p.ptype != "Role" {
+                for own in store.keys_used_by_principal(p.id)? {
+                    roots.extend(store.keys_issued_by_key(&own, q.since, q.until)?);
+                }
             }
-            let keys = descendants(store, roots)?;
+            let keys = descendants(store, roots, q.since, q.until)?;
             add_key_events(&mut set, &keys)?;
         }
         sets.push(set);
@@ -652,7 +684,12 @@ pub fn timeline(store: &Store, q: &TimelineQuery) -> Result<Timeline> {
             set.insert(e.id, (e, None));
         }
         if q.follow_sessions {
-            let keys = descendants(store, store.keys_issued_by_key(k)?)?;
+            let keys = descendants(
+                store,
+                store.keys_issued_by_key(k, q.since, q.until)?,
+                q.since,
+                q.until,
+            )?;
             add_key_events(&mut set, &keys)?;
         }
         sets.push(set);

@@ -44,6 +44,7 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_query_indexes.sql"),
+    include_str!("migrations/0003_session_issue_time.sql"),
 ];
 
 /// SQL functions available to every connection: `tg_event_key(event_id)`, `tg_key_hash(resource_key)`.
@@ -130,6 +131,14 @@ impl Store {
             path: path.to_path_buf(),
             source,
         };
+        // A store written by an older trailgraph is brought up to date first (migrations only add).
+        let version: i64 = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .and_then(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
+            .map_err(err)?;
+        if version < MIGRATIONS.len() as i64 {
+            let mut s = Store::open(path)?;
+            s.restore_indexes()?;
+        }
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,

@@ -117,6 +117,15 @@ fn event_row(r: &Row, access: bool) -> rusqlite::Result<EventRow> {
     })
 }
 
+/// When a session active in [since, until] can have been issued: role sessions last at most 36 hours.
+fn issue_window(since: Option<i64>, until: Option<i64>) -> (i64, i64) {
+    const LONGEST_SESSION_MS: i64 = 36 * 3600 * 1000;
+    (
+        since.map_or(i64::MIN, |s| s.saturating_sub(LONGEST_SESSION_MS)),
+        until.unwrap_or(i64::MAX),
+    )
+}
+
 /// Time bounds as SQL parameters: NULL means unbounded.
 fn bounds(since: Option<i64>, until: Option<i64>) -> (i64, i64) {
     (since.unwrap_or(i64::MIN), until.unwrap_or(i64::MAX))
@@ -325,11 +334,19 @@ impl Store {
             .map_err(|e| self.q(e))
     }
 
-    /// Access keys issued by calls of a principal (any key), or by calls made with a given key.
-    pub fn keys_issued_by_principal(&self, principal: i64) -> Result<Vec<String>> {
+    /// Access keys issued by calls of a principal that can be active in the window: issued before its end and
+    /// at most 36 hours (the longest role session) before its start. Sessions whose issue time is unknown count.
+    pub fn keys_issued_by_principal(
+        &self,
+        principal: i64,
+        since: Option<i64>,
+        until: Option<i64>,
+    ) -> Result<Vec<String>> {
+        let (s, u) = issue_window(since, until);
         self.collect(
-            "SELECT access_key_id FROM sessions WHERE issuer_principal_id = ?1 ORDER BY access_key_id",
-            [principal],
+            "SELECT access_key_id FROM sessions WHERE issuer_principal_id = ?1
+               AND (issued_ms BETWEEN ?2 AND ?3 OR issued_ms IS NULL) ORDER BY access_key_id",
+            params![principal, s, u],
             |r| r.get(0),
         )
     }
@@ -343,10 +360,18 @@ impl Store {
         )
     }
 
-    pub fn keys_issued_by_key(&self, key: &str) -> Result<Vec<String>> {
+    /// Access keys issued by calls made with a given key, that can be active in the window (as above).
+    pub fn keys_issued_by_key(
+        &self,
+        key: &str,
+        since: Option<i64>,
+        until: Option<i64>,
+    ) -> Result<Vec<String>> {
+        let (s, u) = issue_window(since, until);
         self.collect(
-            "SELECT access_key_id FROM sessions WHERE issuer_access_key_id = ?1 ORDER BY access_key_id",
-            [key],
+            "SELECT access_key_id FROM sessions WHERE issuer_access_key_id = ?1
+               AND (issued_ms BETWEEN ?2 AND ?3 OR issued_ms IS NULL) ORDER BY access_key_id",
+            params![key, s, u],
             |r| r.get(0),
         )
     }

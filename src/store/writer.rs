@@ -503,8 +503,8 @@ impl<'c> Writer<'c> {
                 self.conn
                     .prepare_cached(
                         "INSERT INTO sessions(access_key_id, session_arn, session_name, source_identity, expiration_ms,
-                            issued_by_event, issuer_principal_id, issuer_access_key_id, issue_kind)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                            issued_by_event, issuer_principal_id, issuer_access_key_id, issue_kind, issued_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                          ON CONFLICT(access_key_id) DO UPDATE SET
                             session_arn = coalesce(sessions.session_arn, excluded.session_arn),
                             session_name = coalesce(sessions.session_name, excluded.session_name),
@@ -513,7 +513,8 @@ impl<'c> Writer<'c> {
                             issued_by_event = coalesce(sessions.issued_by_event, excluded.issued_by_event),
                             issuer_principal_id = coalesce(sessions.issuer_principal_id, excluded.issuer_principal_id),
                             issuer_access_key_id = coalesce(sessions.issuer_access_key_id, excluded.issuer_access_key_id),
-                            issue_kind = coalesce(sessions.issue_kind, excluded.issue_kind)",
+                            issue_kind = coalesce(sessions.issue_kind, excluded.issue_kind),
+                            issued_ms = coalesce(sessions.issued_ms, excluded.issued_ms)",
                     )
                     .and_then(|mut s| {
                         s.execute(params![
@@ -526,6 +527,7 @@ impl<'c> Writer<'c> {
                             principal,
                             id.access_key_id,
                             issued.kind,
+                            ev.time_ms,
                         ])
                     })
                     .map_err(|e| self.e(e))?;

@@ -117,6 +117,14 @@ fn event_row(r: &Row, access: bool) -> rusqlite::Result<EventRow> {
     })
 }
 
+/// The indexed columns events are looked up by (each with an index on (column, event_time)).
+#[derive(Debug, Clone, Copy)]
+enum EventKey {
+    Principal,
+    AccessKey,
+    SourceIp,
+}
+
 /// When a session active in [since, until] can have been issued: role sessions last at most 36 hours.
 fn issue_window(since: Option<i64>, until: Option<i64>) -> (i64, i64) {
     const LONGEST_SESSION_MS: i64 = 36 * 3600 * 1000;
@@ -124,6 +132,16 @@ fn issue_window(since: Option<i64>, until: Option<i64>) -> (i64, i64) {
         since.map_or(i64::MIN, |s| s.saturating_sub(LONGEST_SESSION_MS)),
         until.unwrap_or(i64::MAX),
     )
+}
+
+/// The time filter on `e.event_time` with bounds ?2 and ?3: a plain range when a window is given (usable by the
+/// (column, event_time) indexes; events without a time are outside any window), none otherwise.
+fn time_condition(since: Option<i64>, until: Option<i64>) -> &'static str {
+    if since.is_none() && until.is_none() {
+        "?2 <= ?3"
+    } else {
+        "e.event_time BETWEEN ?2 AND ?3"
+    }
 }
 
 /// Time bounds as SQL parameters: NULL means unbounded.
@@ -242,7 +260,8 @@ impl Store {
             out.extend(self.collect(
                 &format!(
                     "SELECT {EVENT_COLS}, er.access FROM event_resources er JOIN events e ON e.id = er.event
-                     WHERE er.resource = ?1 AND er.access = ?4 AND coalesce(e.event_time, 0) BETWEEN ?2 AND ?3"
+                     WHERE er.resource = ?1 AND er.access = ?4 AND {}",
+                    time_condition(since, until)
                 ),
                 params![resource, s, u, a],
                 |r| event_row(r, true),
@@ -382,15 +401,7 @@ impl Store {
         since: Option<i64>,
         until: Option<i64>,
     ) -> Result<Vec<EventRow>> {
-        let (s, u) = bounds(since, until);
-        self.collect(
-            &format!(
-                "SELECT {EVENT_COLS} FROM events e WHERE e.principal_id = ?1 AND coalesce(e.event_time, 0) BETWEEN ?2 AND ?3
-                 ORDER BY e.event_time, e.event_id, e.id"
-            ),
-            params![principal, s, u],
-            |r| event_row(r, false),
-        )
+        self.events_where(EventKey::Principal, &principal, since, until)
     }
 
     pub fn events_by_access_key(
@@ -399,15 +410,7 @@ impl Store {
         since: Option<i64>,
         until: Option<i64>,
     ) -> Result<Vec<EventRow>> {
-        let (s, u) = bounds(since, until);
-        self.collect(
-            &format!(
-                "SELECT {EVENT_COLS} FROM events e WHERE e.access_key_id = ?1 AND coalesce(e.event_time, 0) BETWEEN ?2 AND ?3
-                 ORDER BY e.event_time, e.event_id, e.id"
-            ),
-            params![key, s, u],
-            |r| event_row(r, false),
-        )
+        self.events_where(EventKey::AccessKey, &key, since, until)
     }
 
     pub fn events_by_ip(
@@ -416,13 +419,31 @@ impl Store {
         since: Option<i64>,
         until: Option<i64>,
     ) -> Result<Vec<EventRow>> {
+        self.events_where(EventKey::SourceIp, &ip, since, until)
+    }
+
+    /// Events with one indexed column equal to a value, in a time window, in time order.
+    fn events_where(
+        &self,
+        column: EventKey,
+        value: &dyn rusqlite::ToSql,
+        since: Option<i64>,
+        until: Option<i64>,
+    ) -> Result<Vec<EventRow>> {
         let (s, u) = bounds(since, until);
+        // The column name comes from the enum, never from input.
+        let col = match column {
+            EventKey::Principal => "principal_id",
+            EventKey::AccessKey => "access_key_id",
+            EventKey::SourceIp => "source_ip",
+        };
         self.collect(
             &format!(
-                "SELECT {EVENT_COLS} FROM events e WHERE e.source_ip = ?1 AND coalesce(e.event_time, 0) BETWEEN ?2 AND ?3
-                 ORDER BY e.event_time, e.event_id, e.id"
+                "SELECT {EVENT_COLS} FROM events e WHERE e.{col} = ?1 AND {}
+                 ORDER BY e.event_time, e.event_id, e.id",
+                time_condition(since, until)
             ),
-            params![ip, s, u],
+            params![value, s, u],
             |r| event_row(r, false),
         )
     }

@@ -244,6 +244,65 @@ fn scenarios_give_the_expected_answers() {
             "timeline of {principal}"
         );
     }
+    // The other selectors: a stolen session key (with the session it started), an IP, a resource.
+    let ids = |args: &[&str]| -> Vec<(String, Option<String>)> {
+        let mut a = vec!["timeline"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&["--format", "json"]);
+        run(&db, &a).json()["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["event_id"].as_str().unwrap()[..8].to_string(),
+                    e["session_of"]["access_key_id"]
+                        .as_str()
+                        .map(str::to_string),
+                )
+            })
+            .collect()
+    };
+    let k2 = Some("ASIASCENARIO0000002".to_string());
+    assert_eq!(
+        ids(&["--access-key", "ASIASCENARIO0000001"]),
+        vec![
+            ("sc000004".into(), None),
+            ("sc000005".into(), k2.clone()),
+            ("sc000006".into(), k2),
+            ("sc000012".into(), None)
+        ]
+    );
+    let only =
+        |v: Vec<(String, Option<String>)>| v.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+    assert_eq!(
+        only(ids(&[
+            "--access-key",
+            "ASIASCENARIO0000001",
+            "--no-follow-sessions"
+        ])),
+        ["sc000004", "sc000012"]
+    );
+    assert_eq!(
+        only(ids(&["--ip", "203.0.113.20"])),
+        ["sc000007", "sc000008", "sc000010", "sc000011", "sc000013"]
+    );
+    assert_eq!(
+        only(ids(&["--resource", "sg-0scenario0000001"])),
+        ["sc000011"]
+    );
+    // Selectors combine: bob's calls from that IP before 10:45.
+    assert_eq!(
+        only(ids(&[
+            "--principal",
+            "arn:aws:iam::111111111111:user/bob",
+            "--ip",
+            "203.0.113.20",
+            "--until",
+            "2024-03-01T10:45:00Z"
+        ])),
+        ["sc000007", "sc000008", "sc000010", "sc000011"]
+    );
     // The trust policy arrives URL-encoded in Config and is diffed as JSON.
     let role = run(&db, &["who-changed", "DataOps", "--format", "json"]).json();
     let path = role["changes"][0]["diff"][0]["path"].as_str().unwrap();
@@ -253,4 +312,66 @@ fn scenarios_give_the_expected_answers() {
     );
     let table = run(&db, &["who-changed", "scenario-data", "--format", "table"]);
     insta::assert_snapshot!("who_changed_scenario_table", portable(&table.stdout));
+}
+
+/// Sessions from federation: SAML (AssumeRoleWithSAML), Identity Center (`onBehalfOf`), web identity
+/// (AssumeRoleWithWebIdentity) are followed back to the federated user (fixtures/federation, hand-written).
+#[test]
+fn federated_sessions_lead_back_to_the_federated_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    assert_eq!(ingest(&db, &[&fixtures().join("federation")]).code, 0);
+    let v = run(&db, &["who-changed", "fed-bucket", "--format", "json"]).json();
+    check(&v, &schema("who-changed.schema.json"), "federation");
+    let got: Vec<(&str, &str, &str)> = v["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["event_name"].as_str().unwrap(),
+                c["actor"]["original_principal_arn"].as_str().unwrap(),
+                c["actor"]["original_principal_type"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "DeleteBucketPolicy",
+                "saml:arn:aws:iam::333333333333:saml-provider/Okta/dave@corp.example",
+                "SAMLUser"
+            ),
+            (
+                "PutBucketAcl",
+                "identitycenter:arn:aws:identitystore::333333333333:identitystore/d-1234/u-1234",
+                "IdentityCenterUser"
+            ),
+            (
+                "PutBucketTagging",
+                "webidentity:accounts.google.com/1234567890",
+                "WebIdentityUser"
+            ),
+        ]
+    );
+    // The SAML user's timeline includes the role session it obtained.
+    let t = run(
+        &db,
+        &[
+            "timeline",
+            "--principal",
+            "saml:arn:aws:iam::333333333333:saml-provider/Okta/dave@corp.example",
+            "--format",
+            "json",
+        ],
+    )
+    .json();
+    let names: Vec<&str> = t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["AssumeRoleWithSAML", "DeleteBucketPolicy"]);
 }

@@ -1,39 +1,18 @@
 //! Semantic diff of two configuration states: JSON that arrived as text (policies as JSON strings, URL-encoded IAM
 //! policy documents) is decoded first, then compared as JSON. Output: RFC 6902 operations and readable lines.
 
+use crate::model::json::{decode_embedded, Embedded};
 use serde_json::Value;
 
 /// Decodes every string that holds a JSON object or array, also when URL-encoded (IAM policy documents).
 pub fn decode(v: Value) -> Value {
-    match v {
-        Value::String(s) => {
-            let t = s.trim_start();
-            let text = if t.starts_with("%7B") || t.starts_with("%7b") || t.starts_with("%5B") {
-                percent_encoding::percent_decode_str(&s.replace('+', " "))
-                    .decode_utf8_lossy()
-                    .into_owned()
-            } else {
-                s.clone()
-            };
-            let tt = text.trim_start();
-            if tt.starts_with('{') || tt.starts_with('[') {
-                if let Ok(inner @ (Value::Object(_) | Value::Array(_))) =
-                    serde_json::from_str::<Value>(&text)
-                {
-                    return decode(inner);
-                }
-            }
-            Value::String(s)
-        }
-        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, decode(v))).collect()),
-        Value::Array(a) => Value::Array(a.into_iter().map(decode).collect()),
-        other => other,
-    }
+    decode_embedded(v, Embedded::JsonOrUrlEncoded)
 }
 
-/// RFC 6902 operations turning `before` into `after` (both decoded first).
+/// RFC 6902 operations turning `before` into `after`, both already passed through [`decode`] (configuration
+/// states are decoded once, when read).
 pub fn patch(before: &Value, after: &Value) -> Vec<Value> {
-    let ops = json_patch::diff(&decode(before.clone()), &decode(after.clone()));
+    let ops = json_patch::diff(before, after);
     match serde_json::to_value(ops) {
         Ok(Value::Array(a)) => a,
         _ => Vec::new(),
@@ -41,8 +20,8 @@ pub fn patch(before: &Value, after: &Value) -> Vec<Value> {
 }
 
 /// One readable line per operation: `~ /path: old → new`, `+ /path: value`, `- /path: old`.
+/// `before` is the decoded document the operations apply to.
 pub fn lines(before: &Value, ops: &[Value]) -> Vec<String> {
-    let before = decode(before.clone());
     let short = |v: &Value| {
         let s = v.to_string();
         if s.chars().count() > 120 {
@@ -81,6 +60,7 @@ mod tests {
     fn policies_in_strings_are_diffed_as_json() {
         let before = json!({"BucketPolicy": {"policyText": "{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\"arn:aws:iam::1:root\"}]}"}});
         let after = json!({"BucketPolicy": {"policyText": "{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\"*\"}]}"}});
+        let (before, after) = (decode(before), decode(after));
         let ops = patch(&before, &after);
         assert_eq!(
             ops,

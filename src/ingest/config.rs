@@ -6,6 +6,7 @@
 //! `configurationStateMd5Hash`/`configurationItemMD5Hash`, and the API sends `configuration` and the values of
 //! `supplementaryConfiguration` as JSON strings. All of them land in one normalized item.
 
+use crate::model::json::{decode_embedded, Embedded};
 use crate::model::time::parse_time_value;
 use crate::model::{ConfigItem, ResourceRef};
 use serde_json::{Map, Value};
@@ -21,31 +22,6 @@ fn text(m: &Map<String, Value>, keys: &[&str]) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
-    }
-}
-
-/// Decodes JSON that arrived as a string, recursively for string values that hold JSON objects or arrays
-/// (bucket policies, `supplementaryConfiguration` entries). Plain strings are left as they are.
-pub fn decode_json_strings(v: Value) -> Value {
-    match v {
-        Value::String(s) => {
-            let t = s.trim_start();
-            if t.starts_with('{') || t.starts_with('[') {
-                match serde_json::from_str::<Value>(&s) {
-                    Ok(inner @ (Value::Object(_) | Value::Array(_))) => decode_json_strings(inner),
-                    _ => Value::String(s),
-                }
-            } else {
-                Value::String(s)
-            }
-        }
-        Value::Object(m) => Value::Object(
-            m.into_iter()
-                .map(|(k, v)| (k, decode_json_strings(v)))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.into_iter().map(decode_json_strings).collect()),
-        other => other,
     }
 }
 
@@ -85,10 +61,10 @@ pub fn normalize_item(
     let capture_ms = first(item, &["configurationItemCaptureTime"]).and_then(parse_time_value);
     let configuration = first(item, &["configuration"])
         .cloned()
-        .map(decode_json_strings);
+        .map(|v| decode_embedded(v, Embedded::Json));
     let supplementary = first(item, &["supplementaryConfiguration"])
         .cloned()
-        .map(decode_json_strings);
+        .map(|v| decode_embedded(v, Embedded::Json));
     let raw = Value::Object(item.clone()).to_string();
     let (state_id, synthesized) =
         match text(item, &["configurationStateId", "configurationStateID"]) {

@@ -1,6 +1,7 @@
 //! `userIdentity` → normalized [`Principal`] and session details; STS/SSO calls → [`IssuedCredentials`].
 
 use super::loose;
+use super::resources::str_at;
 use crate::model::arn::Arn;
 use crate::model::time::parse_time_str;
 use crate::model::{Identity, IssuedCredentials, Principal};
@@ -89,14 +90,6 @@ pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<UserIdentit
             .and_then(|s| serde_json::from_str(&s).ok()),
         _ => None,
     })
-}
-
-fn s<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
-    let mut cur = v;
-    for p in path {
-        cur = cur.get(p)?;
-    }
-    cur.as_str().filter(|s| !s.is_empty())
 }
 
 /// Normalizes a `userIdentity` block. Never fails: a missing block gives the `Unknown` principal.
@@ -374,18 +367,18 @@ pub fn issued_credentials(
         return None;
     }
     let resp = resp?;
-    let key = s(resp, &["credentials", "accessKeyId"])
-        .or_else(|| s(resp, &["roleCredentials", "accessKeyId"]))?;
-    let p = |k: &str| params.and_then(|p| s(p, &[k])).map(str::to_string);
+    let key = str_at(resp, "credentials.accessKeyId")
+        .or_else(|| str_at(resp, "roleCredentials.accessKeyId"))?;
+    let p = |k: &str| params.and_then(|p| str_at(p, k)).map(str::to_string);
     Some(IssuedCredentials {
         access_key_id: key.to_string(),
         kind: name.to_string(),
-        session_arn: s(resp, &["assumedRoleUser", "arn"])
-            .or_else(|| s(resp, &["federatedUser", "arn"]))
+        session_arn: str_at(resp, "assumedRoleUser.arn")
+            .or_else(|| str_at(resp, "federatedUser.arn"))
             .map(str::to_string),
         role_arn: p("roleArn").or_else(|| p("roleName")),
         session_name: p("roleSessionName").or_else(|| p("name")),
-        source_identity: s(resp, &["sourceIdentity"])
+        source_identity: str_at(resp, "sourceIdentity")
             .map(str::to_string)
             .or_else(|| p("sourceIdentity")),
         expiration_ms: resp

@@ -535,7 +535,8 @@ fn guess_ec2_type(id: &str) -> Option<&'static str> {
     })
 }
 
-fn str_at<'a>(v: &'a Value, path: &str) -> Option<&'a str> {
+/// The non-empty string at a dotted path of objects (`credentials.accessKeyId`).
+pub(crate) fn str_at<'a>(v: &'a Value, path: &str) -> Option<&'a str> {
     let mut cur = v;
     for p in path.split('.') {
         cur = cur.get(p)?;

@@ -10,7 +10,7 @@ mod writer;
 
 pub use raw::{decode_chunk, encode_chunk};
 pub use stats::Stats;
-pub use writer::{encode_chunks, event_key, SourceMeta, WriteOutcome, Writer, CHUNK_RECORDS};
+pub use writer::{encode_chunks, key_hash, SourceMeta, WriteOutcome, Writer, CHUNK_RECORDS};
 
 use rusqlite::{Connection, OpenFlags};
 use rusqlite_migration::{Migrations, M};
@@ -31,11 +31,6 @@ pub enum StoreError {
     },
     #[error("database {path} does not exist (run `trailgraph ingest` first)")]
     Missing { path: PathBuf },
-    #[error("database {path}: {source}")]
-    Query {
-        path: PathBuf,
-        source: rusqlite::Error,
-    },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -55,7 +50,7 @@ fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
             name,
             1,
             FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-            |ctx| Ok(event_key(&ctx.get::<String>(0)?)),
+            |ctx| Ok(key_hash(&ctx.get::<String>(0)?)),
         )?;
     }
     Ok(())
@@ -163,7 +158,7 @@ impl Store {
     }
 
     fn q(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Query {
+        StoreError::Sqlite {
             path: self.path.clone(),
             source,
         }

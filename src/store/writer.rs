@@ -106,10 +106,10 @@ fn multi_row_sql(rows: usize) -> String {
 
 /// The indexed key of an event id or a resource key: the first 8 bytes of its SHA-256, as a signed integer.
 /// Also the SQL functions `tg_event_key(text)` and `tg_key_hash(text)`.
-pub fn event_key(event_id: &str) -> i64 {
+pub fn key_hash(text: &str) -> i64 {
     use sha2::{Digest, Sha256};
     i64::from_be_bytes(
-        Sha256::digest(event_id.as_bytes())[..8]
+        Sha256::digest(text.as_bytes())[..8]
             .try_into()
             .expect("8 bytes"),
     )
@@ -138,7 +138,7 @@ impl<'c> Writer<'c> {
     }
 
     fn e(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Query {
+        StoreError::Sqlite {
             path: self.path.clone(),
             source,
         }
@@ -390,7 +390,7 @@ impl<'c> Writer<'c> {
                 .map_err(|e| self.e(e))?;
             let rows = st
                 .query_map(
-                    params![event_key(&ev.event_id), ev.event_id, ev.recipient_account],
+                    params![key_hash(&ev.event_id), ev.event_id, ev.recipient_account],
                     |r| {
                         Ok((
                             r.get::<_, i64>(0)?,
@@ -448,7 +448,7 @@ impl<'c> Writer<'c> {
         )
         .and_then(|mut s| {
             s.execute(params![
-                event_key(&ev.event_id),
+                key_hash(&ev.event_id),
                 ev.event_id,
                 ev.recipient_account,
                 variant,
@@ -618,7 +618,7 @@ impl<'c> Writer<'c> {
     }
 
     fn resource_id(&mut self, r: &ResourceRef) -> Result<i64> {
-        let hash = event_key(&r.key);
+        let hash = key_hash(&r.key);
         let has_arn = u8::from(r.arn.is_some());
         if let Some((id, known)) = self.caches.resources.get(&hash).copied() {
             if has_arn & !known == 0 && r.aliases.is_empty() {

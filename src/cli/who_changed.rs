@@ -61,8 +61,8 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
                     out,
                     "  link: {}; state {} → {}",
                     c.correlation,
-                    state(&c.before),
-                    state(&c.after)
+                    state(c.before.as_deref()),
+                    state(c.after.as_deref())
                 )?;
                 if !c.same_after_state_as.is_empty() {
                     writeln!(
@@ -71,7 +71,7 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
                         sanitize(&c.same_after_state_as.join(", "))
                     )?;
                 }
-                for l in &c.diff_lines {
+                for l in c.diff_lines.iter() {
                     writeln!(out, "    {}", sanitize(l))?;
                 }
                 for e in &c.evidence {
@@ -105,10 +105,10 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
                 writeln!(
                     out,
                     "\n{} → {}  (no logged call explains this state change)",
-                    state(&u.before),
-                    state(&Some(u.after.clone()))
+                    state(u.before.as_deref()),
+                    state(Some(&u.after))
                 )?;
-                for l in &u.diff_lines {
+                for l in u.diff_lines.iter() {
                     writeln!(out, "    {}", sanitize(l))?;
                 }
             }
@@ -118,7 +118,7 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-fn state(s: &Option<State>) -> String {
+fn state(s: Option<&State>) -> String {
     match s {
         Some(s) => format!(
             "{} ({})",

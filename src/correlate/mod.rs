@@ -10,6 +10,7 @@ use crate::store::{Store, StoreError};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::rc::Rc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
@@ -147,11 +148,11 @@ pub struct Change {
     pub actor: Actor,
     /// `related_events` when the after-state names the event; `window` when matched by resource and time.
     pub correlation: &'static str,
-    pub before: Option<State>,
-    pub after: Option<State>,
+    pub before: Option<Rc<State>>,
+    pub after: Option<Rc<State>>,
     /// RFC 6902 operations from before to after (empty when either is missing).
-    pub diff: Vec<Value>,
-    pub diff_lines: Vec<String>,
+    pub diff: Rc<Vec<Value>>,
+    pub diff_lines: Rc<Vec<String>>,
     /// Other calls whose after-state is the same Config item (several calls between two captures).
     pub same_after_state_as: Vec<String>,
     pub evidence: Vec<Evidence>,
@@ -175,10 +176,10 @@ pub struct Attempt {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Unexplained {
-    pub before: Option<State>,
-    pub after: State,
-    pub diff: Vec<Value>,
-    pub diff_lines: Vec<String>,
+    pub before: Option<Rc<State>>,
+    pub after: Rc<State>,
+    pub diff: Rc<Vec<Value>>,
+    pub diff_lines: Rc<Vec<String>>,
 }
 
 /// The answer of `who-changed` (schemas/who-changed.schema.json).
@@ -367,30 +368,34 @@ pub fn resolve_one(store: &Store, query: &str) -> Result<ResourceRow> {
     }
 }
 
-/// Decoded states and diffs, computed once per item and per pair: many calls share the same before/after.
+/// Decoded states and diffs, computed once per item and per pair and shared (not copied) by the calls that
+/// have the same before/after: a resource with thousands of changes decodes and diffs each state once.
 #[derive(Default)]
 struct States {
-    states: HashMap<usize, State>,
-    diffs: HashMap<(usize, usize), (Vec<Value>, Vec<String>)>,
+    states: HashMap<usize, Rc<State>>,
+    diffs: HashMap<(usize, usize), Diff>,
 }
 
+type Diff = (Rc<Vec<Value>>, Rc<Vec<String>>);
+
 impl States {
-    fn get(&mut self, items: &[ItemRow], i: usize) -> State {
+    fn get(&mut self, items: &[ItemRow], i: usize) -> Rc<State> {
         self.states
             .entry(i)
-            .or_insert_with(|| State::from_item(&items[i]))
+            .or_insert_with(|| Rc::new(State::from_item(&items[i])))
             .clone()
     }
 
-    fn diff(&mut self, items: &[ItemRow], b: usize, a: usize) -> (Vec<Value>, Vec<String>) {
+    fn diff(&mut self, items: &[ItemRow], b: usize, a: usize) -> Diff {
         if let Some(d) = self.diffs.get(&(b, a)) {
             return d.clone();
         }
         let (before, after) = (self.get(items, b).document(), self.get(items, a).document());
         let ops = diff::patch(&before, &after);
         let lines = diff::lines(&before, &ops);
-        self.diffs.insert((b, a), (ops.clone(), lines.clone()));
-        (ops, lines)
+        let d = (Rc::new(ops), Rc::new(lines));
+        self.diffs.insert((b, a), d.clone());
+        d
     }
 }
 
@@ -417,18 +422,21 @@ pub fn who_changed(
         .filter(|i| i.capture_ms.is_some())
         .collect();
 
-    // Which item is the after-state of each call: the one naming it in relatedEvents, else the first captured after it.
+    // Which item is the after-state of each call: the one naming it in relatedEvents, else the first captured
+    // after it. Items are in capture order, so the time match is a binary search.
+    let mut named: HashMap<&str, usize> = HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        for id in &item.related_events {
+            named.entry(id.as_str()).or_insert(i);
+        }
+    }
     let after_of = |e: &EventRow| -> Option<usize> {
-        if let Some(i) = items
-            .iter()
-            .position(|i| i.related_events.contains(&e.event_id))
-        {
-            return Some(i);
+        if let Some(i) = named.get(e.event_id.as_str()) {
+            return Some(*i);
         }
         let t = e.time_ms?;
-        items
-            .iter()
-            .position(|i| i.capture_ms.is_some_and(|c| c > t))
+        let i = items.partition_point(|i| i.capture_ms.is_some_and(|c| c <= t));
+        (i < items.len()).then_some(i)
     };
     let before_of = |e: &EventRow, after: Option<usize>| -> Option<usize> {
         match after {
@@ -436,10 +444,20 @@ pub fn who_changed(
             None => {
                 let t = e.time_ms?;
                 items
-                    .iter()
-                    .rposition(|i| i.capture_ms.is_some_and(|c| c <= t))
+                    .partition_point(|i| i.capture_ms.is_some_and(|c| c <= t))
+                    .checked_sub(1)
             }
         }
+    };
+    let ids: Vec<i64> = calls.iter().map(|e| e.id).collect();
+    let mut evidence = store.evidence_many(&ids)?;
+    let mut evidence_of = |id: i64| -> Vec<Evidence> {
+        evidence
+            .remove(&id)
+            .unwrap_or_default()
+            .into_iter()
+            .map(Evidence::from)
+            .collect()
     };
 
     let mut states = States::default();
@@ -461,11 +479,7 @@ pub fn who_changed(
                 region: e.region.clone(),
                 account: e.account.clone(),
                 actor: actors.actor(e)?,
-                evidence: store
-                    .evidence(e.id)?
-                    .into_iter()
-                    .map(Evidence::from)
-                    .collect(),
+                evidence: evidence_of(e.id),
             });
             continue;
         }
@@ -483,7 +497,7 @@ pub fn who_changed(
         let after_s = after.map(|i| states.get(&items, i));
         let (ops, lines) = match (before, after) {
             (Some(b), Some(a)) => states.diff(&items, b, a),
-            _ => (Vec::new(), Vec::new()),
+            _ => Diff::default(),
         };
         changes.push((
             after,
@@ -503,11 +517,7 @@ pub fn who_changed(
                 diff: ops,
                 diff_lines: lines,
                 same_after_state_as: Vec::new(),
-                evidence: store
-                    .evidence(e.id)?
-                    .into_iter()
-                    .map(Evidence::from)
-                    .collect(),
+                evidence: evidence_of(e.id),
             },
         ));
     }
@@ -723,6 +733,8 @@ pub fn timeline(store: &Store, q: &TimelineQuery) -> Result<Timeline> {
 
     let mut actors = Actors::new(store);
     let mut events = Vec::with_capacity(rows.len());
+    let ids: Vec<i64> = rows.iter().map(|(e, _)| e.id).collect();
+    let mut touched = store.event_resources_many(&ids)?;
     for (e, via) in rows {
         let session_of = match via {
             Some(k) => {
@@ -735,8 +747,9 @@ pub fn timeline(store: &Store, q: &TimelineQuery) -> Result<Timeline> {
             }
             None => None,
         };
-        let resources = store
-            .event_resources(e.id)?
+        let resources = touched
+            .remove(&e.id)
+            .unwrap_or_default()
             .into_iter()
             .map(|t| TouchedResource {
                 rtype: t.rtype,

@@ -43,8 +43,10 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// SQL functions available to every connection: `tg_event_key(event_id)`, `tg_key_hash(resource_key)`.
+/// Also the `rarray(?)` table-valued function, so one query can take a list of ids (batched lookups).
 fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     use rusqlite::functions::FunctionFlags;
+    rusqlite::vtab::array::load_module(conn)?;
     for name in ["tg_event_key", "tg_key_hash"] {
         conn.create_scalar_function(
             name,
@@ -142,6 +144,10 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(err)?;
         conn.pragma_update(None, "query_only", true).map_err(err)?;
+        // Queries read pages scattered over a large file: map it (no read syscall and copy per page) and keep
+        // more pages cached than the default 2 MB.
+        conn.pragma_update(None, "mmap_size", 1i64 << 40).map_err(err)?;
+        conn.pragma_update(None, "cache_size", -65536).map_err(err)?;
         register_functions(&conn).map_err(err)?;
         Ok(Store {
             conn,

@@ -3,6 +3,7 @@
 use super::{Result, Store};
 use crate::model::ResourceRef;
 use rusqlite::{params, OptionalExtension, Row};
+use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
 pub struct ResourceRow {
@@ -448,27 +449,50 @@ impl Store {
         )
     }
 
-    /// Resources an event touched, and how.
-    pub fn event_resources(&self, event: i64) -> Result<Vec<Touch>> {
-        self.collect(
-            "SELECT r.type, r.key, r.resource_id, r.arn, er.access FROM event_resources er JOIN resources r ON r.id = er.resource
-             WHERE er.event = ?1 ORDER BY r.key, er.access",
-            [event],
-            |r| Ok(Touch { rtype: r.get(0)?, key: r.get(1)?, resource_id: r.get(2)?, arn: r.get(3)?, access: r.get(4)? }),
-        )
+    /// Resources each event touched, and how: one query for many events.
+    pub fn event_resources_many(&self, events: &[i64]) -> Result<HashMap<i64, Vec<Touch>>> {
+        let mut out: HashMap<i64, Vec<Touch>> = HashMap::new();
+        let rows = self.collect(
+            "SELECT er.event, r.type, r.key, r.resource_id, r.arn, er.access
+             FROM rarray(?1) ids JOIN event_resources er ON er.event = ids.value JOIN resources r ON r.id = er.resource
+             ORDER BY er.event, r.key, er.access",
+            [id_array(events)],
+            |r| Ok((r.get::<_, i64>(0)?, Touch { rtype: r.get(1)?, key: r.get(2)?, resource_id: r.get(3)?, arn: r.get(4)?, access: r.get(5)? })),
+        )?;
+        for (e, t) in rows {
+            out.entry(e).or_default().push(t);
+        }
+        Ok(out)
     }
 
-    /// The files an event came from (first delivery first), with their integrity status.
-    pub fn evidence(&self, event: i64) -> Result<Vec<EvidenceRow>> {
-        self.collect(
-            "SELECT s.path, s.kind, s.sha256, s.integrity, d.record_index FROM (
-                SELECT source_id, record_index, 0 AS n FROM events WHERE id = ?1
-                UNION ALL SELECT source_id, record_index, 1 FROM event_deliveries WHERE event = ?1) d
-             JOIN sources s ON s.id = d.source_id ORDER BY d.n, s.path",
-            [event],
-            |r| Ok(EvidenceRow { path: r.get(0)?, kind: r.get(1)?, sha256: r.get(2)?, integrity: r.get(3)?, record_index: r.get(4)? }),
-        )
+    /// The files each event came from (first delivery first), with their integrity status: one query for many.
+    pub fn evidence_many(&self, events: &[i64]) -> Result<HashMap<i64, Vec<EvidenceRow>>> {
+        let mut out: HashMap<i64, Vec<EvidenceRow>> = HashMap::new();
+        let rows = self.collect(
+            "SELECT d.event, s.path, s.kind, s.sha256, s.integrity, d.record_index FROM (
+                SELECT e.id AS event, e.source_id, e.record_index, 0 AS n
+                  FROM rarray(?1) ids JOIN events e ON e.id = ids.value
+                UNION ALL SELECT ed.event, ed.source_id, ed.record_index, 1
+                  FROM rarray(?1) ids JOIN event_deliveries ed ON ed.event = ids.value) d
+             JOIN sources s ON s.id = d.source_id ORDER BY d.event, d.n, s.path",
+            [id_array(events)],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    EvidenceRow { path: r.get(1)?, kind: r.get(2)?, sha256: r.get(3)?, integrity: r.get(4)?, record_index: r.get(5)? },
+                ))
+            },
+        )?;
+        for (e, ev) in rows {
+            out.entry(e).or_default().push(ev);
+        }
+        Ok(out)
     }
+}
+
+/// A list of row ids as a parameter of `rarray(?)`.
+fn id_array(ids: &[i64]) -> rusqlite::vtab::array::Array {
+    std::rc::Rc::new(ids.iter().copied().map(rusqlite::types::Value::from).collect())
 }
 
 fn principal_row(r: &Row) -> rusqlite::Result<PrincipalRow> {

@@ -1,6 +1,7 @@
 //! Command line: argument parsing, one file per subcommand, and the one place that maps outcomes to exit codes.
 
 mod ingest;
+mod lineage;
 mod output;
 mod stats;
 mod timeline;
@@ -47,6 +48,10 @@ pub enum Command {
     WhoChanged(who_changed::Args),
     /// Everything a principal, access key, IP or resource did or saw, in order, across role sessions
     Timeline(timeline::Args),
+    /// Where data came from and who consumed it: time-respecting paths through jobs, queries, functions, people
+    Lineage(lineage::Args),
+    /// The graph (data flows, the calls that started work, resource changes) as DOT, JSON, GraphML or OpenLineage
+    Export(lineage::ExportArgs),
 }
 
 /// Outcome of a command, mapped to an exit code in one place.
@@ -70,6 +75,8 @@ pub fn main() -> i32 {
         Command::Stats(a) => stats::run(&cli.db, a),
         Command::WhoChanged(a) => who_changed::run(&cli.db, a),
         Command::Timeline(a) => timeline::run(&cli.db, a),
+        Command::Lineage(a) => lineage::run(&cli.db, a),
+        Command::Export(a) => lineage::export(&cli.db, a),
     };
     match result {
         Ok(Outcome::Ok) => EXIT_OK,

@@ -335,6 +335,21 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
         }
     }
 
+    // A KMS call made for S3 names the object (or, with bucket keys, the bucket) in its encryption context: the
+    // decrypt of an object is evidence it was read (docs/lineage.md).
+    if c.source == "kms.amazonaws.com" {
+        if let Some(arn) = c
+            .params
+            .and_then(|p| p.get("encryptionContext"))
+            .and_then(|ctx| ctx.get("aws:s3:arn"))
+            .and_then(|v| v.as_str())
+        {
+            if let Some(r) = ResourceRef::from_arn(arn) {
+                add_as(r, data_access.unwrap_or(Access::Target), true);
+            }
+        }
+    }
+
     for (svc, path, rtype) in PARAM_FIELDS {
         if *svc != c.source {
             continue;

@@ -40,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_query_indexes.sql"),
     include_str!("migrations/0003_session_issue_time.sql"),
+    include_str!("migrations/0005_lineage.sql"),
 ];
 
 /// SQL functions available to every connection: `tg_event_key(event_id)`, `tg_key_hash(resource_key)`.
@@ -72,6 +73,8 @@ const DEFERRABLE_INDEXES: &[&str] = &[
     "config_items_name",
     "event_resources_access",
     "sessions_principal",
+    "resources_object_id",
+    "events_name_time",
     "diagnostics_source",
     "diagnostics_path",
 ];

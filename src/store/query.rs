@@ -60,6 +60,8 @@ pub struct SessionRow {
     pub issue_kind: Option<String>,
     pub on_behalf_of: Option<String>,
     pub issued_by_event: Option<i64>,
+    /// When the issuing call was made (epoch ms).
+    pub issued_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +78,8 @@ pub struct ItemRow {
 
 #[derive(Debug, Clone)]
 pub struct Touch {
+    /// The resource's row id.
+    pub resource: i64,
     pub rtype: String,
     pub key: String,
     pub resource_id: String,
@@ -331,7 +335,7 @@ impl Store {
         self.conn()
             .prepare_cached(
                 "SELECT access_key_id, principal_id, session_arn, session_name, source_identity, issuer_principal_id,
-                    issuer_access_key_id, issue_kind, on_behalf_of, issued_by_event
+                    issuer_access_key_id, issue_kind, on_behalf_of, issued_by_event, issued_ms
                  FROM sessions WHERE access_key_id = ?1",
             )
             .and_then(|mut st| {
@@ -347,6 +351,7 @@ impl Store {
                         issue_kind: r.get(7)?,
                         on_behalf_of: r.get(8)?,
                         issued_by_event: r.get(9)?,
+                        issued_ms: r.get(10)?,
                     })
                 })
                 .optional()
@@ -453,11 +458,16 @@ impl Store {
     pub fn event_resources_many(&self, events: &[i64]) -> Result<HashMap<i64, Vec<Touch>>> {
         let mut out: HashMap<i64, Vec<Touch>> = HashMap::new();
         let rows = self.collect(
-            "SELECT er.event, r.type, r.key, r.resource_id, r.arn, er.access
+            "SELECT er.event, r.type, r.key, r.resource_id, r.arn, er.access, r.id
              FROM rarray(?1) ids JOIN event_resources er ON er.event = ids.value JOIN resources r ON r.id = er.resource
              ORDER BY er.event, r.key, er.access",
             [id_array(events)],
-            |r| Ok((r.get::<_, i64>(0)?, Touch { rtype: r.get(1)?, key: r.get(2)?, resource_id: r.get(3)?, arn: r.get(4)?, access: r.get(5)? })),
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    Touch { rtype: r.get(1)?, key: r.get(2)?, resource_id: r.get(3)?, arn: r.get(4)?, access: r.get(5)?, resource: r.get(6)? },
+                ))
+            },
         )?;
         for (e, t) in rows {
             out.entry(e).or_default().push(t);
@@ -488,6 +498,103 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// Lineage lookups (docs/lineage.md).
+impl Store {
+    const RESOURCE_COLS: &'static str = "r.id, r.key, r.type, r.arn, r.resource_id, NULL";
+
+    pub fn resource_by_row(&self, id: i64) -> Result<Option<ResourceRow>> {
+        Ok(self
+            .collect(&format!("SELECT {} FROM resources r WHERE r.id = ?1", Self::RESOURCE_COLS), [id], resource_row)?
+            .pop())
+    }
+
+    /// S3 objects whose `bucket/key` starts with the given text, in key order.
+    pub fn objects_under(&self, prefix: &str) -> Result<Vec<ResourceRow>> {
+        let upper = format!("{prefix}\u{10FFFF}");
+        self.collect(
+            &format!(
+                "SELECT {} FROM resources r WHERE r.type = 'AWS::S3::Object' AND r.resource_id >= ?1 AND r.resource_id < ?2
+                 ORDER BY r.resource_id",
+                Self::RESOURCE_COLS
+            ),
+            [prefix, upper.as_str()],
+            resource_row,
+        )
+    }
+
+    /// Resources of one type with the given id (job names, run ids, query ids...).
+    pub fn resources_typed(&self, rtype: &str, id: &str) -> Result<Vec<ResourceRow>> {
+        self.collect(
+            &format!(
+                "SELECT {} FROM resources r WHERE r.resource_id = ?1 AND r.type = ?2 ORDER BY r.key",
+                Self::RESOURCE_COLS
+            ),
+            [id, rtype],
+            resource_row,
+        )
+    }
+
+    /// Successful calls with one of the given names in a time window (inclusive), in time order.
+    pub fn events_named(&self, names: &[&str], since: i64, until: i64) -> Result<Vec<EventRow>> {
+        let mut out = Vec::new();
+        for n in names {
+            out.extend(self.collect(
+                &format!(
+                    "SELECT {EVENT_COLS} FROM events e WHERE e.event_name = ?1 AND e.event_time BETWEEN ?2 AND ?3
+                     AND e.error_code IS NULL"
+                ),
+                params![n, since, until],
+                |r| event_row(r, false),
+            )?);
+        }
+        out.sort_by(|a, b| (a.time_ms, &a.event_id, a.id).cmp(&(b.time_ms, &b.event_id, b.id)));
+        Ok(out)
+    }
+
+    /// Sessions issued by a principal in a time window, with their issue time, in issue order.
+    pub fn sessions_issued_by(&self, issuer: i64, since: i64, until: i64) -> Result<Vec<(String, i64)>> {
+        self.collect(
+            "SELECT access_key_id, issued_ms FROM sessions WHERE issuer_principal_id = ?1 AND issued_ms BETWEEN ?2 AND ?3
+             ORDER BY issued_ms, access_key_id",
+            params![issuer, since, until],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    }
+
+    /// The principal row with this key (e.g. `service:glue.amazonaws.com`).
+    pub fn principal_by_key(&self, key: &str) -> Result<Option<PrincipalRow>> {
+        Ok(self
+            .collect(
+                "SELECT id, key, type, arn, account_id, name FROM principals WHERE key = ?1",
+                [key],
+                principal_row,
+            )?
+            .pop())
+    }
+
+    /// Every event in a time window (inclusive), in time order.
+    pub fn events_in_window(&self, since: i64, until: i64) -> Result<Vec<EventRow>> {
+        self.collect(
+            &format!(
+                "SELECT {EVENT_COLS} FROM events e WHERE e.event_time BETWEEN ?1 AND ?2 ORDER BY e.event_time, e.event_id, e.id"
+            ),
+            params![since, until],
+            |r| event_row(r, false),
+        )
+    }
+
+    /// One event by row id.
+    pub fn event_row(&self, id: i64) -> Result<Option<EventRow>> {
+        Ok(self
+            .collect(&format!("SELECT {EVENT_COLS} FROM events e WHERE e.id = ?1"), [id], |r| event_row(r, false))?
+            .pop())
+    }
+}
+
+fn resource_row(r: &Row) -> rusqlite::Result<ResourceRow> {
+    Ok(ResourceRow { id: r.get(0)?, key: r.get(1)?, rtype: r.get(2)?, arn: r.get(3)?, resource_id: r.get(4)?, name: r.get(5)? })
 }
 
 /// A list of row ids as a parameter of `rarray(?)`.

@@ -1,0 +1,711 @@
+//! Lineage answers: time-respecting walks upstream and downstream from a target (docs/lineage.md), and the whole
+//! graph of a window for `export`.
+
+use super::context::{Contexts, Ctx, Scope, HORIZON};
+use super::graph::{confidence, edge, kind, Edge, Graph, Node};
+use super::rules::{self, Flow};
+use crate::correlate::{QueryError, Result};
+use crate::model::time::format_ms;
+use crate::store::query::{EventRow, ResourceRow, Touch};
+use crate::store::Store;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Upstream,
+    Downstream,
+    Both,
+}
+
+#[derive(Debug, Clone)]
+pub struct LineageQuery {
+    pub target: String,
+    pub direction: Direction,
+    /// Dataset-to-dataset hops.
+    pub depth: usize,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+/// Event names that can move data (a first filter before resolving contexts).
+const DATA_NAMES: &[&str] = &[
+    "GetObject", "GetObjectTorrent", "SelectObjectContent", "CopyObject", "UploadPartCopy", "PutObject",
+    "CompleteMultipartUpload", "RestoreObject", "DeleteObject", "DeleteObjects", "Decrypt", "GetItem",
+    "BatchGetItem", "Query", "Scan", "ExportTableToPointInTime", "ExecuteStatement", "PutItem", "UpdateItem",
+    "BatchWriteItem", "TransactWriteItems", "ImportTable", "DeleteItem", "GetRecords", "SubscribeToShard",
+    "PutRecord", "PutRecords", "PutRecordBatch",
+];
+
+#[derive(Debug, Clone)]
+struct Fact {
+    event: EventRow,
+    resource: i64,
+    node: Node,
+    flow: Flow,
+    kms: bool,
+}
+
+#[derive(Default)]
+struct Agg {
+    first: Option<i64>,
+    last: Option<i64>,
+    events: BTreeSet<String>,
+    rows: BTreeSet<i64>,
+    confidence: &'static str,
+}
+
+fn rank(c: &str) -> u8 {
+    match c {
+        confidence::HIGH => 2,
+        confidence::MEDIUM => 1,
+        _ => 0,
+    }
+}
+
+fn weakest(a: &'static str, b: &'static str) -> &'static str {
+    if rank(a) <= rank(b) {
+        a
+    } else {
+        b
+    }
+}
+
+/// The node of a dataset resource (`TYPE|ACCOUNT|REGION|ID` key parts fill what the ARN lacks).
+pub fn dataset_node(rtype: &str, key: &str, resource_id: &str, arn: Option<&str>) -> Option<Node> {
+    let k = rules::dataset_kind(rtype)?;
+    let mut parts = key.split('|');
+    let (_, account, region) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    let mut n = Node {
+        id: String::new(),
+        kind: k.into(),
+        label: resource_id.to_string(),
+        account: opt(account),
+        region: opt(region),
+        namespace: None,
+        name: None,
+        properties: BTreeMap::new(),
+    };
+    match k {
+        kind::S3_OBJECT => {
+            let (b, key) = resource_id.split_once('/').unwrap_or((resource_id, ""));
+            n.id = format!("s3://{resource_id}");
+            n.label = key.to_string();
+            n.namespace = Some(format!("s3://{b}"));
+            n.name = Some(key.to_string());
+            n.properties.insert("bucket".into(), Value::String(b.to_string()));
+        }
+        kind::TABLE => {
+            let arn = arn.map(str::to_string).unwrap_or_else(|| format!("arn:aws:glue:{region}:{account}:table/{resource_id}"));
+            n.id = arn;
+            n.namespace = Some(format!("arn:aws:glue:{region}:{account}"));
+            n.name = Some(format!("table/{resource_id}"));
+        }
+        kind::DYNAMODB_TABLE => {
+            n.id = arn.map(str::to_string).unwrap_or_else(|| format!("arn:aws:dynamodb:{region}:{account}:table/{resource_id}"));
+            n.namespace = Some(format!("arn:aws:dynamodb:{region}:{account}"));
+            n.name = Some(format!("table/{resource_id}"));
+        }
+        _ => {
+            n.id = arn.map(str::to_string).unwrap_or_else(|| format!("stream:{key}"));
+            n.namespace = Some(format!("arn:aws:kinesis:{region}:{account}"));
+            n.name = Some(format!("stream/{resource_id}"));
+        }
+    }
+    Some(n)
+}
+
+fn touch_node(t: &Touch) -> Option<Node> {
+    dataset_node(&t.rtype, &t.key, &t.resource_id, t.arn.as_deref())
+}
+
+fn resource_node(r: &ResourceRow) -> Option<Node> {
+    dataset_node(&r.rtype, &r.key, &r.resource_id, r.arn.as_deref())
+}
+
+pub struct Builder<'s> {
+    cx: Contexts<'s>,
+    since: Option<i64>,
+    until: Option<i64>,
+    nodes: BTreeMap<String, Node>,
+    edges: BTreeMap<(String, String, &'static str, Option<String>), Agg>,
+    up_done: HashMap<i64, i64>,
+    down_done: HashMap<i64, i64>,
+    touches: HashMap<i64, Vec<Touch>>,
+}
+
+impl<'s> Builder<'s> {
+    pub fn new(store: &'s Store, since: Option<i64>, until: Option<i64>) -> Self {
+        Builder {
+            cx: Contexts::new(store),
+            since,
+            until,
+            nodes: BTreeMap::new(),
+            edges: BTreeMap::new(),
+            up_done: HashMap::new(),
+            down_done: HashMap::new(),
+            touches: HashMap::new(),
+        }
+    }
+
+    fn store(&self) -> &'s Store {
+        self.cx.store()
+    }
+
+    fn node(&mut self, n: &Node) {
+        self.nodes.entry(n.id.clone()).or_insert_with(|| n.clone());
+    }
+
+    fn edge(&mut self, from: &str, to: &str, kind: &'static str, actor: Option<&str>, conf: &'static str, e: &EventRow) {
+        let a = self
+            .edges
+            .entry((from.to_string(), to.to_string(), kind, actor.map(str::to_string)))
+            .or_insert_with(|| Agg { confidence: conf, ..Agg::default() });
+        if rank(conf) > rank(a.confidence) {
+            a.confidence = conf;
+        }
+        if let Some(t) = e.time_ms {
+            a.first = Some(a.first.map_or(t, |f| f.min(t)));
+            a.last = Some(a.last.map_or(t, |l| l.max(t)));
+        }
+        a.events.insert(e.event_id.clone());
+        a.rows.insert(e.id);
+    }
+
+    fn load_touches(&mut self, ids: &[i64]) -> Result<()> {
+        let missing: Vec<i64> = ids.iter().copied().filter(|i| !self.touches.contains_key(i)).collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let mut got = self.store().event_resources_many(&missing)?;
+        for i in missing {
+            self.touches.insert(i, got.remove(&i).unwrap_or_default());
+        }
+        Ok(())
+    }
+
+    /// The data facts of some events (each event's datasets and flows).
+    fn facts(&mut self, events: Vec<EventRow>) -> Result<Vec<Fact>> {
+        let events: Vec<EventRow> = events
+            .into_iter()
+            .filter(|e| e.error_code.is_none() && DATA_NAMES.contains(&e.event_name.as_str()))
+            .collect();
+        let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+        self.load_touches(&ids)?;
+        let mut out = Vec::new();
+        for e in events {
+            for t in self.touches.get(&e.id).cloned().unwrap_or_default() {
+                if let (Some(flow), Some(node)) = (rules::flow(&e.event_source, &e.event_name, &t.rtype, &t.access), touch_node(&t)) {
+                    out.push(Fact { kms: e.event_source == "kms.amazonaws.com", event: e.clone(), resource: t.resource, node, flow });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The data calls of an actor context in a window (inclusive), in time order.
+    fn context_facts(&mut self, ctx: &Ctx, lo: i64, hi: i64) -> Result<Vec<Fact>> {
+        let lo = lo.max(ctx.start.unwrap_or(i64::MIN)).max(self.since.unwrap_or(i64::MIN));
+        let hi = hi.min(ctx.end.unwrap_or(i64::MAX)).min(self.until.unwrap_or(i64::MAX));
+        if lo > hi {
+            return Ok(Vec::new());
+        }
+        let events = match &ctx.scope {
+            Scope::Key(k) => self.store().events_by_access_key(k, Some(lo), Some(hi))?,
+            Scope::Principal(p) => self.store().events_by_principal(*p, Some(lo), Some(hi))?,
+        };
+        let mut mine = Vec::new();
+        for e in events {
+            if e.error_code.is_some() || !DATA_NAMES.contains(&e.event_name.as_str()) {
+                continue;
+            }
+            if self.cx.of(&e)?.node.id == ctx.node.id {
+                mine.push(e);
+            }
+        }
+        self.facts(mine)
+    }
+
+    /// Calls of one dataset with the given flow, in the window and strictly inside (after, before).
+    fn dataset_facts(&mut self, resource: i64, access: &str, after: i64, before: i64) -> Result<Vec<Fact>> {
+        let events: Vec<EventRow> = self
+            .store()
+            .resource_events_with(resource, &[access], self.since, self.until)?
+            .into_iter()
+            .filter(|e| e.time_ms.is_some_and(|t| t > after && t < before))
+            .collect();
+        Ok(self.facts(events)?.into_iter().filter(|f| f.resource == resource).collect())
+    }
+
+    fn add_ctx(&mut self, ctx: &Ctx) -> Result<()> {
+        self.node(&ctx.node);
+        if let Some(st) = ctx.started_by.clone() {
+            let starter = self.cx.of(&st)?;
+            self.node(&starter.node);
+            let id = starter.node.id.clone();
+            self.edge(&id, &ctx.node.id, edge::STARTS, Some(&id), confidence::HIGH, &st);
+        }
+        Ok(())
+    }
+
+    fn flow_conf(ctx: &Ctx, f: &Fact) -> &'static str {
+        if f.kms {
+            confidence::LOW
+        } else {
+            ctx.attribution
+        }
+    }
+
+    /// Where the data of a dataset came from: the writes before `before`, the reads they derive from, and so on.
+    pub fn upstream(&mut self, resource: i64, node: &Node, before: i64, depth: usize) -> Result<()> {
+        if depth == 0 || self.up_done.get(&resource).is_some_and(|b| *b >= before) {
+            return Ok(());
+        }
+        self.up_done.insert(resource, before);
+        self.node(node);
+        for w in self.dataset_facts(resource, "write", i64::MIN, before)? {
+            if w.flow != Flow::Write {
+                continue;
+            }
+            let t = w.event.time_ms.unwrap_or(i64::MIN);
+            let ctx = self.cx.of(&w.event)?;
+            self.add_ctx(&ctx)?;
+            self.edge(&ctx.node.id, &node.id, edge::WRITE, Some(&ctx.node.id), ctx.attribution, &w.event);
+            if rules::COPIES.contains(&w.event.event_name.as_str()) {
+                for src in self.facts(vec![w.event.clone()])? {
+                    if src.flow == Flow::Read && src.resource != resource {
+                        self.node(&src.node);
+                        self.edge(&src.node.id, &node.id, edge::COPY, Some(&ctx.node.id), confidence::HIGH, &w.event);
+                        self.edge(&src.node.id, &ctx.node.id, edge::READ, Some(&ctx.node.id), ctx.attribution, &w.event);
+                        self.upstream(src.resource, &src.node, t, depth - 1)?;
+                    }
+                }
+                continue;
+            }
+            let lo = if ctx.start.is_some() { i64::MIN } else { t.saturating_sub(HORIZON) };
+            for r in self.context_facts(&ctx, lo, t - 1)? {
+                if r.flow != Flow::Read || r.resource == resource && r.event.id == w.event.id {
+                    continue;
+                }
+                let rt = r.event.time_ms.unwrap_or(i64::MIN);
+                if rt >= t {
+                    continue;
+                }
+                self.node(&r.node);
+                let c = Self::flow_conf(&ctx, &r);
+                self.edge(&r.node.id, &ctx.node.id, edge::READ, Some(&ctx.node.id), c, &r.event);
+                self.edge(&r.node.id, &node.id, edge::DERIVED, Some(&ctx.node.id), weakest(c, ctx.derivation), &r.event);
+                self.edge(&r.node.id, &node.id, edge::DERIVED, Some(&ctx.node.id), weakest(c, ctx.derivation), &w.event);
+                self.upstream(r.resource, &r.node, rt, depth - 1)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Who consumed a dataset's data after `after`: the reads, the writes they lead to, and so on.
+    pub fn downstream(&mut self, resource: i64, node: &Node, after: i64, depth: usize) -> Result<()> {
+        if depth == 0 || self.down_done.get(&resource).is_some_and(|a| *a <= after) {
+            return Ok(());
+        }
+        self.down_done.insert(resource, after);
+        self.node(node);
+        for r in self.dataset_facts(resource, "read", after, i64::MAX)? {
+            if r.flow != Flow::Read {
+                continue;
+            }
+            let t = r.event.time_ms.unwrap_or(i64::MIN);
+            let ctx = self.cx.of(&r.event)?;
+            self.add_ctx(&ctx)?;
+            let c = Self::flow_conf(&ctx, &r);
+            self.edge(&node.id, &ctx.node.id, edge::READ, Some(&ctx.node.id), c, &r.event);
+            if rules::COPIES.contains(&r.event.event_name.as_str()) {
+                for dst in self.facts(vec![r.event.clone()])? {
+                    if dst.flow == Flow::Write && dst.resource != resource {
+                        self.node(&dst.node);
+                        self.edge(&node.id, &dst.node.id, edge::COPY, Some(&ctx.node.id), confidence::HIGH, &r.event);
+                        self.edge(&ctx.node.id, &dst.node.id, edge::WRITE, Some(&ctx.node.id), ctx.attribution, &r.event);
+                        self.downstream(dst.resource, &dst.node, t, depth - 1)?;
+                    }
+                }
+                continue;
+            }
+            let hi = if ctx.end.is_some() || ctx.start.is_some() { i64::MAX } else { t.saturating_add(HORIZON) };
+            for w in self.context_facts(&ctx, t + 1, hi)? {
+                let wt = w.event.time_ms.unwrap_or(i64::MIN);
+                if wt <= t || w.resource == resource {
+                    continue;
+                }
+                self.node(&w.node);
+                match w.flow {
+                    Flow::Write => {
+                        self.edge(&ctx.node.id, &w.node.id, edge::WRITE, Some(&ctx.node.id), ctx.attribution, &w.event);
+                        self.edge(&node.id, &w.node.id, edge::DERIVED, Some(&ctx.node.id), weakest(c, ctx.derivation), &r.event);
+                        self.edge(&node.id, &w.node.id, edge::DERIVED, Some(&ctx.node.id), weakest(c, ctx.derivation), &w.event);
+                        self.downstream(w.resource, &w.node, wt, depth - 1)?;
+                    }
+                    Flow::Delete => {
+                        self.edge(&ctx.node.id, &w.node.id, edge::DELETE, Some(&ctx.node.id), ctx.attribution, &w.event);
+                    }
+                    Flow::Read => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// An actor as the target: its reads (and what they came from) and its writes (and who consumed them).
+    fn actor(&mut self, ctx: &Ctx, q: &LineageQuery) -> Result<()> {
+        self.add_ctx(ctx)?;
+        let facts = self.context_facts(ctx, i64::MIN, i64::MAX)?;
+        for f in &facts {
+            let t = f.event.time_ms.unwrap_or(i64::MIN);
+            self.node(&f.node);
+            match f.flow {
+                Flow::Read if q.direction != Direction::Downstream => {
+                    let c = Self::flow_conf(ctx, f);
+                    self.edge(&f.node.id, &ctx.node.id, edge::READ, Some(&ctx.node.id), c, &f.event);
+                    self.upstream(f.resource, &f.node, t, q.depth)?;
+                }
+                Flow::Write if q.direction != Direction::Upstream => {
+                    self.edge(&ctx.node.id, &f.node.id, edge::WRITE, Some(&ctx.node.id), ctx.attribution, &f.event);
+                    self.downstream(f.resource, &f.node, t, q.depth)?;
+                }
+                Flow::Delete if q.direction != Direction::Upstream => {
+                    self.edge(&ctx.node.id, &f.node.id, edge::DELETE, Some(&ctx.node.id), ctx.attribution, &f.event);
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn dataset(&mut self, r: &ResourceRow, n: &Node, q: &LineageQuery) -> Result<()> {
+        if q.direction != Direction::Downstream {
+            self.upstream(r.id, n, i64::MAX, q.depth)?;
+        }
+        if q.direction != Direction::Upstream {
+            self.down_done.remove(&r.id);
+            self.downstream(r.id, n, i64::MIN, q.depth)?;
+        }
+        self.node(n);
+        Ok(())
+    }
+
+    /// The contexts of the calls of a job run or query: found from the calls that touched its resource.
+    fn contexts_of_run(&mut self, run: &ResourceRow) -> Result<Vec<Ctx>> {
+        let starts = self.store().resource_events_with(run.id, &["target"], None, None)?;
+        let mut out: Vec<Ctx> = Vec::new();
+        for st in starts.iter().filter(|e| rules::STARTS.contains(&e.event_name.as_str()) && e.error_code.is_none()) {
+            let t = st.time_ms.unwrap_or(0);
+            // Candidate calls: Athena's on the starter's key; Glue's by sessions issued to Glue after the start.
+            let mut candidates: Vec<EventRow> = Vec::new();
+            if let Some(k) = &st.access_key_id {
+                candidates.extend(self.store().events_by_access_key(k, Some(t), Some(t + 30 * 60_000))?);
+            }
+            if let Some(g) = self.store().principal_by_key("service:glue.amazonaws.com")? {
+                for (k, _) in self.store().sessions_issued_by(g.id, t, t + 10 * 60_000)? {
+                    candidates.extend(self.store().events_by_access_key(&k, Some(t), None)?.into_iter().take(1));
+                }
+            }
+            for c in candidates {
+                if !DATA_NAMES.contains(&c.event_name.as_str()) {
+                    continue;
+                }
+                let ctx = self.cx.of(&c)?;
+                if ctx.node.id.ends_with(&run.resource_id) && !out.iter().any(|o| o.node.id == ctx.node.id) {
+                    out.push(ctx);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Answers `lineage TARGET`.
+    pub fn lineage(mut self, q: &LineageQuery) -> Result<Graph> {
+        let store = self.store();
+        let target = q.target.trim();
+        let root: String;
+        if let Some(rest) = target.strip_prefix("s3://").filter(|r| r.ends_with('/') || !r.contains('/')) {
+            // A prefix (or a whole bucket): every object under it, rolled up.
+            let prefix = if rest.contains('/') { rest.to_string() } else { format!("{rest}/") };
+            root = format!("s3://{prefix}");
+            let (b, p) = prefix.split_once('/').unwrap_or((&prefix, ""));
+            let pnode = Node {
+                id: root.clone(),
+                kind: kind::S3_PREFIX.into(),
+                label: if p.is_empty() { b.to_string() } else { p.to_string() },
+                account: None,
+                region: None,
+                namespace: Some(format!("s3://{b}")),
+                name: Some(p.to_string()),
+                properties: BTreeMap::new(),
+            };
+            self.node(&pnode);
+            let objects = store.objects_under(&prefix)?;
+            if objects.is_empty() {
+                return Err(QueryError::NotFound { what: "dataset", query: target.to_string() });
+            }
+            for o in objects {
+                if let Some(n) = resource_node(&o) {
+                    self.dataset(&o, &n, q)?;
+                    self.part_of(&n.id, &root);
+                }
+            }
+        } else if let Some(r) = self.find_run(target)? {
+            root = match r.rtype.as_str() {
+                "AWS::Athena::QueryExecution" => format!("athena_query:{}", r.resource_id),
+                _ => format!("glue_job_run:{}", r.resource_id),
+            };
+            let ctxs = self.contexts_of_run(&r)?;
+            if ctxs.is_empty() {
+                return Err(QueryError::NotFound { what: "job run or query with data calls", query: target.to_string() });
+            }
+            for c in ctxs {
+                self.actor(&c, q)?;
+            }
+        } else if let Some(job) = store.resources_typed("AWS::Glue::Job", target.rsplit('/').next().unwrap_or(target))?.pop() {
+            let mut parts = job.key.split('|').skip(1);
+            let (acct, region) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            root = job.arn.clone().unwrap_or_else(|| format!("arn:aws:glue:{region}:{acct}:job/{}", job.resource_id));
+            let jnode = Node {
+                id: root.clone(),
+                kind: "glue_job".into(),
+                label: job.resource_id.clone(),
+                account: Some(acct.to_string()),
+                region: Some(region.to_string()),
+                namespace: Some(format!("arn:aws:glue:{region}:{acct}")),
+                name: Some(format!("job/{}", job.resource_id)),
+                properties: BTreeMap::new(),
+            };
+            self.node(&jnode);
+            let runs: Vec<String> = store
+                .resource_events_with(job.id, &["target"], self.since, self.until)?
+                .into_iter()
+                .filter(|e| e.event_name == "StartJobRun" && e.error_code.is_none())
+                .map(|e| e.id)
+                .collect::<Vec<_>>()
+                .chunks(500)
+                .map(|c| store.event_resources_many(c))
+                .collect::<std::result::Result<Vec<_>, _>>()?
+                .into_iter()
+                .flat_map(|m| m.into_values().flatten())
+                .filter(|t| t.rtype == "AWS::Glue::JobRun")
+                .map(|t| t.resource_id)
+                .collect();
+            for run in runs {
+                if let Some(r) = store.resources_typed("AWS::Glue::JobRun", &run)?.pop() {
+                    for c in self.contexts_of_run(&r)? {
+                        self.actor(&c, q)?;
+                        self.part_of(&c.node.id, &root);
+                    }
+                }
+            }
+        } else {
+            let r = self.find_dataset(target)?;
+            let n = resource_node(&r).ok_or_else(|| QueryError::NotFound { what: "dataset", query: target.to_string() })?;
+            root = n.id.clone();
+            self.dataset(&r, &n, q)?;
+        }
+        self.finish(Some(root))
+    }
+
+    fn part_of(&mut self, from: &str, to: &str) {
+        self.edges
+            .entry((from.to_string(), to.to_string(), edge::PART_OF, None))
+            .or_insert_with(|| Agg { confidence: confidence::HIGH, ..Agg::default() });
+    }
+
+    fn find_run(&self, target: &str) -> Result<Option<ResourceRow>> {
+        let id = target
+            .strip_prefix("glue_job_run:")
+            .or_else(|| target.strip_prefix("athena_query:"))
+            .unwrap_or(target);
+        for t in ["AWS::Glue::JobRun", "AWS::Athena::QueryExecution"] {
+            if let Some(r) = self.store().resources_typed(t, id)?.pop() {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
+    }
+
+    fn find_dataset(&self, target: &str) -> Result<ResourceRow> {
+        let found: Vec<ResourceRow> = self
+            .store()
+            .resolve_resource(target)?
+            .into_iter()
+            .filter(|r| rules::dataset_kind(&r.rtype).is_some())
+            .collect();
+        match found.len() {
+            0 => Err(QueryError::NotFound { what: "dataset", query: target.to_string() }),
+            1 => Ok(found.into_iter().next().unwrap_or_else(|| unreachable!())),
+            _ => Err(QueryError::Ambiguous {
+                what: "dataset",
+                query: target.to_string(),
+                candidates: found.into_iter().map(|r| r.key).collect(),
+            }),
+        }
+    }
+
+    /// The whole graph of a window: every data call's read/write/copy/delete edge with its actor, the calls that
+    /// started work, and the successful changes of resources (who-changed) as `changed` edges.
+    pub fn whole(mut self) -> Result<Graph> {
+        let (lo, hi) = (self.since.unwrap_or(i64::MIN), self.until.unwrap_or(i64::MAX));
+        let names: Vec<&str> = DATA_NAMES.iter().chain(rules::STARTS.iter()).copied().collect();
+        let events = self.store().events_named(&names, lo, hi)?;
+        for chunk in events.chunks(2000) {
+            let facts = self.facts(chunk.to_vec())?;
+            let mut by_event: BTreeMap<i64, Vec<Fact>> = BTreeMap::new();
+            for f in facts {
+                by_event.entry(f.event.id).or_default().push(f);
+            }
+            for e in chunk {
+                if rules::STARTS.contains(&e.event_name.as_str()) {
+                    self.start_edges(e)?;
+                }
+                let Some(facts) = by_event.remove(&e.id) else { continue };
+                let ctx = self.cx.of(e)?;
+                self.add_ctx(&ctx)?;
+                let copy = rules::COPIES.contains(&e.event_name.as_str());
+                for f in &facts {
+                    self.node(&f.node);
+                    let c = Self::flow_conf(&ctx, f);
+                    match f.flow {
+                        Flow::Read => self.edge(&f.node.id, &ctx.node.id, edge::READ, Some(&ctx.node.id), c, e),
+                        Flow::Write => self.edge(&ctx.node.id, &f.node.id, edge::WRITE, Some(&ctx.node.id), c, e),
+                        Flow::Delete => self.edge(&ctx.node.id, &f.node.id, edge::DELETE, Some(&ctx.node.id), c, e),
+                    }
+                }
+                if copy {
+                    for s in facts.iter().filter(|f| f.flow == Flow::Read) {
+                        for d in facts.iter().filter(|f| f.flow == Flow::Write) {
+                            self.edge(&s.node.id, &d.node.id, edge::COPY, Some(&ctx.node.id), confidence::HIGH, e);
+                        }
+                    }
+                }
+            }
+        }
+        self.changes(lo, hi)?;
+        self.finish(None)
+    }
+
+    /// `starts` edges of a call that started work, and a Redshift statement's SQL-named paths.
+    fn start_edges(&mut self, e: &EventRow) -> Result<()> {
+        if e.error_code.is_some() {
+            return Ok(());
+        }
+        let starter = self.cx.of(e)?;
+        self.node(&starter.node);
+        if let Some((node, reads, writes)) = self.cx.statement_paths(e)? {
+            self.node(&node);
+            self.edge(&starter.node.id, &node.id, edge::STARTS, Some(&starter.node.id), confidence::HIGH, e);
+            for (paths, is_read) in [(reads, true), (writes, false)] {
+                for p in paths {
+                    let (b, k) = p.trim_start_matches("s3://").split_once('/').unwrap_or((p.trim_start_matches("s3://"), ""));
+                    let pn = Node {
+                        id: p.clone(),
+                        kind: kind::S3_PREFIX.into(),
+                        label: k.to_string(),
+                        account: None,
+                        region: None,
+                        namespace: Some(format!("s3://{b}")),
+                        name: Some(k.to_string()),
+                        properties: BTreeMap::new(),
+                    };
+                    self.node(&pn);
+                    if is_read {
+                        self.edge(&pn.id, &node.id, edge::READ, Some(&node.id), confidence::HIGH, e);
+                    } else {
+                        self.edge(&node.id, &pn.id, edge::WRITE, Some(&node.id), confidence::HIGH, e);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Successful mutating calls on resources (the who-changed rule) as principal → resource `changed` edges.
+    fn changes(&mut self, lo: i64, hi: i64) -> Result<()> {
+        let events = self.store().events_in_window(lo, hi)?;
+        let events: Vec<EventRow> = events.into_iter().filter(|e| e.error_code.is_none() && e.read_only != Some(true)).collect();
+        for chunk in events.chunks(2000) {
+            let ids: Vec<i64> = chunk.iter().map(|e| e.id).collect();
+            self.load_touches(&ids)?;
+            for e in chunk {
+                let touched = self.touches.get(&e.id).cloned().unwrap_or_default();
+                for t in touched.iter().filter(|t| t.access == "target") {
+                    if !crate::correlate::rules::is_change(&t.rtype, &e.event_name, e.read_only) {
+                        continue;
+                    }
+                    let actor = self.cx.of(e)?;
+                    self.node(&actor.node);
+                    let id = format!("resource:{}", t.key);
+                    self.node(&Node {
+                        id: id.clone(),
+                        kind: kind::RESOURCE.into(),
+                        label: t.resource_id.clone(),
+                        account: t.key.split('|').nth(1).filter(|s| !s.is_empty()).map(str::to_string),
+                        region: t.key.split('|').nth(2).filter(|s| !s.is_empty()).map(str::to_string),
+                        namespace: None,
+                        name: None,
+                        properties: [("type".to_string(), Value::String(t.rtype.clone()))]
+                            .into_iter()
+                            .chain(t.arn.clone().map(|a| ("arn".to_string(), Value::String(a))))
+                            .collect(),
+                    });
+                    let aid = actor.node.id.clone();
+                    self.edge(&aid, &id, edge::CHANGED, Some(&aid), confidence::HIGH, e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The graph, sorted, with each edge's integrity (the worst over its events' source files).
+    fn finish(self, root: Option<String>) -> Result<Graph> {
+        let rows: Vec<i64> = self.edges.values().flat_map(|a| a.rows.iter().copied()).collect::<BTreeSet<_>>().into_iter().collect();
+        let mut worst: HashMap<i64, String> = HashMap::new();
+        for chunk in rows.chunks(5000) {
+            for (ev, ev_rows) in self.store().evidence_many(chunk)? {
+                let w = ev_rows
+                    .iter()
+                    .map(|r| r.integrity.as_str())
+                    .min_by_key(|s| integrity_rank(s))
+                    .unwrap_or("unverified")
+                    .to_string();
+                worst.insert(ev, w);
+            }
+        }
+        let mut g = Graph { root, nodes: self.nodes.into_values().collect(), edges: Vec::new() };
+        for ((from, to, kind, actor), a) in self.edges {
+            let integrity = a
+                .rows
+                .iter()
+                .map(|r| worst.get(r).map(String::as_str).unwrap_or("unverified"))
+                .min_by_key(|s| integrity_rank(s))
+                .unwrap_or("unverified")
+                .to_string();
+            g.edges.push(Edge {
+                from,
+                to,
+                kind: kind.to_string(),
+                time: a.first.map(format_ms),
+                last_time: a.last.map(format_ms),
+                event_ids: a.events.into_iter().collect(),
+                actor,
+                confidence: a.confidence.to_string(),
+                integrity,
+            });
+        }
+        g.sort();
+        Ok(g)
+    }
+}
+
+fn integrity_rank(s: &str) -> u8 {
+    match s {
+        "invalid" => 0,
+        "validated" => 2,
+        _ => 1,
+    }
+}

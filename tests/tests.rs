@@ -10,6 +10,8 @@ mod correlate;
 mod crash;
 #[path = "cases/fixtures.rs"]
 mod fixtures;
+#[path = "cases/lineage.rs"]
+mod lineage;
 #[path = "cases/idempotency.rs"]
 mod idempotency;
 #[path = "cases/sample.rs"]

@@ -4,7 +4,7 @@
 use crate::util::*;
 use std::path::PathBuf;
 
-fn corpus() -> Option<PathBuf> {
+pub fn corpus() -> Option<PathBuf> {
     match std::env::var_os("TRAILGRAPH_CORPUS") {
         None => {
             eprintln!("skipped: TRAILGRAPH_CORPUS is not set");

@@ -128,11 +128,7 @@ fn write_node(out: &mut dyn Write, indent: &str, id: &str, n: &Node) -> std::io:
         k if kind::is_job(k) => ("ellipse", ", style=filled, fillcolor=\"#fff4d6\""),
         _ => ("box", ", style=dashed"),
     };
-    let label = if n.label.is_empty() {
-        &n.id
-    } else {
-        &n.label
-    };
+    let label = if n.label.is_empty() { &n.id } else { &n.label };
     // Line breaks between the parts are DOT's `\n`; the parts themselves are escaped text.
     let label = quoted_lines(&[label.clone(), format!("({})", n.kind)]);
     let mut tooltip = vec![n.id.clone()];
@@ -180,7 +176,10 @@ mod tests {
     fn export_dot_escapes_quotes_backslashes_and_controls() {
         assert_eq!(quoted("a\"b"), "\"a\\\"b\"");
         assert_eq!(quoted("\\N\\G\\"), "\"\\\\N\\\\G\\\\\"");
-        assert_eq!(quoted("x\ny\r\x1b[31m\0"), "\"x\\\\ny\\\\r\\\\u{1b}[31m\\\\u{0}\"");
+        assert_eq!(
+            quoted("x\ny\r\x1b[31m\0"),
+            "\"x\\\\ny\\\\r\\\\u{1b}[31m\\\\u{0}\""
+        );
         assert_eq!(quoted("<b>{x}|y</b> &amp;"), "\"<b>{x}|y</b> &amp;\"");
         // A string ending in a backslash cannot escape the closing quote.
         assert!(quoted("end\\").ends_with("\\\\\""));

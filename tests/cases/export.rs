@@ -21,7 +21,6 @@ const CLEAN_HOSTILE: &str =
 const CONTROL_HOSTILE: &str =
     "evil\u{0}\u{7}\u{1b}[31mred\u{1b}[0m\\\"}];\n n9 -> n0 [label=x]; {.csv";
 const PRINCIPAL: &str = "arn:aws:sts::111111111111:assumed-role/Analyst/mallory\"];\ndigraph x {";
-const T0: &str = "2024-03-01T10:00:00.000Z";
 
 fn node(id: &str, kind: &str, label: &str, account: Option<&str>) -> Node {
     Node {

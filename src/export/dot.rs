@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
 pub fn write(graph: &Graph, out: &mut dyn Write) -> std::io::Result<()> {
+    let graph = &*super::sorted(graph);
     let dangling = super::dangling(graph);
     let mut ids: HashMap<&str, String> = HashMap::with_capacity(graph.nodes.len() + dangling.len());
     for (i, id) in graph

@@ -36,6 +36,7 @@ const EDGE_KEYS: [&str; 7] = [
 ];
 
 pub fn write(graph: &Graph, out: &mut dyn Write) -> std::io::Result<()> {
+    let graph = &*super::sorted(graph);
     let dangling = super::dangling(graph);
     let ids = xml_ids(
         graph

@@ -6,6 +6,7 @@ use crate::lineage::graph::Graph;
 use std::io::Write;
 
 pub fn write(graph: &Graph, out: &mut dyn Write) -> std::io::Result<()> {
+    let graph = &*super::sorted(graph);
     let mut out = out;
     serde_json::to_writer_pretty(&mut out, graph).map_err(std::io::Error::from)?;
     out.write_all(b"\n")

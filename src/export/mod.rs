@@ -40,15 +40,14 @@ impl ExportFormat {
     }
 }
 
-/// Writes `graph` to `out` in `format`. Deterministic; never panics on hostile strings. Errors are I/O errors of
-/// `out` only.
+/// Writes `graph` to `out` in `format`. Deterministic (a graph out of the documented order is sorted first);
+/// never panics on hostile strings. Errors are I/O errors of `out` only. The per-format `write` functions of the
+/// submodules behave the same.
 pub fn write(
     graph: &Graph,
     format: ExportFormat,
     out: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
-    let graph = sorted(graph);
-    let graph = graph.as_ref();
     match format {
         ExportFormat::Json => json::write(graph, out),
         ExportFormat::Dot => dot::write(graph, out),

@@ -82,6 +82,7 @@ struct Run {
 }
 
 pub fn write(graph: &Graph, out: &mut dyn Write) -> std::io::Result<()> {
+    let graph = &*super::sorted(graph);
     let runs: Vec<Run> = graph
         .nodes
         .iter()

@@ -363,6 +363,22 @@ fn export_json_follows_its_schema_and_is_the_graph() {
         assert_eq!(seen, kinds, "{list}");
     }
     insta::assert_snapshot!("export_json", text);
+    // The schema is valid Draft 2020-12 and a full validator agrees with the mini checker.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("g.json");
+    std::fs::write(&file, &text).unwrap();
+    let out = python(
+        r#"
+import json, sys
+from jsonschema import Draft202012Validator
+schema = json.load(open(sys.argv[1]))
+Draft202012Validator.check_schema(schema)
+Draft202012Validator(schema).validate(json.load(open(sys.argv[2])))
+print("ok")
+"#,
+        &[&repo().join("schemas/lineage.schema.json"), &file],
+    );
+    assert_eq!(out.trim(), "ok");
 }
 
 #[test]

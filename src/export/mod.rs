@@ -100,8 +100,8 @@ pub(crate) fn dangling(graph: &Graph) -> Vec<&str> {
     out.into_iter().collect()
 }
 
-/// Text made safe to show: control characters (ESC included, so no ANSI sequence survives) and bidirectional
-/// overrides become visible escapes (`\n`, `\r`, `\t`, `\u{1b}`). The same rule as the terminal output
+/// Text made safe to show: control characters (ESC included, so no ANSI sequence survives), bidirectional
+/// overrides and noncharacters become visible escapes (`\n`, `\r`, `\t`, `\u{1b}`). The same rule as the terminal output
 /// (`cli::output::sanitize`), kept here because writers do not depend on `cli`.
 pub(crate) fn visible(s: &str) -> Cow<'_, str> {
     if !s.chars().any(needs_escape) {
@@ -123,6 +123,13 @@ pub(crate) fn visible(s: &str) -> Cow<'_, str> {
 fn needs_escape(c: char) -> bool {
     c.is_control()
         || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        || is_noncharacter(c)
+}
+
+/// Unicode noncharacters (U+FDD0..U+FDEF, U+xFFFE, U+xFFFF): U+FFFE and U+FFFF cannot appear in XML at all, so a
+/// Graphviz SVG carrying them would not parse.
+fn is_noncharacter(c: char) -> bool {
+    matches!(c, '\u{fdd0}'..='\u{fdef}') || (c as u32) & 0xfffe == 0xfffe
 }
 
 #[cfg(test)]
@@ -160,8 +167,8 @@ mod tests {
     #[test]
     fn export_visible_escapes_controls_and_bidi() {
         assert_eq!(
-            visible("a\x1b[31mb\n\u{202e}\0é"),
-            "a\\u{1b}[31mb\\n\\u{202e}\\u{0}é"
+            visible("a\x1b[31mb\n\u{202e}\0é\u{fffe}\u{10ffff}\u{fdd0}"),
+            "a\\u{1b}[31mb\\n\\u{202e}\\u{0}é\\u{fffe}\\u{10ffff}\\u{fdd0}"
         );
         assert!(matches!(visible("plain s3://b/k"), Cow::Borrowed(_)));
     }

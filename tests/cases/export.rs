@@ -642,3 +642,100 @@ print(n)
     );
     assert_eq!(out.trim(), "10");
 }
+
+/// One node per ASCII character (and a few others), in the id and the label: Graphviz renders the DOT and networkx
+/// reads the GraphML back with every node distinct and every XML-valid label intact.
+#[test]
+fn export_every_ascii_character_survives_dot_and_graphml() {
+    let chars: Vec<char> = (0u8..128)
+        .map(char::from)
+        .chain([
+            '\u{85}', '\u{a0}', '\u{202e}', '\u{feff}', '\u{fffe}', '\u{ffff}',
+        ])
+        .collect();
+    let mut g = Graph::default();
+    for (i, c) in chars.iter().enumerate() {
+        g.nodes.push(node(
+            &format!("s3://b/{c}"),
+            "s3_object",
+            &format!("x{c}y\\{c}"),
+            Some(if i % 2 == 0 { A } else { B }),
+        ));
+        if i > 0 {
+            g.edges.push(edge(
+                &format!("s3://b/{}", chars[i - 1]),
+                &format!("s3://b/{c}"),
+                "copy",
+                0,
+                &[&format!("id{c}")],
+                None,
+                "high",
+            ));
+        }
+    }
+    g.sort();
+    let n = chars.len();
+    let dir = tempfile::tempdir().unwrap();
+
+    let mut dot = Vec::new();
+    export::write(&g, ExportFormat::Dot, &mut dot).unwrap();
+    let dot_file = dir.path().join("g.dot");
+    let svg_file = dir.path().join("g.svg");
+    std::fs::write(&dot_file, &dot).unwrap();
+    let out = Command::new("dot")
+        .arg("-Tsvg")
+        .arg("-o")
+        .arg(&svg_file)
+        .arg(&dot_file)
+        .output()
+        .expect("Graphviz `dot` is a test requirement (see .ci/run)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let counts = python(
+        r#"
+import sys, xml.etree.ElementTree as ET
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except ET.ParseError as e:
+    l = open(sys.argv[1], encoding="utf-8", errors="replace").read().split("\n")[e.position[0]-1]
+    sys.exit(repr(l))
+classes = [g.get("class") for g in root.iter("{http://www.w3.org/2000/svg}g")]
+print(classes.count("node"), classes.count("edge"), classes.count("cluster"))
+"#,
+        &[&svg_file],
+    );
+    assert_eq!(counts.trim(), format!("{n} {} 2", n - 1));
+
+    let mut graphml = Vec::new();
+    export::write(&g, ExportFormat::Graphml, &mut graphml).unwrap();
+    let file = dir.path().join("g.graphml");
+    std::fs::write(&file, &graphml).unwrap();
+    let labels = python(
+        r#"
+import json, sys, networkx
+g = networkx.read_graphml(sys.argv[1])
+print(json.dumps([g.number_of_nodes(), g.number_of_edges(), sorted(d["label"] for _, d in g.nodes(data=True))]))
+"#,
+        &[&file],
+    );
+    let v: Value = serde_json::from_str(&labels).unwrap();
+    assert_eq!(v[0], n);
+    assert_eq!(v[1], n - 1);
+    let got: Vec<&str> = v[2]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    for c in &chars {
+        let xml_ok =
+            matches!(*c, '\t' | '\n' | '\r' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}');
+        if xml_ok {
+            let label = format!("x{c}y\\{c}");
+            assert!(got.contains(&label.as_str()), "{label:?} lost");
+        }
+    }
+}

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod correlate;
+pub mod export;
 pub mod ingest;
 pub mod lineage;
 pub mod model;

@@ -1,4 +1,5 @@
-//! Integration tests: each runs the real `trailgraph` binary in a fresh temporary directory.
+//! Integration tests: each runs the real `trailgraph` binary in a fresh temporary directory (`export` calls the
+//! library's writers directly and runs their consumers: Graphviz, networkx, the OpenLineage schema).
 
 #[path = "cases/bad_input.rs"]
 mod bad_input;
@@ -8,6 +9,8 @@ mod corpus;
 mod correlate;
 #[path = "cases/crash.rs"]
 mod crash;
+#[path = "cases/export.rs"]
+mod export;
 #[path = "cases/fixtures.rs"]
 mod fixtures;
 #[path = "cases/lineage.rs"]

@@ -45,6 +45,21 @@ pub struct Ctx {
     pub end: Option<i64>,
     /// The call that started it (`StartJobRun`, `StartQueryExecution`, `ExecuteStatement`), for `starts` edges.
     pub started_by: Option<EventRow>,
+    /// A Redshift statement: its SQL states what it reads and writes, so inside it every input derives every
+    /// output whatever the order of the calls (docs/lineage.md).
+    pub statement: bool,
+    /// Datasets the statement's SQL reads (`COPY … FROM 's3://…'`, the tables an UNLOAD selects from) and writes
+    /// (the table a COPY loads, the `TO 's3://…'` of an UNLOAD).
+    pub sql_reads: Vec<Node>,
+    pub sql_writes: Vec<Node>,
+}
+
+#[derive(Debug, Clone)]
+struct Statement {
+    id: String,
+    sql: String,
+    cluster: String,
+    database: String,
 }
 
 /// Resolves contexts with caches: one lineage answer resolves many calls of few contexts.
@@ -54,7 +69,7 @@ pub struct Contexts<'s> {
     by_event: HashMap<i64, Ctx>,
     glue_runs: HashMap<String, Option<(EventRow, String)>>,
     query_ids: HashMap<i64, Option<String>>,
-    statement_sql: HashMap<i64, Option<(String, String)>>,
+    statement_sql: HashMap<i64, Option<Statement>>,
     service_principals: HashMap<String, Option<i64>>,
 }
 
@@ -133,6 +148,9 @@ impl<'s> Contexts<'s> {
                 start: None,
                 end: None,
                 started_by: None,
+                statement: false,
+                sql_reads: Vec::new(),
+                sql_writes: Vec::new(),
             });
         }
         let session = match &e.access_key_id {
@@ -185,6 +203,9 @@ impl<'s> Contexts<'s> {
             start: None,
             end: None,
             started_by: None,
+            statement: false,
+            sql_reads: Vec::new(),
+            sql_writes: Vec::new(),
         })
     }
 
@@ -208,14 +229,25 @@ impl<'s> Contexts<'s> {
     /// A call Athena made on the caller's behalf: the caller's query running at that time.
     fn athena(&mut self, e: &EventRow) -> Result<Ctx> {
         let t = e.time_ms.unwrap_or(0);
-        let scope = Self::scope(e);
-        let candidates: Vec<EventRow> = match &scope {
-            Scope::Key(k) => self.store.events_by_access_key(k, Some(t - QUERY_LIFETIME), Some(t))?,
-            Scope::Principal(p) => self.store.events_by_principal(*p, Some(t - QUERY_LIFETIME), Some(t))?,
+        // Athena may call with the caller's key or, through forward access sessions, with another key of the same
+        // session: look by key first, then by the session as logged.
+        let is_start = |c: &EventRow| c.event_name == "StartQueryExecution" && c.error_code.is_none() && !is_athena(c);
+        let mut candidates: Vec<EventRow> = match &e.access_key_id {
+            Some(k) => self.store.events_by_access_key(k, Some(t - QUERY_LIFETIME), Some(t))?,
+            None => Vec::new(),
         }
         .into_iter()
-        .filter(|c| c.event_name == "StartQueryExecution" && c.error_code.is_none() && !is_athena(c))
+        .filter(is_start)
         .collect();
+        if candidates.is_empty() {
+            candidates = self
+                .store
+                .events_by_principal(e.principal_id, Some(t - QUERY_LIFETIME), Some(t))?
+                .into_iter()
+                .filter(|c| is_start(c) && c.identity_arn == e.identity_arn)
+                .collect();
+        }
+        let scope = Scope::Principal(e.principal_id);
         let mut started = Vec::new();
         for c in candidates {
             if let Some(q) = self.query_id(&c)? {
@@ -271,6 +303,9 @@ impl<'s> Contexts<'s> {
             start,
             end: start.map(|s| s + QUERY_LIFETIME),
             started_by,
+            statement: false,
+            sql_reads: Vec::new(),
+            sql_writes: Vec::new(),
         })
     }
 
@@ -388,6 +423,9 @@ impl<'s> Contexts<'s> {
             start: Some(issued),
             end: None,
             started_by,
+            statement: false,
+            sql_reads: Vec::new(),
+            sql_writes: Vec::new(),
         })
     }
 
@@ -414,81 +452,145 @@ impl<'s> Contexts<'s> {
             start: s.issued_ms,
             end: None,
             started_by: None,
+            statement: false,
+            sql_reads: Vec::new(),
+            sql_writes: Vec::new(),
         }
     }
 
-    /// The SQL of an `ExecuteStatement` call and the statement id it returned.
-    fn statement(&mut self, ev: &EventRow) -> Result<Option<(String, String)>> {
+    /// A Redshift Data API statement: its id, SQL, cluster (or workgroup) and database.
+    fn statement(&mut self, ev: &EventRow) -> Result<Option<Statement>> {
         if let Some(s) = self.statement_sql.get(&ev.id) {
             return Ok(s.clone());
         }
         let raw = self.store.raw_record(ev.id)?;
         let v: Option<Value> = raw.and_then(|r| serde_json::from_str(&r).ok());
         let s = v.and_then(|v| {
-            let sql = v.pointer("/requestParameters/sql")?.as_str()?.to_string();
-            let id = v.pointer("/responseElements/id")?.as_str()?.to_string();
-            Some((sql, id))
+            let text = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
+            Some(Statement {
+                sql: text("/requestParameters/sql")?,
+                id: text("/responseElements/id")?,
+                cluster: text("/requestParameters/clusterIdentifier")
+                    .or_else(|| text("/requestParameters/workgroupName"))
+                    .unwrap_or_else(|| "unknown".into()),
+                database: text("/requestParameters/database").unwrap_or_else(|| "dev".into()),
+            })
         });
         self.statement_sql.insert(ev.id, s.clone());
         Ok(s)
     }
 
-    /// The cluster role's calls: the Data API statement of the same account running at that time whose SQL
-    /// names the object's path (high), else the latest one (medium), else a per-session Redshift actor (low).
+    /// The context of a Redshift Data API call: the statement, what its SQL reads and writes, and the role its
+    /// `IAM_ROLE` names (whose session makes the S3 calls).
+    pub fn statement_ctx(&mut self, ev: &EventRow) -> Result<Option<Ctx>> {
+        if ev.event_source != "redshift-data.amazonaws.com" || ev.error_code.is_some() {
+            return Ok(None);
+        }
+        let Some(st) = self.statement(ev)? else { return Ok(None) };
+        let region = ev.region.clone();
+        let r = rules::redshift_sql(&st.sql);
+        let table = |t: &str| -> Node {
+            let (schema, name) = t.rsplit_once('.').unwrap_or(("public", t));
+            let schema = schema.rsplit('.').next().unwrap_or(schema);
+            let ns = format!("redshift://{}.{}:5439", st.cluster, region.as_deref().unwrap_or(""));
+            let name = format!("{}.{schema}.{name}", st.database);
+            Node {
+                id: format!("{ns}/{name}"),
+                kind: kind::TABLE.into(),
+                label: name.clone(),
+                account: Some(ev.account.clone()),
+                region: region.clone(),
+                namespace: Some(ns),
+                name: Some(name),
+                properties: props(&[("engine", Some("redshift"))]),
+            }
+        };
+        let prefix = |p: &str| -> Node {
+            let (b, k) = p.trim_start_matches("s3://").split_once('/').unwrap_or((p.trim_start_matches("s3://"), ""));
+            Node {
+                id: p.to_string(),
+                kind: kind::S3_PREFIX.into(),
+                label: k.to_string(),
+                account: None,
+                region: None,
+                namespace: Some(format!("s3://{b}")),
+                name: Some(k.to_string()),
+                properties: BTreeMap::new(),
+            }
+        };
+        let sql_reads: Vec<Node> = r.s3_reads.iter().map(|p| prefix(p)).chain(r.table_reads.iter().map(|t| table(t))).collect();
+        let sql_writes: Vec<Node> = r.s3_writes.iter().map(|p| prefix(p)).chain(r.table_writes.iter().map(|t| table(t))).collect();
+        let role = match &r.iam_role {
+            Some(arn) => self.store.principal_by_key(arn)?.map(|p| p.id),
+            None => None,
+        };
+        let mut node = redshift_node(&st.id, &ev.account, region.as_deref());
+        node.properties.insert("sql".into(), Value::String(st.sql.clone()));
+        node.properties.insert("cluster".into(), Value::String(st.cluster.clone()));
+        node.properties.insert("database".into(), Value::String(st.database.clone()));
+        Ok(Some(Ctx {
+            node,
+            scope: Scope::Principal(role.unwrap_or(-1)),
+            athena: false,
+            attribution: confidence::MEDIUM,
+            derivation: confidence::HIGH,
+            start: ev.time_ms,
+            end: ev.time_ms.map(|t| t + QUERY_LIFETIME),
+            started_by: Some(ev.clone()),
+            statement: true,
+            sql_reads,
+            sql_writes,
+        }))
+    }
+
+    /// The cluster role's calls: the latest Data API statement at or before the call, in the same account, whose
+    /// `IAM_ROLE` is the session's role (medium); else a per-session Redshift actor (low).
     fn redshift(&mut self, e: &EventRow, s: &SessionRow) -> Result<Ctx> {
         let t = e.time_ms.unwrap_or(0);
-        let touched = self.store.event_resources_many(&[e.id])?.remove(&e.id).unwrap_or_default();
-        let paths: Vec<String> = touched
-            .iter()
-            .filter(|t| t.rtype == "AWS::S3::Object")
-            .map(|t| format!("s3://{}", t.resource_id))
-            .collect();
-        let mut best: Option<(EventRow, String, &'static str)> = None;
+        let role_arn = match s.principal_id {
+            Some(p) => self.store.principal(p)?.and_then(|p| p.arn),
+            None => None,
+        };
+        let mut best = None;
         for st in self.store.events_named(&["ExecuteStatement"], t - QUERY_LIFETIME, t)? {
             if st.account != e.account || st.event_source != "redshift-data.amazonaws.com" {
                 continue;
             }
-            if let Some((sql, id)) = self.statement(&st)? {
-                let (r, w) = rules::redshift_paths(&sql);
-                let names = r.iter().chain(w.iter()).any(|p| paths.iter().any(|o| o.starts_with(p.as_str())));
-                if names {
-                    best = Some((st, id, confidence::HIGH));
-                } else if best.as_ref().is_none_or(|b| b.2 != confidence::HIGH) {
-                    best = Some((st, id, confidence::MEDIUM));
+            if let Some(stmt) = self.statement(&st)? {
+                let names_role = rules::redshift_sql(&stmt.sql).iam_role;
+                if role_arn.is_none() || names_role.is_none() || names_role == role_arn {
+                    best = Some(st);
                 }
             }
         }
+        if let Some(st) = best {
+            if let Some(mut ctx) = self.statement_ctx(&st)? {
+                ctx.scope = Scope::Principal(e.principal_id);
+                return Ok(ctx);
+            }
+        }
         let region = e.region.clone();
-        Ok(match best {
-            Some((st, id, attribution)) => Ctx {
-                node: redshift_node(&id, &e.account, region.as_deref()),
-                scope: Scope::Key(s.access_key_id.clone()),
-                athena: false,
-                attribution,
-                derivation: confidence::MEDIUM,
-                start: st.time_ms,
-                end: st.time_ms.map(|t| t + QUERY_LIFETIME),
-                started_by: Some(st),
+        Ok(Ctx {
+            node: Node {
+                id: format!("service:redshift.amazonaws.com/{}", s.access_key_id),
+                kind: kind::SERVICE.into(),
+                label: "Redshift (statement not in the trail)".into(),
+                account: Some(e.account.clone()),
+                region,
+                namespace: None,
+                name: None,
+                properties: props(&[("access_key_id", Some(&s.access_key_id))]),
             },
-            None => Ctx {
-                node: Node {
-                    id: format!("service:redshift.amazonaws.com/{}", s.access_key_id),
-                    kind: kind::SERVICE.into(),
-                    label: "Redshift (statement not in the trail)".into(),
-                    account: Some(e.account.clone()),
-                    region,
-                    namespace: None,
-                    name: None,
-                    properties: props(&[("access_key_id", Some(&s.access_key_id))]),
-                },
-                scope: Scope::Key(s.access_key_id.clone()),
-                athena: false,
-                attribution: confidence::LOW,
-                derivation: confidence::LOW,
-                start: s.issued_ms,
-                end: None,
-                started_by: None,
-            },
+            scope: Scope::Key(s.access_key_id.clone()),
+            athena: false,
+            attribution: confidence::LOW,
+            derivation: confidence::LOW,
+            start: s.issued_ms,
+            end: None,
+            started_by: None,
+            statement: false,
+            sql_reads: Vec::new(),
+            sql_writes: Vec::new(),
         })
     }
 
@@ -512,6 +614,39 @@ impl<'s> Contexts<'s> {
                         format!("arn:aws:firehose:{}:{}:deliverystream/{}", e.region.as_deref().unwrap_or(""), e.account, tch.resource_id)
                     });
                     streams.push((p.time_ms.unwrap_or(0), arn));
+                }
+            }
+        }
+        if streams.is_empty() {
+            // Firehose's own PutRecord calls are often not in the trail: the stream whose configuration names
+            // this delivery role (CreateDeliveryStream / UpdateDestination) is the one writing.
+            let role_arn = match s.principal_id {
+                Some(p) => self.store.principal(p)?.and_then(|p| p.arn),
+                None => None,
+            };
+            if let Some(role_arn) = role_arn {
+                for c in self.store.events_named(&["CreateDeliveryStream", "UpdateDestination"], i64::MIN, t)? {
+                    if c.event_source != "firehose.amazonaws.com" || c.account != e.account {
+                        continue;
+                    }
+                    let v: Option<Value> = self.store.raw_record(c.id)?.and_then(|r| serde_json::from_str(&r).ok());
+                    let Some(v) = v else { continue };
+                    let params = v.get("requestParameters").map(Value::to_string).unwrap_or_default();
+                    if !params.contains(&format!("\"{role_arn}\"")) {
+                        continue;
+                    }
+                    let arn = v
+                        .pointer("/responseElements/deliveryStreamARN")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                        .or_else(|| {
+                            v.pointer("/requestParameters/deliveryStreamName").and_then(Value::as_str).map(|n| {
+                                format!("arn:aws:firehose:{}:{}:deliverystream/{n}", e.region.as_deref().unwrap_or(""), e.account)
+                            })
+                        });
+                    if let Some(arn) = arn {
+                        streams.push((c.time_ms.unwrap_or(0), arn));
+                    }
                 }
             }
         }
@@ -542,22 +677,12 @@ impl<'s> Contexts<'s> {
             start: s.issued_ms,
             end: None,
             started_by: None,
+            statement: false,
+            sql_reads: Vec::new(),
+            sql_writes: Vec::new(),
         })
     }
 
-    /// The Redshift statement `ExecuteStatement` returned (`redshift_statement:ID`), with the S3 paths its SQL
-    /// names: (statement node, reads, writes, the call).
-    pub fn statement_paths(&mut self, ev: &EventRow) -> Result<Option<(Node, Vec<String>, Vec<String>)>> {
-        if ev.event_source != "redshift-data.amazonaws.com" {
-            return Ok(None);
-        }
-        Ok(self.statement(ev)?.map(|(sql, id)| {
-            let (r, w) = rules::redshift_paths(&sql);
-            let mut node = redshift_node(&id, &ev.account, ev.region.as_deref());
-            node.properties.insert("sql".into(), Value::String(sql));
-            (node, r, w)
-        }))
-    }
 }
 
 fn redshift_node(id: &str, account: &str, region: Option<&str>) -> Node {

@@ -13,7 +13,14 @@ pub enum Flow {
 
 /// S3 calls that move object data. `CopyObject`/`UploadPartCopy` read their source and write their destination.
 const S3_READS: &[&str] = &["GetObject", "GetObjectTorrent", "SelectObjectContent", "CopyObject", "UploadPartCopy"];
-const S3_WRITES: &[&str] = &["PutObject", "CompleteMultipartUpload", "CopyObject", "UploadPartCopy", "RestoreObject"];
+const S3_WRITES: &[&str] = &[
+    "PutObject",
+    "UploadPart",
+    "CompleteMultipartUpload",
+    "CopyObject",
+    "UploadPartCopy",
+    "RestoreObject",
+];
 const S3_DELETES: &[&str] = &["DeleteObject", "DeleteObjects"];
 const DYNAMODB_READS: &[&str] = &["GetItem", "BatchGetItem", "Query", "Scan", "ExportTableToPointInTime", "ExecuteStatement"];
 const DYNAMODB_WRITES: &[&str] = &["PutItem", "UpdateItem", "BatchWriteItem", "TransactWriteItems", "ImportTable"];
@@ -84,33 +91,96 @@ pub fn dataset_kind(rtype: &str) -> Option<&'static str> {
     })
 }
 
-/// S3 paths a Redshift statement's SQL reads (`COPY … FROM 's3://…'`) and writes (`UNLOAD (…) TO 's3://…'`).
-/// Quoted strings inside the UNLOAD's query are skipped: only the literal after `FROM`/`TO` counts.
-pub fn redshift_paths(sql: &str) -> (Vec<String>, Vec<String>) {
+/// What a Redshift statement's SQL says it reads and writes.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RedshiftSql {
+    /// `COPY … FROM 's3://…'`.
+    pub s3_reads: Vec<String>,
+    /// `UNLOAD (…) TO 's3://…'`.
+    pub s3_writes: Vec<String>,
+    /// Tables an UNLOAD's query selects from (`FROM t`, `JOIN t`).
+    pub table_reads: Vec<String>,
+    /// The table a COPY loads.
+    pub table_writes: Vec<String>,
+    /// The first role of `IAM_ROLE '…'` (whose session makes the S3 calls).
+    pub iam_role: Option<String>,
+}
+
+/// Reads an identifier (`schema.table`, `"quoted"`) at the start of `s`.
+fn ident(s: &str) -> Option<String> {
+    let s = s.trim_start();
+    let end = s
+        .find(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '.' | '"' | '$')))
+        .unwrap_or(s.len());
+    let id = s[..end].replace('"', "").to_ascii_lowercase();
+    (!id.is_empty()).then_some(id)
+}
+
+/// Parses the statements trailgraph understands: `COPY table FROM 's3://…'` and `UNLOAD ('query') TO 's3://…'`.
+/// Quoted strings inside the UNLOAD's query (`''x''`) are skipped: only the literal after `FROM`/`TO` counts.
+pub fn redshift_sql(sql: &str) -> RedshiftSql {
+    let mut out = RedshiftSql::default();
     let lower = sql.to_ascii_lowercase();
-    let (mut reads, mut writes) = (Vec::new(), Vec::new());
-    let bytes = lower.as_bytes();
+    let trimmed = lower.trim_start();
+    let offset = lower.len() - trimmed.len();
     let mut i = 0;
     while let Some(p) = lower[i..].find("'s3://") {
         let start = i + p + 1;
-        let end = match sql[start..].find('\'') {
-            Some(e) => start + e,
-            None => break,
-        };
-        // The keyword before the literal decides the direction.
+        let Some(e) = sql[start..].find('\'') else { break };
+        let end = start + e;
         let before = lower[..i + p].trim_end();
         let path = sql[start..end].to_string();
         if before.ends_with(" to") || before.ends_with(")to") {
-            writes.push(path);
+            out.s3_writes.push(path);
         } else if before.ends_with(" from") || before.ends_with("\nfrom") {
-            reads.push(path);
+            out.s3_reads.push(path);
         }
         i = end + 1;
-        if i >= bytes.len() {
-            break;
+    }
+    if let Some(rest) = trimmed.strip_prefix("copy ") {
+        out.table_writes.extend(ident(rest));
+    } else if trimmed.starts_with("unload") {
+        // The query is the first quoted string; '' inside it is a quote.
+        if let Some(q0) = lower[offset..].find('\'') {
+            let body = &lower[offset + q0 + 1..];
+            let bytes = body.as_bytes();
+            let (mut end, mut k) = (body.len(), 0);
+            while k < bytes.len() {
+                if bytes[k] == b'\'' {
+                    if bytes.get(k + 1) == Some(&b'\'') {
+                        k += 2;
+                        continue;
+                    }
+                    end = k;
+                    break;
+                }
+                k += 1;
+            }
+            let query = &body[..end];
+            for kw in [" from ", " join ", "\nfrom ", "\njoin "] {
+                let mut j = 0;
+                while let Some(p) = query[j..].find(kw) {
+                    let at = j + p + kw.len();
+                    if let Some(t) = ident(&query[at..]) {
+                        if !out.table_reads.contains(&t) {
+                            out.table_reads.push(t);
+                        }
+                    }
+                    j = at;
+                }
+            }
         }
     }
-    (reads, writes)
+    if let Some(p) = lower.find("iam_role") {
+        let rest = sql[p + "iam_role".len()..].trim_start();
+        if let Some(r) = rest.strip_prefix('\'') {
+            let role = r.split(['\'', ',']).next().unwrap_or("").trim();
+            if role.starts_with("arn:") {
+                out.iam_role = Some(role.to_string());
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -118,13 +188,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn redshift_copy_and_unload_paths() {
-        let (r, w) = redshift_paths("COPY orders FROM 's3://acme-curated/orders/dt=1/' IAM_ROLE 'arn:aws:iam::1:role/R' FORMAT AS PARQUET");
-        assert_eq!(r, vec!["s3://acme-curated/orders/dt=1/"]);
-        assert!(w.is_empty());
-        let (r, w) = redshift_paths("UNLOAD ('select * from t where s = ''x''') TO 's3://acme-export/o/' IAM_ROLE 'arn:aws:iam::1:role/R'");
-        assert!(r.is_empty());
-        assert_eq!(w, vec!["s3://acme-export/o/"]);
+    fn redshift_copy_and_unload() {
+        let c = redshift_sql(
+            "COPY orders FROM 's3://acme-curated/orders/dt=1/' IAM_ROLE 'arn:aws:iam::1:role/R' FORMAT AS PARQUET",
+        );
+        assert_eq!(c.s3_reads, vec!["s3://acme-curated/orders/dt=1/"]);
+        assert!(c.s3_writes.is_empty());
+        assert_eq!(c.table_writes, vec!["orders"]);
+        assert_eq!(c.iam_role.as_deref(), Some("arn:aws:iam::1:role/R"));
+        let u = redshift_sql(
+            "UNLOAD ('select * from sales.t join d on 1=1 where s = ''s3://x'' ') TO 's3://acme-export/o/' IAM_ROLE 'arn:aws:iam::1:role/R'",
+        );
+        assert!(u.s3_reads.is_empty());
+        assert_eq!(u.s3_writes, vec!["s3://acme-export/o/"]);
+        assert_eq!(u.table_reads, vec!["sales.t", "d"]);
+        assert!(u.table_writes.is_empty());
     }
 
     #[test]

@@ -30,20 +30,30 @@ pub struct LineageQuery {
 
 /// Event names that can move data (a first filter before resolving contexts).
 const DATA_NAMES: &[&str] = &[
-    "GetObject", "GetObjectTorrent", "SelectObjectContent", "CopyObject", "UploadPartCopy", "PutObject",
+    "GetObject", "GetObjectTorrent", "SelectObjectContent", "CopyObject", "UploadPartCopy", "PutObject", "UploadPart",
     "CompleteMultipartUpload", "RestoreObject", "DeleteObject", "DeleteObjects", "Decrypt", "GetItem",
     "BatchGetItem", "Query", "Scan", "ExportTableToPointInTime", "ExecuteStatement", "PutItem", "UpdateItem",
     "BatchWriteItem", "TransactWriteItems", "ImportTable", "DeleteItem", "GetRecords", "SubscribeToShard",
     "PutRecord", "PutRecords", "PutRecordBatch",
 ];
 
+/// A dataset: a resource row (objects, DynamoDB tables, streams), or one only a statement's SQL names (a
+/// Redshift table, an S3 prefix), known by its node id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Ds {
+    Res(i64),
+    Sql(String),
+}
+
 #[derive(Debug, Clone)]
 struct Fact {
     event: EventRow,
-    resource: i64,
+    ds: Ds,
     node: Node,
     flow: Flow,
     kms: bool,
+    /// Named by a statement's SQL (certain), not seen in a data call.
+    sql: bool,
 }
 
 #[derive(Default)]
@@ -130,9 +140,10 @@ pub struct Builder<'s> {
     until: Option<i64>,
     nodes: BTreeMap<String, Node>,
     edges: BTreeMap<(String, String, &'static str, Option<String>), Agg>,
-    up_done: HashMap<i64, i64>,
-    down_done: HashMap<i64, i64>,
+    up_done: HashMap<String, i64>,
+    down_done: HashMap<String, i64>,
     touches: HashMap<i64, Vec<Touch>>,
+    statements: Option<Vec<Ctx>>,
 }
 
 impl<'s> Builder<'s> {
@@ -146,6 +157,7 @@ impl<'s> Builder<'s> {
             up_done: HashMap::new(),
             down_done: HashMap::new(),
             touches: HashMap::new(),
+            statements: None,
         }
     }
 
@@ -197,7 +209,14 @@ impl<'s> Builder<'s> {
         for e in events {
             for t in self.touches.get(&e.id).cloned().unwrap_or_default() {
                 if let (Some(flow), Some(node)) = (rules::flow(&e.event_source, &e.event_name, &t.rtype, &t.access), touch_node(&t)) {
-                    out.push(Fact { kms: e.event_source == "kms.amazonaws.com", event: e.clone(), resource: t.resource, node, flow });
+                    out.push(Fact {
+                        kms: e.event_source == "kms.amazonaws.com",
+                        event: e.clone(),
+                        ds: Ds::Res(t.resource),
+                        node,
+                        flow,
+                        sql: false,
+                    });
                 }
             }
         }
@@ -206,6 +225,16 @@ impl<'s> Builder<'s> {
 
     /// The data calls of an actor context in a window (inclusive), in time order.
     fn context_facts(&mut self, ctx: &Ctx, lo: i64, hi: i64) -> Result<Vec<Fact>> {
+        // A statement's calls are all of its context, whatever their order (its SQL states the derivation).
+        let (lo, hi) = if ctx.statement { (i64::MIN, i64::MAX) } else { (lo, hi) };
+        let mut sql = Vec::new();
+        if let (true, Some(st)) = (ctx.statement, &ctx.started_by) {
+            for (nodes, flow) in [(&ctx.sql_reads, Flow::Read), (&ctx.sql_writes, Flow::Write)] {
+                for n in nodes {
+                    sql.push(Fact { event: st.clone(), ds: Ds::Sql(n.id.clone()), node: n.clone(), flow, kms: false, sql: true });
+                }
+            }
+        }
         let lo = lo.max(ctx.start.unwrap_or(i64::MIN)).max(self.since.unwrap_or(i64::MIN));
         let hi = hi.min(ctx.end.unwrap_or(i64::MAX)).min(self.until.unwrap_or(i64::MAX));
         if lo > hi {
@@ -224,18 +253,65 @@ impl<'s> Builder<'s> {
                 mine.push(e);
             }
         }
-        self.facts(mine)
+        let mut facts = self.facts(mine)?;
+        facts.extend(sql);
+        Ok(facts)
     }
 
-    /// Calls of one dataset with the given flow, in the window and strictly inside (after, before).
-    fn dataset_facts(&mut self, resource: i64, access: &str, after: i64, before: i64) -> Result<Vec<Fact>> {
-        let events: Vec<EventRow> = self
-            .store()
-            .resource_events_with(resource, &[access], self.since, self.until)?
-            .into_iter()
-            .filter(|e| e.time_ms.is_some_and(|t| t > after && t < before))
-            .collect();
-        Ok(self.facts(events)?.into_iter().filter(|f| f.resource == resource).collect())
+    /// Every Redshift Data API statement in the window, with what its SQL reads and writes.
+    fn statements(&mut self) -> Result<Vec<Ctx>> {
+        if let Some(s) = &self.statements {
+            return Ok(s.clone());
+        }
+        let (lo, hi) = (self.since.unwrap_or(i64::MIN), self.until.unwrap_or(i64::MAX));
+        let mut out = Vec::new();
+        for e in self.store().events_named(&["ExecuteStatement", "BatchExecuteStatement"], lo, hi)? {
+            if let Some(c) = self.cx.statement_ctx(&e)? {
+                out.push(c);
+            }
+        }
+        self.statements = Some(out.clone());
+        Ok(out)
+    }
+
+    /// The actor of a fact: a SQL-named dataset belongs to its statement.
+    fn ctx_of(&mut self, f: &Fact) -> Result<Ctx> {
+        if f.sql {
+            if let Some(c) = self.cx.statement_ctx(&f.event)? {
+                return Ok(c);
+            }
+        }
+        self.cx.of(&f.event)
+    }
+
+    /// Calls of one dataset with the given access (`read`/`write`), strictly inside (after, before).
+    fn dataset_facts(&mut self, ds: &Ds, access: &str, after: i64, before: i64) -> Result<Vec<Fact>> {
+        let inside = |t: Option<i64>| t.is_some_and(|t| t > after && t < before);
+        match ds {
+            Ds::Res(resource) => {
+                let events: Vec<EventRow> = self
+                    .store()
+                    .resource_events_with(*resource, &[access], self.since, self.until)?
+                    .into_iter()
+                    .filter(|e| inside(e.time_ms))
+                    .collect();
+                Ok(self.facts(events)?.into_iter().filter(|f| f.ds == *ds).collect())
+            }
+            Ds::Sql(id) => {
+                let mut out = Vec::new();
+                for st in self.statements()? {
+                    let Some(ev) = &st.started_by else { continue };
+                    if !inside(ev.time_ms) {
+                        continue;
+                    }
+                    let (nodes, flow) = if access == "write" { (&st.sql_writes, Flow::Write) } else { (&st.sql_reads, Flow::Read) };
+                    for n in nodes.iter().filter(|n| n.id == *id) {
+                        out.push(Fact { event: ev.clone(), ds: ds.clone(), node: n.clone(), flow, kms: false, sql: true });
+                    }
+                }
+                Ok(out)
+            }
+        }
     }
 
     fn add_ctx(&mut self, ctx: &Ctx) -> Result<()> {
@@ -249,83 +325,88 @@ impl<'s> Builder<'s> {
         Ok(())
     }
 
-    fn flow_conf(ctx: &Ctx, f: &Fact) -> &'static str {
-        if f.kms {
+    /// How sure the attribution of one call to its actor is (each call's own context decides: in one Athena
+    /// query, the results file named after it is certain, the reads are not).
+    fn conf(&mut self, f: &Fact) -> Result<&'static str> {
+        Ok(if f.sql {
+            confidence::HIGH
+        } else if f.kms {
             confidence::LOW
         } else {
-            ctx.attribution
-        }
+            self.ctx_of(f)?.attribution
+        })
     }
 
     /// Where the data of a dataset came from: the writes before `before`, the reads they derive from, and so on.
-    pub fn upstream(&mut self, resource: i64, node: &Node, before: i64, depth: usize) -> Result<()> {
-        if depth == 0 || self.up_done.get(&resource).is_some_and(|b| *b >= before) {
+    fn upstream(&mut self, ds: &Ds, node: &Node, before: i64, depth: usize) -> Result<()> {
+        if depth == 0 || self.up_done.get(&node.id).is_some_and(|b| *b >= before) {
             return Ok(());
         }
-        self.up_done.insert(resource, before);
+        self.up_done.insert(node.id.clone(), before);
         self.node(node);
-        for w in self.dataset_facts(resource, "write", i64::MIN, before)? {
+        for w in self.dataset_facts(ds, "write", i64::MIN, before)? {
             if w.flow != Flow::Write {
                 continue;
             }
             let t = w.event.time_ms.unwrap_or(i64::MIN);
-            let ctx = self.cx.of(&w.event)?;
+            let ctx = self.ctx_of(&w)?;
             self.add_ctx(&ctx)?;
-            self.edge(&ctx.node.id, &node.id, edge::WRITE, Some(&ctx.node.id), ctx.attribution, &w.event);
-            if rules::COPIES.contains(&w.event.event_name.as_str()) {
+            let wconf = self.conf(&w)?;
+            self.edge(&ctx.node.id, &node.id, edge::WRITE, Some(&ctx.node.id), wconf, &w.event);
+            if !w.sql && rules::COPIES.contains(&w.event.event_name.as_str()) {
                 for src in self.facts(vec![w.event.clone()])? {
-                    if src.flow == Flow::Read && src.resource != resource {
+                    if src.flow == Flow::Read && src.ds != *ds {
                         self.node(&src.node);
                         self.edge(&src.node.id, &node.id, edge::COPY, Some(&ctx.node.id), confidence::HIGH, &w.event);
+                        self.edge(&src.node.id, &node.id, edge::DERIVED, Some(&ctx.node.id), confidence::HIGH, &w.event);
                         self.edge(&src.node.id, &ctx.node.id, edge::READ, Some(&ctx.node.id), ctx.attribution, &w.event);
-                        self.upstream(src.resource, &src.node, t, depth - 1)?;
+                        self.upstream(&src.ds, &src.node, t, depth - 1)?;
                     }
                 }
                 continue;
             }
             let lo = if ctx.start.is_some() { i64::MIN } else { t.saturating_sub(HORIZON) };
             for r in self.context_facts(&ctx, lo, t - 1)? {
-                if r.flow != Flow::Read || r.resource == resource && r.event.id == w.event.id {
-                    continue;
-                }
                 let rt = r.event.time_ms.unwrap_or(i64::MIN);
-                if rt >= t {
+                if r.flow != Flow::Read || r.ds == *ds || (!ctx.statement && rt >= t) {
                     continue;
                 }
                 self.node(&r.node);
-                let c = Self::flow_conf(&ctx, &r);
-                self.edge(&r.node.id, &ctx.node.id, edge::READ, Some(&ctx.node.id), c, &r.event);
-                self.edge(&r.node.id, &node.id, edge::DERIVED, Some(&ctx.node.id), weakest(c, ctx.derivation), &r.event);
-                self.edge(&r.node.id, &node.id, edge::DERIVED, Some(&ctx.node.id), weakest(c, ctx.derivation), &w.event);
-                self.upstream(r.resource, &r.node, rt, depth - 1)?;
+                let rconf = self.conf(&r)?;
+                let d = weakest(weakest(rconf, wconf), ctx.derivation);
+                self.edge(&r.node.id, &ctx.node.id, edge::READ, Some(&ctx.node.id), rconf, &r.event);
+                self.edge(&r.node.id, &node.id, edge::DERIVED, Some(&ctx.node.id), d, &r.event);
+                self.edge(&r.node.id, &node.id, edge::DERIVED, Some(&ctx.node.id), d, &w.event);
+                self.upstream(&r.ds, &r.node, rt, depth - 1)?;
             }
         }
         Ok(())
     }
 
     /// Who consumed a dataset's data after `after`: the reads, the writes they lead to, and so on.
-    pub fn downstream(&mut self, resource: i64, node: &Node, after: i64, depth: usize) -> Result<()> {
-        if depth == 0 || self.down_done.get(&resource).is_some_and(|a| *a <= after) {
+    fn downstream(&mut self, ds: &Ds, node: &Node, after: i64, depth: usize) -> Result<()> {
+        if depth == 0 || self.down_done.get(&node.id).is_some_and(|a| *a <= after) {
             return Ok(());
         }
-        self.down_done.insert(resource, after);
+        self.down_done.insert(node.id.clone(), after);
         self.node(node);
-        for r in self.dataset_facts(resource, "read", after, i64::MAX)? {
+        for r in self.dataset_facts(ds, "read", after, i64::MAX)? {
             if r.flow != Flow::Read {
                 continue;
             }
             let t = r.event.time_ms.unwrap_or(i64::MIN);
-            let ctx = self.cx.of(&r.event)?;
+            let ctx = self.ctx_of(&r)?;
             self.add_ctx(&ctx)?;
-            let c = Self::flow_conf(&ctx, &r);
-            self.edge(&node.id, &ctx.node.id, edge::READ, Some(&ctx.node.id), c, &r.event);
-            if rules::COPIES.contains(&r.event.event_name.as_str()) {
+            let rconf = self.conf(&r)?;
+            self.edge(&node.id, &ctx.node.id, edge::READ, Some(&ctx.node.id), rconf, &r.event);
+            if !r.sql && rules::COPIES.contains(&r.event.event_name.as_str()) {
                 for dst in self.facts(vec![r.event.clone()])? {
-                    if dst.flow == Flow::Write && dst.resource != resource {
+                    if dst.flow == Flow::Write && dst.ds != *ds {
                         self.node(&dst.node);
                         self.edge(&node.id, &dst.node.id, edge::COPY, Some(&ctx.node.id), confidence::HIGH, &r.event);
+                        self.edge(&node.id, &dst.node.id, edge::DERIVED, Some(&ctx.node.id), confidence::HIGH, &r.event);
                         self.edge(&ctx.node.id, &dst.node.id, edge::WRITE, Some(&ctx.node.id), ctx.attribution, &r.event);
-                        self.downstream(dst.resource, &dst.node, t, depth - 1)?;
+                        self.downstream(&dst.ds, &dst.node, t, depth - 1)?;
                     }
                 }
                 continue;
@@ -333,19 +414,22 @@ impl<'s> Builder<'s> {
             let hi = if ctx.end.is_some() || ctx.start.is_some() { i64::MAX } else { t.saturating_add(HORIZON) };
             for w in self.context_facts(&ctx, t + 1, hi)? {
                 let wt = w.event.time_ms.unwrap_or(i64::MIN);
-                if wt <= t || w.resource == resource {
+                if w.ds == *ds || (!ctx.statement && wt <= t) {
                     continue;
                 }
-                self.node(&w.node);
+                let wconf = self.conf(&w)?;
                 match w.flow {
                     Flow::Write => {
-                        self.edge(&ctx.node.id, &w.node.id, edge::WRITE, Some(&ctx.node.id), ctx.attribution, &w.event);
-                        self.edge(&node.id, &w.node.id, edge::DERIVED, Some(&ctx.node.id), weakest(c, ctx.derivation), &r.event);
-                        self.edge(&node.id, &w.node.id, edge::DERIVED, Some(&ctx.node.id), weakest(c, ctx.derivation), &w.event);
-                        self.downstream(w.resource, &w.node, wt, depth - 1)?;
+                        self.node(&w.node);
+                        let d = weakest(weakest(rconf, wconf), ctx.derivation);
+                        self.edge(&ctx.node.id, &w.node.id, edge::WRITE, Some(&ctx.node.id), wconf, &w.event);
+                        self.edge(&node.id, &w.node.id, edge::DERIVED, Some(&ctx.node.id), d, &r.event);
+                        self.edge(&node.id, &w.node.id, edge::DERIVED, Some(&ctx.node.id), d, &w.event);
+                        self.downstream(&w.ds, &w.node, wt, depth - 1)?;
                     }
                     Flow::Delete => {
-                        self.edge(&ctx.node.id, &w.node.id, edge::DELETE, Some(&ctx.node.id), ctx.attribution, &w.event);
+                        self.node(&w.node);
+                        self.edge(&ctx.node.id, &w.node.id, edge::DELETE, Some(&ctx.node.id), wconf, &w.event);
                     }
                     Flow::Read => {}
                 }
@@ -363,13 +447,13 @@ impl<'s> Builder<'s> {
             self.node(&f.node);
             match f.flow {
                 Flow::Read if q.direction != Direction::Downstream => {
-                    let c = Self::flow_conf(ctx, f);
+                    let c = self.conf(&f)?;
                     self.edge(&f.node.id, &ctx.node.id, edge::READ, Some(&ctx.node.id), c, &f.event);
-                    self.upstream(f.resource, &f.node, t, q.depth)?;
+                    self.upstream(&f.ds, &f.node, t, q.depth)?;
                 }
                 Flow::Write if q.direction != Direction::Upstream => {
                     self.edge(&ctx.node.id, &f.node.id, edge::WRITE, Some(&ctx.node.id), ctx.attribution, &f.event);
-                    self.downstream(f.resource, &f.node, t, q.depth)?;
+                    self.downstream(&f.ds, &f.node, t, q.depth)?;
                 }
                 Flow::Delete if q.direction != Direction::Upstream => {
                     self.edge(&ctx.node.id, &f.node.id, edge::DELETE, Some(&ctx.node.id), ctx.attribution, &f.event);
@@ -382,11 +466,11 @@ impl<'s> Builder<'s> {
 
     fn dataset(&mut self, r: &ResourceRow, n: &Node, q: &LineageQuery) -> Result<()> {
         if q.direction != Direction::Downstream {
-            self.upstream(r.id, n, i64::MAX, q.depth)?;
+            self.upstream(&Ds::Res(r.id), n, i64::MAX, q.depth)?;
         }
         if q.direction != Direction::Upstream {
-            self.down_done.remove(&r.id);
-            self.downstream(r.id, n, i64::MIN, q.depth)?;
+            self.down_done.remove(&n.id);
+            self.downstream(&Ds::Res(r.id), n, i64::MIN, q.depth)?;
         }
         self.node(n);
         Ok(())
@@ -569,7 +653,7 @@ impl<'s> Builder<'s> {
                 let copy = rules::COPIES.contains(&e.event_name.as_str());
                 for f in &facts {
                     self.node(&f.node);
-                    let c = Self::flow_conf(&ctx, f);
+                    let c = self.conf(&f)?;
                     match f.flow {
                         Flow::Read => self.edge(&f.node.id, &ctx.node.id, edge::READ, Some(&ctx.node.id), c, e),
                         Flow::Write => self.edge(&ctx.node.id, &f.node.id, edge::WRITE, Some(&ctx.node.id), c, e),
@@ -589,36 +673,21 @@ impl<'s> Builder<'s> {
         self.finish(None)
     }
 
-    /// `starts` edges of a call that started work, and a Redshift statement's SQL-named paths.
+    /// A Redshift statement's `starts` edge and SQL-named reads and writes (Glue runs and Athena queries get theirs
+    /// from their calls' contexts).
     fn start_edges(&mut self, e: &EventRow) -> Result<()> {
         if e.error_code.is_some() {
             return Ok(());
         }
-        let starter = self.cx.of(e)?;
-        self.node(&starter.node);
-        if let Some((node, reads, writes)) = self.cx.statement_paths(e)? {
-            self.node(&node);
-            self.edge(&starter.node.id, &node.id, edge::STARTS, Some(&starter.node.id), confidence::HIGH, e);
-            for (paths, is_read) in [(reads, true), (writes, false)] {
-                for p in paths {
-                    let (b, k) = p.trim_start_matches("s3://").split_once('/').unwrap_or((p.trim_start_matches("s3://"), ""));
-                    let pn = Node {
-                        id: p.clone(),
-                        kind: kind::S3_PREFIX.into(),
-                        label: k.to_string(),
-                        account: None,
-                        region: None,
-                        namespace: Some(format!("s3://{b}")),
-                        name: Some(k.to_string()),
-                        properties: BTreeMap::new(),
-                    };
-                    self.node(&pn);
-                    if is_read {
-                        self.edge(&pn.id, &node.id, edge::READ, Some(&node.id), confidence::HIGH, e);
-                    } else {
-                        self.edge(&node.id, &pn.id, edge::WRITE, Some(&node.id), confidence::HIGH, e);
-                    }
-                }
+        if let Some(st) = self.cx.statement_ctx(e)? {
+            self.add_ctx(&st)?;
+            for n in &st.sql_reads {
+                self.node(n);
+                self.edge(&n.id, &st.node.id, edge::READ, Some(&st.node.id), confidence::HIGH, e);
+            }
+            for n in &st.sql_writes {
+                self.node(n);
+                self.edge(&st.node.id, &n.id, edge::WRITE, Some(&st.node.id), confidence::HIGH, e);
             }
         }
         Ok(())

@@ -2,6 +2,7 @@
 
 use super::output::sanitize;
 use super::{parse_when, Outcome};
+use crate::export::ExportFormat;
 use crate::lineage::graph::edge;
 use crate::lineage::{Direction, Graph, LineageQuery};
 use crate::store::Store;
@@ -16,7 +17,6 @@ pub enum LineageFormat {
     Table,
     Json,
     Dot,
-    Graphml,
     Openlineage,
 }
 
@@ -43,13 +43,19 @@ pub struct Args {
     /// Output format (table on a terminal, json otherwise).
     #[arg(long, value_enum)]
     format: Option<LineageFormat>,
+    /// Stop expanding after this many edges (the answer then says `"truncated": true`).
+    #[arg(long, default_value_t = 50_000)]
+    limit: usize,
+    /// Follow only derivations at least this sure (low follows everything; medium skips long-lived sessions).
+    #[arg(long, value_parser = ["low", "medium", "high"], default_value = "low")]
+    min_confidence: String,
 }
 
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
     /// Output format.
     #[arg(long, value_enum)]
-    format: LineageFormat,
+    format: ExportFormat,
     #[arg(long, value_parser = parse_when)]
     since: Option<i64>,
     #[arg(long, value_parser = parse_when)]
@@ -60,6 +66,9 @@ pub struct ExportArgs {
     /// Hops for --resource.
     #[arg(long, default_value_t = 5)]
     depth: usize,
+    /// With --resource: stop expanding after this many edges.
+    #[arg(long, default_value_t = 50_000)]
+    limit: usize,
 }
 
 pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
@@ -78,7 +87,7 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
         since: args.since,
         until: args.until,
     };
-    let g = crate::lineage::lineage(&store, &q)?;
+    let g = crate::lineage::lineage(&store, &q, args.limit, &args.min_confidence)?;
     let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
         LineageFormat::Table
     } else {
@@ -99,29 +108,27 @@ pub fn export(db: &Path, args: &ExportArgs) -> Result<Outcome> {
                 since: args.since,
                 until: args.until,
             },
+            args.limit,
+            "low",
         )?,
         None => crate::lineage::whole(&store, args.since, args.until)?,
     };
-    write(&g, args.format)
+    let mut out = super::output::stdout();
+    crate::export::write(&g, args.format, &mut out)?;
+    out.flush()?;
+    Ok(Outcome::Ok)
 }
 
 fn write(g: &Graph, format: LineageFormat) -> Result<Outcome> {
     let mut out = super::output::stdout();
     match format {
         LineageFormat::Table => table(g, &mut out)?,
-        LineageFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, g)?;
-            writeln!(out)?;
-        }
-        other => write_other(g, other, &mut out)?,
+        LineageFormat::Json => crate::export::write(g, ExportFormat::Json, &mut out)?,
+        LineageFormat::Dot => crate::export::write(g, ExportFormat::Dot, &mut out)?,
+        LineageFormat::Openlineage => crate::export::write(g, ExportFormat::Openlineage, &mut out)?,
     }
     out.flush()?;
     Ok(Outcome::Ok)
-}
-
-fn write_other(g: &Graph, format: LineageFormat, out: &mut dyn Write) -> Result<()> {
-    let _ = (g, out);
-    anyhow::bail!("format {format:?} is not available in this build")
 }
 
 /// Paths of data (dataset → dataset through copies and derivations), then every edge with its evidence.

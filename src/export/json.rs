@@ -20,6 +20,7 @@ mod tests {
     fn export_json_is_the_serialized_graph() {
         let g = Graph {
             root: None,
+            truncated: false,
             nodes: vec![Node {
                 id: "s3://b/k\"\n".into(),
                 kind: "s3_object".into(),

@@ -177,6 +177,7 @@ mod tests {
     fn export_sorts_unsorted_graphs_and_finds_dangling_endpoints() {
         let g = Graph {
             root: None,
+            truncated: false,
             nodes: vec![node("b"), node("a")],
             edges: vec![edge("b", "z"), edge("a", "b")],
         };
@@ -193,6 +194,7 @@ mod tests {
     fn export_every_format_is_deterministic() {
         let g = Graph {
             root: Some("a".into()),
+            truncated: false,
             nodes: vec![node("b"), node("a")],
             edges: vec![edge("b", "z"), edge("a", "b")],
         };

@@ -117,6 +117,9 @@ pub struct Graph {
     pub root: Option<String>,
     pub nodes: Vec<Node>,
     pub edges: Vec<Edge>,
+    /// Set when a lineage walk stopped at its edge limit (`--limit`): the answer is a part of the lineage.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
 }
 
 impl Graph {

@@ -14,8 +14,11 @@ use crate::correlate::Result;
 use crate::store::Store;
 
 /// Answers `lineage TARGET`.
-pub fn lineage(store: &Store, q: &LineageQuery) -> Result<Graph> {
-    Builder::new(store, q.since, q.until).lineage(q)
+pub fn lineage(store: &Store, q: &LineageQuery, limit: usize, min_confidence: &str) -> Result<Graph> {
+    Builder::new(store, q.since, q.until)
+        .limit(limit)
+        .min_confidence(min_confidence)
+        .lineage(q)
 }
 
 /// The whole graph of a window (`export`).

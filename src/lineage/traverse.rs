@@ -10,6 +10,7 @@ use crate::store::query::{EventRow, ResourceRow, Touch};
 use crate::store::Store;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::rc::Rc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -144,7 +145,16 @@ pub struct Builder<'s> {
     down_done: HashMap<String, i64>,
     touches: HashMap<i64, Vec<Touch>>,
     statements: Option<Vec<Ctx>>,
+    /// A scope's data calls of one UTC day, by the actor each resolves to, in time order.
+    day_cache: HashMap<(Scope, i64), Rc<HashMap<String, Vec<Rc<Fact>>>>>,
+    /// Stop expanding once the answer has this many edges (`truncated` is then set).
+    limit: usize,
+    truncated: bool,
+    /// Derivations weaker than this are not followed (`--min-confidence`).
+    min_rank: u8,
 }
+
+const DAY: i64 = 86_400_000;
 
 impl<'s> Builder<'s> {
     pub fn new(store: &'s Store, since: Option<i64>, until: Option<i64>) -> Self {
@@ -158,7 +168,30 @@ impl<'s> Builder<'s> {
             down_done: HashMap::new(),
             touches: HashMap::new(),
             statements: None,
+            day_cache: HashMap::new(),
+            limit: usize::MAX,
+            truncated: false,
+            min_rank: 0,
         }
+    }
+
+    /// Caps the answer's size: a walk stops expanding after `limit` edges and says so.
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Follows only derivations at least this sure (`low`, `medium`, `high`).
+    pub fn min_confidence(mut self, c: &str) -> Self {
+        self.min_rank = rank(c);
+        self
+    }
+
+    fn full(&mut self) -> bool {
+        if self.edges.len() >= self.limit {
+            self.truncated = true;
+        }
+        self.truncated
     }
 
     fn store(&self) -> &'s Store {
@@ -224,14 +257,21 @@ impl<'s> Builder<'s> {
     }
 
     /// The data calls of an actor context in a window (inclusive), in time order.
-    fn context_facts(&mut self, ctx: &Ctx, lo: i64, hi: i64) -> Result<Vec<Fact>> {
+    fn context_facts(&mut self, ctx: &Ctx, lo: i64, hi: i64) -> Result<Vec<Rc<Fact>>> {
         // A statement's calls are all of its context, whatever their order (its SQL states the derivation).
         let (lo, hi) = if ctx.statement { (i64::MIN, i64::MAX) } else { (lo, hi) };
         let mut sql = Vec::new();
         if let (true, Some(st)) = (ctx.statement, &ctx.started_by) {
             for (nodes, flow) in [(&ctx.sql_reads, Flow::Read), (&ctx.sql_writes, Flow::Write)] {
                 for n in nodes {
-                    sql.push(Fact { event: st.clone(), ds: Ds::Sql(n.id.clone()), node: n.clone(), flow, kms: false, sql: true });
+                    sql.push(Rc::new(Fact {
+                        event: st.clone(),
+                        ds: Ds::Sql(n.id.clone()),
+                        node: n.clone(),
+                        flow,
+                        kms: false,
+                        sql: true,
+                    }));
                 }
             }
         }
@@ -240,22 +280,55 @@ impl<'s> Builder<'s> {
         if lo > hi {
             return Ok(Vec::new());
         }
-        let events = match &ctx.scope {
+        let mut facts = Vec::new();
+        if hi.saturating_sub(lo) > 400 * DAY {
+            // An unbounded context: read it directly (not cached).
+            for (f, id) in self.scope_facts(&ctx.scope, lo, hi)? {
+                if id == ctx.node.id {
+                    facts.push(Rc::new(f));
+                }
+            }
+        } else {
+            // Cached per scope and UTC day: a walk asks many overlapping windows of the same sessions.
+            for day in lo.div_euclid(DAY)..=hi.div_euclid(DAY) {
+                let key = (ctx.scope.clone(), day);
+                if !self.day_cache.contains_key(&key) {
+                    let mut by_actor: HashMap<String, Vec<Rc<Fact>>> = HashMap::new();
+                    for (f, id) in self.scope_facts(&ctx.scope, day * DAY, day * DAY + DAY - 1)? {
+                        by_actor.entry(id).or_default().push(Rc::new(f));
+                    }
+                    self.day_cache.insert(key.clone(), Rc::new(by_actor));
+                }
+                let cached = self.day_cache.get(&key).cloned().unwrap_or_default();
+                if let Some(v) = cached.get(&ctx.node.id) {
+                    // In time order (events come sorted): a binary search finds the window.
+                    let time = |f: &Rc<Fact>| f.event.time_ms.unwrap_or(i64::MIN);
+                    let a = v.partition_point(|f| time(f) < lo);
+                    let b = v.partition_point(|f| time(f) <= hi);
+                    facts.extend(v[a..b].iter().cloned());
+                }
+            }
+        }
+        facts.extend(sql);
+        Ok(facts)
+    }
+
+    /// The data facts of one scope (key or principal) in a window, each with the actor its call resolves to.
+    fn scope_facts(&mut self, scope: &Scope, lo: i64, hi: i64) -> Result<Vec<(Fact, String)>> {
+        let events = match scope {
             Scope::Key(k) => self.store().events_by_access_key(k, Some(lo), Some(hi))?,
             Scope::Principal(p) => self.store().events_by_principal(*p, Some(lo), Some(hi))?,
         };
-        let mut mine = Vec::new();
-        for e in events {
-            if e.error_code.is_some() || !DATA_NAMES.contains(&e.event_name.as_str()) {
-                continue;
-            }
-            if self.cx.of(&e)?.node.id == ctx.node.id {
-                mine.push(e);
-            }
+        let events: Vec<EventRow> = events
+            .into_iter()
+            .filter(|e| e.error_code.is_none() && DATA_NAMES.contains(&e.event_name.as_str()))
+            .collect();
+        let mut out = Vec::new();
+        for f in self.facts(events)? {
+            let id = self.cx.of(&f.event)?.node.id;
+            out.push((f, id));
         }
-        let mut facts = self.facts(mine)?;
-        facts.extend(sql);
-        Ok(facts)
+        Ok(out)
     }
 
     /// Every Redshift Data API statement in the window, with what its SQL reads and writes.
@@ -339,12 +412,15 @@ impl<'s> Builder<'s> {
 
     /// Where the data of a dataset came from: the writes before `before`, the reads they derive from, and so on.
     fn upstream(&mut self, ds: &Ds, node: &Node, before: i64, depth: usize) -> Result<()> {
-        if depth == 0 || self.up_done.get(&node.id).is_some_and(|b| *b >= before) {
+        if depth == 0 || self.full() || self.up_done.get(&node.id).is_some_and(|b| *b >= before) {
             return Ok(());
         }
         self.up_done.insert(node.id.clone(), before);
         self.node(node);
         for w in self.dataset_facts(ds, "write", i64::MIN, before)? {
+            if self.full() {
+                break;
+            }
             if w.flow != Flow::Write {
                 continue;
             }
@@ -372,8 +448,14 @@ impl<'s> Builder<'s> {
                     continue;
                 }
                 self.node(&r.node);
+                if self.full() {
+                    break;
+                }
                 let rconf = self.conf(&r)?;
                 let d = weakest(weakest(rconf, wconf), ctx.derivation);
+                if rank(d) < self.min_rank {
+                    continue;
+                }
                 self.edge(&r.node.id, &ctx.node.id, edge::READ, Some(&ctx.node.id), rconf, &r.event);
                 self.edge(&r.node.id, &node.id, edge::DERIVED, Some(&ctx.node.id), d, &r.event);
                 self.edge(&r.node.id, &node.id, edge::DERIVED, Some(&ctx.node.id), d, &w.event);
@@ -385,12 +467,15 @@ impl<'s> Builder<'s> {
 
     /// Who consumed a dataset's data after `after`: the reads, the writes they lead to, and so on.
     fn downstream(&mut self, ds: &Ds, node: &Node, after: i64, depth: usize) -> Result<()> {
-        if depth == 0 || self.down_done.get(&node.id).is_some_and(|a| *a <= after) {
+        if depth == 0 || self.full() || self.down_done.get(&node.id).is_some_and(|a| *a <= after) {
             return Ok(());
         }
         self.down_done.insert(node.id.clone(), after);
         self.node(node);
         for r in self.dataset_facts(ds, "read", after, i64::MAX)? {
+            if self.full() {
+                break;
+            }
             if r.flow != Flow::Read {
                 continue;
             }
@@ -417,11 +502,17 @@ impl<'s> Builder<'s> {
                 if w.ds == *ds || (!ctx.statement && wt <= t) {
                     continue;
                 }
+                if self.full() {
+                    break;
+                }
                 let wconf = self.conf(&w)?;
                 match w.flow {
                     Flow::Write => {
-                        self.node(&w.node);
                         let d = weakest(weakest(rconf, wconf), ctx.derivation);
+                        if rank(d) < self.min_rank {
+                            continue;
+                        }
+                        self.node(&w.node);
                         self.edge(&ctx.node.id, &w.node.id, edge::WRITE, Some(&ctx.node.id), wconf, &w.event);
                         self.edge(&node.id, &w.node.id, edge::DERIVED, Some(&ctx.node.id), d, &r.event);
                         self.edge(&node.id, &w.node.id, edge::DERIVED, Some(&ctx.node.id), d, &w.event);
@@ -548,7 +639,7 @@ impl<'s> Builder<'s> {
             for c in ctxs {
                 self.actor(&c, q)?;
             }
-        } else if let Some(job) = store.resources_typed("AWS::Glue::Job", target.rsplit('/').next().unwrap_or(target))?.pop() {
+        } else if let Some(job) = self.find_job(target)? {
             let mut parts = job.key.split('|').skip(1);
             let (acct, region) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
             root = job.arn.clone().unwrap_or_else(|| format!("arn:aws:glue:{region}:{acct}:job/{}", job.resource_id));
@@ -601,6 +692,9 @@ impl<'s> Builder<'s> {
     }
 
     fn find_run(&self, target: &str) -> Result<Option<ResourceRow>> {
+        if target.starts_with("s3://") || target.starts_with("arn:") {
+            return Ok(None);
+        }
         let id = target
             .strip_prefix("glue_job_run:")
             .or_else(|| target.strip_prefix("athena_query:"))
@@ -611,6 +705,17 @@ impl<'s> Builder<'s> {
             }
         }
         Ok(None)
+    }
+
+    fn find_job(&self, target: &str) -> Result<Option<ResourceRow>> {
+        if target.starts_with("s3://") {
+            return Ok(None);
+        }
+        let name = target.strip_prefix("arn:").map_or(target, |_| target.rsplit('/').next().unwrap_or(target));
+        if target.starts_with("arn:") && !target.contains(":job/") {
+            return Ok(None);
+        }
+        Ok(self.store().resources_typed("AWS::Glue::Job", name)?.pop())
     }
 
     fn find_dataset(&self, target: &str) -> Result<ResourceRow> {
@@ -745,7 +850,7 @@ impl<'s> Builder<'s> {
                 worst.insert(ev, w);
             }
         }
-        let mut g = Graph { root, nodes: self.nodes.into_values().collect(), edges: Vec::new() };
+        let mut g = Graph { root, nodes: self.nodes.into_values().collect(), edges: Vec::new(), truncated: self.truncated };
         for ((from, to, kind, actor), a) in self.edges {
             let integrity = a
                 .rows

@@ -459,7 +459,8 @@ impl Store {
         let mut out: HashMap<i64, Vec<Touch>> = HashMap::new();
         let rows = self.collect(
             "SELECT er.event, r.type, r.key, r.resource_id, r.arn, er.access, r.id
-             FROM rarray(?1) ids JOIN event_resources er ON er.event = ids.value JOIN resources r ON r.id = er.resource
+             FROM event_resources er JOIN resources r ON r.id = er.resource
+             WHERE er.event IN rarray(?1)
              ORDER BY er.event, r.key, er.access",
             [id_array(events)],
             |r| {
@@ -481,9 +482,9 @@ impl Store {
         let rows = self.collect(
             "SELECT d.event, s.path, s.kind, s.sha256, s.integrity, d.record_index FROM (
                 SELECT e.id AS event, e.source_id, e.record_index, 0 AS n
-                  FROM rarray(?1) ids JOIN events e ON e.id = ids.value
+                  FROM events e WHERE e.id IN rarray(?1)
                 UNION ALL SELECT ed.event, ed.source_id, ed.record_index, 1
-                  FROM rarray(?1) ids JOIN event_deliveries ed ON ed.event = ids.value) d
+                  FROM event_deliveries ed WHERE ed.event IN rarray(?1)) d
              JOIN sources s ON s.id = d.source_id ORDER BY d.event, d.n, s.path",
             [id_array(events)],
             |r| {
@@ -524,11 +525,13 @@ impl Store {
         )
     }
 
-    /// Resources of one type with the given id (job names, run ids, query ids...).
+    /// Resources of one type with the given id (job names, run ids, query ids...; not S3 objects, whose ids have
+    /// their own index).
     pub fn resources_typed(&self, rtype: &str, id: &str) -> Result<Vec<ResourceRow>> {
         self.collect(
             &format!(
-                "SELECT {} FROM resources r WHERE r.resource_id = ?1 AND r.type = ?2 ORDER BY r.key",
+                "SELECT {} FROM resources r WHERE r.resource_id = ?1 AND r.type = ?2 AND r.type <> 'AWS::S3::Object'
+                 ORDER BY r.key",
                 Self::RESOURCE_COLS
             ),
             [id, rtype],

@@ -98,6 +98,7 @@ fn graph() -> Graph {
     properties.insert("version_id".to_string(), json!(null));
     let mut g = Graph {
         root: Some(PRINCIPAL.into()),
+        truncated: false,
         nodes: vec![
             ds(
                 &clean,

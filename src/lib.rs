@@ -6,5 +6,6 @@
 pub mod cli;
 pub mod correlate;
 pub mod ingest;
+pub mod integrity;
 pub mod model;
 pub mod store;

@@ -4,6 +4,7 @@ mod ingest;
 mod output;
 mod stats;
 mod timeline;
+mod verify;
 mod who_changed;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -47,6 +48,8 @@ pub enum Command {
     WhoChanged(who_changed::Args),
     /// Everything a principal, access key, IP or resource did or saw, in order, across role sessions
     Timeline(timeline::Args),
+    /// Validate CloudTrail digest chains and log files offline (exit 1 on tampering)
+    Verify(verify::Args),
 }
 
 /// Outcome of a command, mapped to an exit code in one place.
@@ -70,6 +73,7 @@ pub fn main() -> i32 {
         Command::Stats(a) => stats::run(&cli.db, a),
         Command::WhoChanged(a) => who_changed::run(&cli.db, a),
         Command::Timeline(a) => timeline::run(&cli.db, a),
+        Command::Verify(a) => verify::run(&cli.db, a),
     };
     match result {
         Ok(Outcome::Ok) => EXIT_OK,

@@ -28,6 +28,9 @@ pub struct Options {
     pub region: Option<String>,
     /// Threads hashing log files (0: available parallelism).
     pub jobs: usize,
+    /// Newest event the store holds per (account, region), with its event id: a chain of that account and region
+    /// ending before it is missing its tail.
+    pub newest_events: BTreeMap<(String, String), (i64, String)>,
 }
 
 /// (org, account, region, trail, home region, backfill).
@@ -349,7 +352,8 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
         if let Some((sp, sc)) = &dgs[i].sidecar {
             match sc {
                 Ok(sc) => {
-                    if let Some(a) = sc.algorithm.as_deref().filter(|a| *a != sign::ALGORITHM) {
+                    let doc_alg_ok = doc.digest_signature_algorithm == sign::ALGORITHM;
+                    if let Some(a) = sc.algorithm.as_deref().filter(|a| *a != sign::ALGORITHM && doc_alg_ok) {
                         bad = true;
                         cx.find(
                             kind::SIGNATURE_INVALID,
@@ -387,7 +391,8 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
                 }
             }
         }
-        if doc.digest_signature_algorithm != sign::ALGORITHM {
+        let alg_ok = doc.digest_signature_algorithm == sign::ALGORITHM;
+        if !alg_ok {
             bad = true;
             cx.find(
                 kind::SIGNATURE_INVALID,
@@ -400,7 +405,9 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
                 t,
             );
         }
-        let status = if offered.is_empty() {
+        let status = if !alg_ok {
+            DStatus::Invalid
+        } else if offered.is_empty() {
             // No signature here. The newest digest of its chain (or the last before CloudTrail restarted the
             // chain) is unsigned locally; any other digest has lost it.
             let chain = dgs[i].chain.clone();
@@ -829,6 +836,12 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
             if *t >= end {
                 count = count.max((t - end) / HOUR + 1);
                 why.push(format!("log file {} delivered at {}", file_name(p), format_time(*t)));
+            }
+        }
+        if let Some((t, id)) = opts.newest_events.get(&(g.1.clone(), g.2.clone())) {
+            if *t >= end {
+                count = count.max((t - end) / HOUR + 1);
+                why.push(format!("the store holds event {id} of {}", format_time(*t)));
             }
         }
         if count > 0 {

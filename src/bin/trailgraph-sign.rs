@@ -28,7 +28,10 @@ use trailgraph::integrity::{digest, keys, read, sign};
 const HOUR: i64 = 3_600_000;
 
 #[derive(Parser)]
-#[command(name = "trailgraph-sign", about = "Sign CloudTrail digest files with a TEST key (never a real AWS key)")]
+#[command(
+    name = "trailgraph-sign",
+    about = "Sign CloudTrail digest files with a TEST key (never a real AWS key)"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -105,7 +108,8 @@ fn main() -> Result<()> {
 
 fn load_key(p: &Path) -> Result<RsaPrivateKey> {
     let text = std::fs::read_to_string(p).with_context(|| p.display().to_string())?;
-    RsaPrivateKey::from_pkcs8_pem(&text).with_context(|| format!("{}: not a PKCS#8 PEM RSA key", p.display()))
+    RsaPrivateKey::from_pkcs8_pem(&text)
+        .with_context(|| format!("{}: not a PKCS#8 PEM RSA key", p.display()))
 }
 
 /// `{"PublicKeyList": [...]}` as `aws cloudtrail list-public-keys` prints it.
@@ -151,11 +155,15 @@ fn sign_tree(a: &SignArgs) -> Result<()> {
             continue;
         }
         let p = e.path().to_string_lossy().to_string();
-        let Some((account, region, Some(t))) = digest::parse_log_name(&p) else { continue };
+        let Some((account, region, Some(t))) = digest::parse_log_name(&p) else {
+            continue;
+        };
         if a.account.as_deref().is_some_and(|x| x != account) {
             continue;
         }
-        let Some(k) = digest::from_awslogs(&p) else { continue };
+        let Some(k) = digest::from_awslogs(&p) else {
+            continue;
+        };
         let h = read::hash_bytes(&std::fs::read(e.path())?).map_err(anyhow::Error::msg)?;
         groups
             .entry((digest::org_of(&p), account, region))
@@ -177,10 +185,13 @@ fn sign_tree(a: &SignArgs) -> Result<()> {
         let (f, t) = g.split_once("..").context("--gap FROM..TO")?;
         gaps.push((parse(f)?, parse(t)?));
     }
-    let home = a
-        .home_region
-        .clone()
-        .unwrap_or_else(|| groups.keys().next().map(|k| k.2.clone()).unwrap_or_default());
+    let home = a.home_region.clone().unwrap_or_else(|| {
+        groups
+            .keys()
+            .next()
+            .map(|k| k.2.clone())
+            .unwrap_or_default()
+    });
     let mut written = 0;
     for ((org, account, region), logs) in &groups {
         let oldest = logs.iter().map(|l| l.time).min().unwrap_or(0);
@@ -214,7 +225,8 @@ fn sign_tree(a: &SignArgs) -> Result<()> {
                 &stamp[6..8],
                 a.trail
             );
-            let listed: Vec<&LogFile> = logs.iter().filter(|l| l.time >= w && l.time < we).collect();
+            let listed: Vec<&LogFile> =
+                logs.iter().filter(|l| l.time >= w && l.time < we).collect();
             let files: Vec<Value> = listed
                 .iter()
                 .map(|l| {
@@ -222,13 +234,28 @@ fn sign_tree(a: &SignArgs) -> Result<()> {
                            "newestEventTime": time(l.time), "oldestEventTime": time(l.time)})
                 })
                 .collect();
-            let (newest_ev, oldest_ev) = match (listed.iter().map(|l| l.time).max(), listed.iter().map(|l| l.time).min()) {
+            let (newest_ev, oldest_ev) = match (
+                listed.iter().map(|l| l.time).max(),
+                listed.iter().map(|l| l.time).min(),
+            ) {
                 (Some(n), Some(o)) => (json!(time(n)), json!(time(o))),
                 _ => (Value::Null, Value::Null),
             };
             let (pb, po, ph, pa, ps) = match &prev {
-                Some((o, h, s)) => (json!(a.bucket), json!(o), json!(h), json!("SHA-256"), json!(s)),
-                None => (Value::Null, Value::Null, Value::Null, Value::Null, Value::Null),
+                Some((o, h, s)) => (
+                    json!(a.bucket),
+                    json!(o),
+                    json!(h),
+                    json!("SHA-256"),
+                    json!(s),
+                ),
+                None => (
+                    Value::Null,
+                    Value::Null,
+                    Value::Null,
+                    Value::Null,
+                    Value::Null,
+                ),
             };
             // serde_json keeps insertion order only with preserve_order; build the text by hand for a fixed order.
             let fields: Vec<(&str, Value)> = vec![
@@ -238,7 +265,14 @@ fn sign_tree(a: &SignArgs) -> Result<()> {
                 ("digestS3Bucket", json!(a.bucket)),
                 ("digestS3Object", json!(object)),
                 ("digestPublicKeyFingerprint", json!(fp)),
-                ("digestSignatureAlgorithm", json!(if a.sha512 { "SHA512withRSA" } else { sign::ALGORITHM })),
+                (
+                    "digestSignatureAlgorithm",
+                    json!(if a.sha512 {
+                        "SHA512withRSA"
+                    } else {
+                        sign::ALGORITHM
+                    }),
+                ),
                 ("newestEventTime", newest_ev),
                 ("oldestEventTime", oldest_ev),
                 ("previousDigestS3Bucket", pb),
@@ -269,7 +303,11 @@ fn sign_tree(a: &SignArgs) -> Result<()> {
             std::fs::write(&path, gz(text.as_bytes())?)?;
             let sidecar = format!(
                 "{{\"signature\": \"{sig}\", \"signature-algorithm\": \"{}\"}}\n",
-                if a.sha512 { "SHA512withRSA" } else { sign::ALGORITHM }
+                if a.sha512 {
+                    "SHA512withRSA"
+                } else {
+                    sign::ALGORITHM
+                }
             );
             std::fs::write(format!("{}.metadata.json", path.display()), sidecar)?;
             written += 1;
@@ -282,7 +320,15 @@ fn sign_tree(a: &SignArgs) -> Result<()> {
 }
 
 /// A CloudTrail log file with the given records, gzip, at its S3 key under `out`.
-fn write_log(out: &Path, org: Option<&str>, account: &str, region: &str, stamp: &str, uniq: &str, records: &[Value]) -> Result<()> {
+fn write_log(
+    out: &Path,
+    org: Option<&str>,
+    account: &str,
+    region: &str,
+    stamp: &str,
+    uniq: &str,
+    records: &[Value],
+) -> Result<()> {
     let base = match org {
         Some(o) => format!("AWSLogs/{o}/{account}"),
         None => format!("AWSLogs/{account}"),
@@ -322,24 +368,148 @@ fn fixture(key: &Path, out: &Path, public_keys_out: Option<PathBuf>) -> Result<(
     let b = "222222222222";
     let org = "o-exampleorg1";
     let logs: &[(Option<&str>, &str, &str, &str, &str, &[(&str, &str, &str)])] = &[
-        (None, a, "us-east-1", "20240301T0005Z", "aaaa0001", &[("2024-03-01T00:01:10Z", "iam.amazonaws.com", "CreateUser"), ("2024-03-01T00:02:00Z", "s3.amazonaws.com", "ListBuckets")]),
-        (None, a, "us-east-1", "20240301T0035Z", "aaaa0002", &[("2024-03-01T00:31:00Z", "ec2.amazonaws.com", "DescribeInstances")]),
-        (None, a, "us-east-1", "20240301T0110Z", "aaaa0003", &[("2024-03-01T01:06:00Z", "iam.amazonaws.com", "AttachUserPolicy")]),
-        (None, a, "us-east-1", "20240301T0320Z", "aaaa0004", &[("2024-03-01T03:15:00Z", "s3.amazonaws.com", "PutBucketPolicy")]),
-        (None, a, "us-east-1", "20240301T0405Z", "aaaa0005", &[("2024-03-01T04:01:00Z", "kms.amazonaws.com", "ScheduleKeyDeletion")]),
-        (None, a, "us-east-1", "20240301T0550Z", "aaaa0006", &[("2024-03-01T05:45:00Z", "iam.amazonaws.com", "DeleteUser")]),
-        (None, a, "eu-west-1", "20240301T0015Z", "bbbb0001", &[("2024-03-01T00:10:00Z", "ec2.amazonaws.com", "RunInstances")]),
-        (None, a, "eu-west-1", "20240301T0245Z", "bbbb0002", &[("2024-03-01T02:40:00Z", "ec2.amazonaws.com", "TerminateInstances")]),
-        (Some(org), b, "us-east-1", "20240301T0020Z", "cccc0001", &[("2024-03-01T00:15:00Z", "s3.amazonaws.com", "CreateBucket")]),
-        (Some(org), b, "us-east-1", "20240301T0135Z", "cccc0002", &[("2024-03-01T01:30:00Z", "cloudtrail.amazonaws.com", "StopLogging")]),
-        (Some(org), b, "us-east-1", "20240301T0410Z", "cccc0003", &[("2024-03-01T04:05:00Z", "cloudtrail.amazonaws.com", "StartLogging")]),
-        (Some(org), b, "us-east-1", "20240301T0525Z", "cccc0004", &[("2024-03-01T05:20:00Z", "s3.amazonaws.com", "DeleteBucket")]),
+        (
+            None,
+            a,
+            "us-east-1",
+            "20240301T0005Z",
+            "aaaa0001",
+            &[
+                ("2024-03-01T00:01:10Z", "iam.amazonaws.com", "CreateUser"),
+                ("2024-03-01T00:02:00Z", "s3.amazonaws.com", "ListBuckets"),
+            ],
+        ),
+        (
+            None,
+            a,
+            "us-east-1",
+            "20240301T0035Z",
+            "aaaa0002",
+            &[(
+                "2024-03-01T00:31:00Z",
+                "ec2.amazonaws.com",
+                "DescribeInstances",
+            )],
+        ),
+        (
+            None,
+            a,
+            "us-east-1",
+            "20240301T0110Z",
+            "aaaa0003",
+            &[(
+                "2024-03-01T01:06:00Z",
+                "iam.amazonaws.com",
+                "AttachUserPolicy",
+            )],
+        ),
+        (
+            None,
+            a,
+            "us-east-1",
+            "20240301T0320Z",
+            "aaaa0004",
+            &[(
+                "2024-03-01T03:15:00Z",
+                "s3.amazonaws.com",
+                "PutBucketPolicy",
+            )],
+        ),
+        (
+            None,
+            a,
+            "us-east-1",
+            "20240301T0405Z",
+            "aaaa0005",
+            &[(
+                "2024-03-01T04:01:00Z",
+                "kms.amazonaws.com",
+                "ScheduleKeyDeletion",
+            )],
+        ),
+        (
+            None,
+            a,
+            "us-east-1",
+            "20240301T0550Z",
+            "aaaa0006",
+            &[("2024-03-01T05:45:00Z", "iam.amazonaws.com", "DeleteUser")],
+        ),
+        (
+            None,
+            a,
+            "eu-west-1",
+            "20240301T0015Z",
+            "bbbb0001",
+            &[("2024-03-01T00:10:00Z", "ec2.amazonaws.com", "RunInstances")],
+        ),
+        (
+            None,
+            a,
+            "eu-west-1",
+            "20240301T0245Z",
+            "bbbb0002",
+            &[(
+                "2024-03-01T02:40:00Z",
+                "ec2.amazonaws.com",
+                "TerminateInstances",
+            )],
+        ),
+        (
+            Some(org),
+            b,
+            "us-east-1",
+            "20240301T0020Z",
+            "cccc0001",
+            &[("2024-03-01T00:15:00Z", "s3.amazonaws.com", "CreateBucket")],
+        ),
+        (
+            Some(org),
+            b,
+            "us-east-1",
+            "20240301T0135Z",
+            "cccc0002",
+            &[(
+                "2024-03-01T01:30:00Z",
+                "cloudtrail.amazonaws.com",
+                "StopLogging",
+            )],
+        ),
+        (
+            Some(org),
+            b,
+            "us-east-1",
+            "20240301T0410Z",
+            "cccc0003",
+            &[(
+                "2024-03-01T04:05:00Z",
+                "cloudtrail.amazonaws.com",
+                "StartLogging",
+            )],
+        ),
+        (
+            Some(org),
+            b,
+            "us-east-1",
+            "20240301T0525Z",
+            "cccc0004",
+            &[("2024-03-01T05:20:00Z", "s3.amazonaws.com", "DeleteBucket")],
+        ),
     ];
     for (n, (o, acct, region, stamp, uniq, events)) in logs.iter().enumerate() {
         let recs: Vec<Value> = events
             .iter()
             .enumerate()
-            .map(|(i, (t, src, name))| event(acct, region, t, &format!("00000000-0000-4000-8000-{:06}{:06}", n, i), src, name))
+            .map(|(i, (t, src, name))| {
+                event(
+                    acct,
+                    region,
+                    t,
+                    &format!("00000000-0000-4000-8000-{:06}{:06}", n, i),
+                    src,
+                    name,
+                )
+            })
             .collect();
         write_log(out, *o, acct, region, stamp, uniq, &recs)?;
     }

@@ -54,8 +54,8 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
     let mut ring = KeyRing::default();
     let mut given = Vec::new();
     for f in &args.public_keys {
-        let keys = integrity::keys::load_file(f)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+        let keys =
+            integrity::keys::load_file(f).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
         for k in keys {
             given.push(StoredKey {
                 fingerprint: k.fingerprint.clone(),
@@ -144,7 +144,15 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
 fn write_table(out: &mut impl Write, r: &integrity::Report) -> Result<()> {
     let mut t = Table::new();
     t.load_preset(UTF8_BORDERS_ONLY);
-    t.set_header(["files", "valid", "invalid", "unsigned", "unverified", "unlisted", "missing"]);
+    t.set_header([
+        "files",
+        "valid",
+        "invalid",
+        "unsigned",
+        "unverified",
+        "unlisted",
+        "missing",
+    ]);
     let d = &r.digests;
     t.add_row([
         "digests".to_string(),
@@ -175,7 +183,10 @@ fn write_table(out: &mut impl Write, r: &integrity::Report) -> Result<()> {
                 f.kind.to_string(),
                 sanitize(&f.path),
                 sanitize(&f.detail),
-                f.digest.as_deref().map(sanitize).unwrap_or_else(|| "-".into()),
+                f.digest
+                    .as_deref()
+                    .map(sanitize)
+                    .unwrap_or_else(|| "-".into()),
             ]);
         }
         writeln!(out, "{t}")?;
@@ -183,14 +194,23 @@ fn write_table(out: &mut impl Write, r: &integrity::Report) -> Result<()> {
     if !r.gaps.is_empty() {
         let mut t = Table::new();
         t.load_preset(UTF8_BORDERS_ONLY);
-        t.set_header(["gap from", "to", "account/region/trail", "reason", "StopLogging event"]);
+        t.set_header([
+            "gap from",
+            "to",
+            "account/region/trail",
+            "reason",
+            "StopLogging event",
+        ]);
         for g in &r.gaps {
             t.add_row([
                 sanitize(&g.from),
                 sanitize(&g.to),
                 sanitize(&format!("{}/{}/{}", g.account, g.region, g.trail)),
                 sanitize(&g.reason),
-                g.event_id.as_deref().map(sanitize).unwrap_or_else(|| "-".into()),
+                g.event_id
+                    .as_deref()
+                    .map(sanitize)
+                    .unwrap_or_else(|| "-".into()),
             ]);
         }
         writeln!(out, "{t}")?;
@@ -200,7 +220,10 @@ fn write_table(out: &mut impl Write, r: &integrity::Report) -> Result<()> {
             out,
             "note: {}: {}{}",
             n.kind,
-            n.path.as_deref().map(|p| format!("{}: ", sanitize(p))).unwrap_or_default(),
+            n.path
+                .as_deref()
+                .map(|p| format!("{}: ", sanitize(p)))
+                .unwrap_or_default(),
             sanitize(&n.detail)
         )?;
     }

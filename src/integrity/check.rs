@@ -74,7 +74,14 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn find(&mut self, k: &'static str, path: &str, detail: String, digest: Option<&str>, t: Option<i64>) {
+    fn find(
+        &mut self,
+        k: &'static str,
+        path: &str,
+        detail: String,
+        digest: Option<&str>,
+        t: Option<i64>,
+    ) {
         self.findings.push((
             Finding {
                 kind: k,
@@ -135,11 +142,15 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
         } else if name.contains("_CloudTrail-Digest_") {
             digest_paths.push(path);
         } else if let Some((account, region, time)) = parse_log_name(name) {
-            if !cx.wanted(&account, &region) || !cx.in_scope(time) {
+            if !cx.wanted(&account, &region) {
                 continue;
             }
             logs.push(Lg {
-                key: location_key(&path),
+                key: if from_awslogs(&path).is_some() {
+                    location_key(&path)
+                } else {
+                    format!("flat:{}", location_key(&path))
+                },
                 group: (org_of(&path), account, region),
                 path,
                 time,
@@ -264,7 +275,11 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
     let mut gaps: Vec<Gap> = Vec::new();
     for q in 0..dgs.len() {
         let Some(doc) = &dgs[q].doc else { continue };
-        let Some(prev_obj) = doc.previous_digest_s3_object.as_deref().filter(|s| !s.is_empty()) else {
+        let Some(prev_obj) = doc
+            .previous_digest_s3_object
+            .as_deref()
+            .filter(|s| !s.is_empty())
+        else {
             continue;
         };
         let k = location_key(prev_obj);
@@ -316,7 +331,8 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
                 gaps.push(Gap {
                     from: format_time(pe),
                     to: format_time(qs),
-                    reason: "the digest's window does not start where the previous digest's ended".into(),
+                    reason: "the digest's window does not start where the previous digest's ended"
+                        .into(),
                     account,
                     region,
                     trail,
@@ -332,16 +348,27 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
     // 4. Each digest on its own: place, algorithm, key, signature (from its sidecar and from the next digest).
     let key_ring_empty = keys.is_empty();
     for i in 0..dgs.len() {
-        let Some(doc) = dgs[i].doc.clone() else { continue };
+        let Some(doc) = dgs[i].doc.clone() else {
+            continue;
+        };
         let path = dgs[i].path.clone();
         let t = dgs[i].end;
         let mut bad = false;
-        if dgs[i].local_key != dgs[i].claimed_key {
+        // A flat copy (no AWSLogs/ folders) is matched by file name.
+        let moved = if from_awslogs(&path).is_some() {
+            dgs[i].local_key != dgs[i].claimed_key
+        } else {
+            file_name(&dgs[i].local_key) != file_name(&dgs[i].claimed_key)
+        };
+        if moved {
             bad = true;
             cx.find(
                 kind::DIGEST_MOVED,
                 &path,
-                format!("digestS3Object is {}: the file is not where CloudTrail delivered it", doc.digest_s3_object),
+                format!(
+                    "digestS3Object is {}: the file is not where CloudTrail delivered it",
+                    doc.digest_s3_object
+                ),
                 Some(&path),
                 t,
             );
@@ -353,7 +380,11 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
             match sc {
                 Ok(sc) => {
                     let doc_alg_ok = doc.digest_signature_algorithm == sign::ALGORITHM;
-                    if let Some(a) = sc.algorithm.as_deref().filter(|a| *a != sign::ALGORITHM && doc_alg_ok) {
+                    if let Some(a) = sc
+                        .algorithm
+                        .as_deref()
+                        .filter(|a| *a != sign::ALGORITHM && doc_alg_ok)
+                    {
                         bad = true;
                         cx.find(
                             kind::SIGNATURE_INVALID,
@@ -364,14 +395,22 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
                         );
                     }
                     sidecar_sig = Some(sc.signature.trim().to_ascii_lowercase());
-                    offered.push((sc.signature.trim().to_ascii_lowercase(), path.clone(), "sidecar"));
+                    offered.push((
+                        sc.signature.trim().to_ascii_lowercase(),
+                        path.clone(),
+                        "sidecar",
+                    ));
                 }
                 Err(e) => cx.notice("sidecar_unreadable", Some(sp), e.clone()),
             }
         }
         for &q in &successors[i] {
             let qdoc = dgs[q].doc.as_ref().expect("successors are parsed");
-            if let Some(s) = qdoc.previous_digest_signature.as_deref().filter(|s| !s.is_empty()) {
+            if let Some(s) = qdoc
+                .previous_digest_signature
+                .as_deref()
+                .filter(|s| !s.is_empty())
+            {
                 let s = s.trim().to_ascii_lowercase();
                 if let Some(own) = &sidecar_sig {
                     if *own != s {
@@ -387,7 +426,11 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
                     }
                 }
                 if !offered.iter().any(|(h, _, _)| *h == s) {
-                    offered.push((s, dgs[q].path.clone(), "previousDigestSignature of the next digest"));
+                    offered.push((
+                        s,
+                        dgs[q].path.clone(),
+                        "previousDigestSignature of the next digest",
+                    ));
                 }
             }
         }
@@ -418,10 +461,11 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
                     .find(|&j| j != i && dgs[j].end > dgs[i].end)
             });
             let restart = next.is_some_and(|j| {
-                dgs[j]
-                    .doc
-                    .as_ref()
-                    .is_some_and(|d| d.previous_digest_s3_object.as_deref().is_none_or(str::is_empty))
+                dgs[j].doc.as_ref().is_some_and(|d| {
+                    d.previous_digest_s3_object
+                        .as_deref()
+                        .is_none_or(str::is_empty)
+                })
             });
             match next {
                 Some(j) if !restart => {
@@ -489,7 +533,10 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
                 KeyLookup::Found(key) => {
                     let sha = dgs[i].sha.clone().unwrap_or_default();
                     for (sig, source, what) in &offered {
-                        let prev = doc.previous_digest_signature.as_deref().filter(|s| !s.is_empty());
+                        let prev = doc
+                            .previous_digest_signature
+                            .as_deref()
+                            .filter(|s| !s.is_empty());
                         let msg = sign::signing_string(
                             &doc.digest_end_time,
                             &doc.digest_s3_bucket,
@@ -523,7 +570,10 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
     let mut chain_start: HashMap<ChainKey, i64> = HashMap::new();
     for (c, members) in &chains {
         if let Some(&first) = members.first() {
-            chain_start.insert(c.clone(), dgs[first].start.or(dgs[first].end).unwrap_or(i64::MIN));
+            chain_start.insert(
+                c.clone(),
+                dgs[first].start.or(dgs[first].end).unwrap_or(i64::MIN),
+            );
         }
     }
     for (q, prev_obj) in &missing_refs {
@@ -531,7 +581,9 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
         let qp = dgs[q].path.clone();
         let expected = expected_path(&qp, prev_obj);
         let m_end = parse_digest_name(prev_obj).and_then(|n| stamp_ms(&n.stamp));
-        let Some(chain) = dgs[q].chain.clone() else { continue };
+        let Some(chain) = dgs[q].chain.clone() else {
+            continue;
+        };
         // The nearest digest present before the missing one.
         let before = chains[&chain]
             .iter()
@@ -586,10 +638,16 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
         for w in members.windows(2) {
             let (a, b) = (w[0], w[1]);
             let Some(bdoc) = &dgs[b].doc else { continue };
-            if bdoc.previous_digest_s3_object.as_deref().is_some_and(|s| !s.is_empty()) {
+            if bdoc
+                .previous_digest_s3_object
+                .as_deref()
+                .is_some_and(|s| !s.is_empty())
+            {
                 continue;
             }
-            let (Some(ae), Some(bs)) = (dgs[a].end, dgs[b].start) else { continue };
+            let (Some(ae), Some(bs)) = (dgs[a].end, dgs[b].start) else {
+                continue;
+            };
             let (_, account, region, trail, _, _) = dgs[b].chain.clone().unwrap_or_default();
             gaps.push(Gap {
                 from: format_time(ae),
@@ -609,18 +667,19 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
     }
 
     // 6. Log files: hash everything in scope, in parallel.
+    // Log files by key; those of a flat copy (no AWSLogs/ folders) by file name.
     let mut log_by_key: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, l) in logs.iter().enumerate() {
         log_by_key.entry(l.key.clone()).or_default().push(i);
     }
+    let flat_key = |k: &str| format!("flat:{}", file_name(k));
     let mut listed: HashMap<String, Vec<(usize, usize)>> = HashMap::new(); // log key -> (digest, entry)
     for (i, d) in dgs.iter().enumerate() {
         if let Some(doc) = &d.doc {
             for (e, entry) in doc.log_files.iter().enumerate() {
-                listed
-                    .entry(location_key(&entry.s3_object))
-                    .or_default()
-                    .push((i, e));
+                let k = location_key(&entry.s3_object);
+                listed.entry(flat_key(&k)).or_default().push((i, e));
+                listed.entry(k).or_default().push((i, e));
             }
         }
     }
@@ -628,7 +687,7 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
     let to_hash: Vec<usize> = (0..logs.len())
         .filter(|&i| match listed.get(&logs[i].key) {
             Some(ls) => ls.iter().any(|&(d, _)| dgs[d].in_scope),
-            None => true,
+            None => cx.in_scope(logs[i].time),
         })
         .collect();
     let results = hash_files(&logs, &to_hash, opts.jobs);
@@ -663,7 +722,7 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
             let k = location_key(&entry.s3_object);
             let want = entry.hash_value.to_ascii_lowercase();
             let t = d.end;
-            match log_by_key.get(&k) {
+            match log_by_key.get(&k).or_else(|| log_by_key.get(&flat_key(&k))) {
                 None => {
                     let expected = expected_path(&d.path, &entry.s3_object);
                     if missing_seen.insert((expected.clone(), i)) {
@@ -671,7 +730,8 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
                         cx.find(
                             kind::LOG_MISSING,
                             &expected,
-                            "listed in the digest but not in the tree (deleted, moved or renamed)".into(),
+                            "listed in the digest but not in the tree (deleted, moved or renamed)"
+                                .into(),
                             Some(&d.path),
                             t,
                         );
@@ -688,12 +748,18 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
                                     cx.find(
                                         kind::LOG_HASH_MISMATCH,
                                         &lp,
-                                        format!("hashAlgorithm is {alg:?}, only SHA-256 is accepted"),
+                                        format!(
+                                            "hashAlgorithm is {alg:?}, only SHA-256 is accepted"
+                                        ),
                                         Some(&d.path),
                                         t,
                                     );
                                 } else if h.sha256 == want {
-                                    let v = if d.status == DStatus::Valid { "valid" } else { "unverified" };
+                                    let v = if d.status == DStatus::Valid {
+                                        "valid"
+                                    } else {
+                                        "unverified"
+                                    };
                                     log_verdict[f] = Some(match (log_verdict[f], v) {
                                         (Some("valid"), _) | (_, "valid") => "valid",
                                         _ => v,
@@ -714,7 +780,9 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
                                             if *first == want { " (the first member alone matches)" } else { "" }
                                         ));
                                     } else if let Some(other) = listed_hash.get(&h.sha256) {
-                                        detail.push_str(&format!("; that is the content listed for {other}"));
+                                        detail.push_str(&format!(
+                                            "; that is the content listed for {other}"
+                                        ));
                                     }
                                     cx.find(kind::LOG_HASH_MISMATCH, &lp, detail, Some(&d.path), t);
                                 }
@@ -722,7 +790,13 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
                             Some(Err(e)) => {
                                 if log_verdict[f] != Some("invalid") {
                                     log_verdict[f] = Some("invalid");
-                                    cx.find(kind::LOG_INVALID_FORMAT, &lp, e.clone(), Some(&d.path), t);
+                                    cx.find(
+                                        kind::LOG_INVALID_FORMAT,
+                                        &lp,
+                                        e.clone(),
+                                        Some(&d.path),
+                                        t,
+                                    );
                                 }
                             }
                             None => {}
@@ -734,14 +808,15 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
     }
     // Log files listed in no digest.
     let mut unlisted = 0u64;
-    let mut tail_evidence: HashMap<(Option<String>, String, String), (i64, String)> = HashMap::new();
+    let mut tail_evidence: HashMap<(Option<String>, String, String), (i64, String)> =
+        HashMap::new();
     let group_chains: BTreeSet<(Option<String>, String, String)> = chains
         .keys()
         .filter(|c| !c.5)
         .map(|c| (c.0.clone(), c.1.clone(), c.2.clone()))
         .collect();
     for (i, l) in logs.iter().enumerate() {
-        if listed.contains_key(&l.key) {
+        if listed.contains_key(&l.key) || !cx.in_scope(l.time) {
             continue;
         }
         unlisted += 1;
@@ -767,15 +842,18 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
             .filter(|(c, _)| !c.5 && (c.0.clone(), c.1.clone(), c.2.clone()) == l.group)
             .filter(|(_, m)| {
                 m.first().is_some_and(|&f| {
-                    dgs[f]
-                        .doc
-                        .as_ref()
-                        .is_some_and(|d| d.previous_digest_s3_object.as_deref().is_none_or(str::is_empty))
+                    dgs[f].doc.as_ref().is_some_and(|d| {
+                        d.previous_digest_s3_object
+                            .as_deref()
+                            .is_none_or(str::is_empty)
+                    })
                 })
             })
             .map(|(c, _)| chain_start[c])
             .collect();
-        let before_start = l.time.is_some_and(|t| !starts.is_empty() && starts.iter().all(|&s| t < s));
+        let before_start = l
+            .time
+            .is_some_and(|t| !starts.is_empty() && starts.iter().all(|&s| t < s));
         let in_gap = l.time.is_some_and(|t| {
             gaps.iter().any(|g| {
                 g.account == l.group.1 && g.region == l.group.2 && g.from_ms <= t && t < g.to_ms
@@ -802,7 +880,9 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
             l.time,
         );
         if let Some(t) = l.time {
-            let e = tail_evidence.entry(l.group.clone()).or_insert((t, l.path.clone()));
+            let e = tail_evidence
+                .entry(l.group.clone())
+                .or_insert((t, l.path.clone()));
             if t > e.0 {
                 *e = (t, l.path.clone());
             }
@@ -815,7 +895,9 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
         if c.5 {
             continue;
         }
-        let Some(&last) = members.last() else { continue };
+        let Some(&last) = members.last() else {
+            continue;
+        };
         let g = (c.0.clone(), c.1.clone(), c.2.clone());
         let e = newest.entry(g).or_insert(last);
         if dgs[last].end > dgs[*e].end {
@@ -835,7 +917,11 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
         if let Some((t, p)) = tail_evidence.get(g) {
             if *t >= end {
                 count = count.max((t - end) / HOUR + 1);
-                why.push(format!("log file {} delivered at {}", file_name(p), format_time(*t)));
+                why.push(format!(
+                    "log file {} delivered at {}",
+                    file_name(p),
+                    format_time(*t)
+                ));
             }
         }
         if let Some((t, id)) = opts.newest_events.get(&(g.1.clone(), g.2.clone())) {
@@ -954,7 +1040,10 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
         .map(|(f, _)| f.clone())
         .collect();
     report.findings = in_scope_findings;
-    report.findings.sort();
+    // By file, then kind: every problem of one file together.
+    report.findings.sort_by(|a, b| {
+        (&a.path, a.kind, &a.digest, &a.detail).cmp(&(&b.path, b.kind, &b.digest, &b.detail))
+    });
     report.findings.dedup();
     report.gaps = gaps
         .into_iter()

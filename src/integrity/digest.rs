@@ -50,7 +50,10 @@ pub struct DigestDoc {
 pub fn parse_digest(raw: &[u8]) -> Result<DigestDoc, String> {
     let d: DigestDoc = serde_json::from_slice(raw).map_err(|e| format!("not a digest: {e}"))?;
     if crate::model::time::parse_time_str(&d.digest_end_time).is_none() {
-        return Err(format!("digestEndTime {:?} is not a time", d.digest_end_time));
+        return Err(format!(
+            "digestEndTime {:?} is not a time",
+            d.digest_end_time
+        ));
     }
     if crate::model::time::parse_time_str(&d.digest_start_time).is_none() {
         return Err(format!(
@@ -218,10 +221,28 @@ mod tests {
     fn names_and_keys() {
         let n = parse_digest_name("AWSLogs/o-abc/111122223333/CloudTrail-Digest/us-east-1/2024/01/02/111122223333_CloudTrail-Digest_us-east-1_my_trail_eu-west-1_20240102T010203Z.json.gz").unwrap();
         assert_eq!(
-            (n.account.as_str(), n.region.as_str(), n.trail.as_str(), n.home_region.as_str(), n.stamp.as_str(), n.backfill),
-            ("111122223333", "us-east-1", "my_trail", "eu-west-1", "20240102T010203Z", false)
+            (
+                n.account.as_str(),
+                n.region.as_str(),
+                n.trail.as_str(),
+                n.home_region.as_str(),
+                n.stamp.as_str(),
+                n.backfill
+            ),
+            (
+                "111122223333",
+                "us-east-1",
+                "my_trail",
+                "eu-west-1",
+                "20240102T010203Z",
+                false
+            )
         );
-        assert!(parse_digest_name("x_CloudTrail-Digest_r_t_h_20240102T010203Z_backfill.json.gz").unwrap().backfill);
+        assert!(
+            parse_digest_name("x_CloudTrail-Digest_r_t_h_20240102T010203Z_backfill.json.gz")
+                .unwrap()
+                .backfill
+        );
         assert_eq!(parse_digest_name("nope.json"), None);
         assert_eq!(
             location_key("/tmp/x/AWSLogs/1/CloudTrail/r/f.json.gz"),
@@ -230,17 +251,30 @@ mod tests {
         assert_eq!(location_key("/tmp/flat/f.json"), "f.json");
         assert_eq!(org_of("p/AWSLogs/o-abc/1/x"), Some("o-abc".into()));
         assert_eq!(
-            expected_path("/t/AWSLogs/1/CloudTrail-Digest/d.json.gz", "pre/AWSLogs/1/CloudTrail/f.json.gz"),
+            expected_path(
+                "/t/AWSLogs/1/CloudTrail-Digest/d.json.gz",
+                "pre/AWSLogs/1/CloudTrail/f.json.gz"
+            ),
             "/t/AWSLogs/1/CloudTrail/f.json.gz"
         );
-        assert_eq!(expected_path("/t/d.json", "pre/AWSLogs/1/CloudTrail/f.json.gz"), "/t/f.json.gz");
+        assert_eq!(
+            expected_path("/t/d.json", "pre/AWSLogs/1/CloudTrail/f.json.gz"),
+            "/t/f.json.gz"
+        );
         assert_eq!(stamp_ms("20240102T0105Z"), Some(1704157500000));
         assert_eq!(format_stamp(1704157500000), "20240102T010500Z");
-        let (a, r, t) = parse_log_name("111122223333_CloudTrail_us-east-1_20240102T0105Z_abc.json.gz").unwrap();
-        assert_eq!((a.as_str(), r.as_str(), t), ("111122223333", "us-east-1", Some(1704157500000)));
+        let (a, r, t) =
+            parse_log_name("111122223333_CloudTrail_us-east-1_20240102T0105Z_abc.json.gz").unwrap();
+        assert_eq!(
+            (a.as_str(), r.as_str(), t),
+            ("111122223333", "us-east-1", Some(1704157500000))
+        );
         assert_eq!(
             parse_sidecar(br#"{"signature":"ab","signature-algorithm":"SHA256withRSA"}"#).unwrap(),
-            Sidecar { signature: "ab".into(), algorithm: Some("SHA256withRSA".into()) }
+            Sidecar {
+                signature: "ab".into(),
+                algorithm: Some("SHA256withRSA".into())
+            }
         );
         assert!(parse_sidecar(b"{}").is_err());
     }

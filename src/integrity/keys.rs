@@ -91,14 +91,13 @@ pub fn load_file(path: &Path) -> Result<Vec<PublicKey>, String> {
 
 fn load_json(text: &str, source: &str) -> Result<Vec<PublicKey>, String> {
     use base64::Engine;
-    let v: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
     let list = v
         .get("PublicKeyList")
         .or_else(|| v.get("publicKeyList"))
         .ok_or("no PublicKeyList (expected the output of `aws cloudtrail list-public-keys`)")?;
-    let listed: Vec<ListedKey> = serde_json::from_value(list.clone())
-        .map_err(|e| format!("PublicKeyList: {e}"))?;
+    let listed: Vec<ListedKey> =
+        serde_json::from_value(list.clone()).map_err(|e| format!("PublicKeyList: {e}"))?;
     let mut out = Vec::new();
     for (i, k) in listed.iter().enumerate() {
         let der = base64::engine::general_purpose::STANDARD
@@ -171,9 +170,10 @@ impl Eq for PublicKey {}
 impl KeyRing {
     pub fn add(&mut self, k: PublicKey) {
         let list = self.keys.entry(k.fingerprint.clone()).or_default();
-        if !list.iter().any(|e| {
-            e.der == k.der && e.valid_from == k.valid_from && e.valid_to == k.valid_to
-        }) {
+        if !list
+            .iter()
+            .any(|e| e.der == k.der && e.valid_from == k.valid_from && e.valid_to == k.valid_to)
+        {
             list.push(k);
         }
     }

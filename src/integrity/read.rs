@@ -140,7 +140,10 @@ mod tests {
         two.extend(gz(b"def"));
         let h = hash_bytes(&two).unwrap();
         assert_eq!(h.members, 2);
-        assert_eq!(h.first_member_sha256.as_deref(), Some(plain.sha256.as_str()));
+        assert_eq!(
+            h.first_member_sha256.as_deref(),
+            Some(plain.sha256.as_str())
+        );
         assert_eq!(h.sha256, hash_bytes(b"abcdef").unwrap().sha256);
         let whole = gz(b"abcdefgh");
         assert!(hash_bytes(&whole[..whole.len() - 5]).is_err());

@@ -26,8 +26,8 @@ pub fn signing_string(
 
 /// Checks a hex signature over `message`. The error says what is wrong (not hex, wrong length, does not verify).
 pub fn verify(key: &RsaPublicKey, message: &[u8], signature_hex: &str) -> Result<(), String> {
-    let sig = hex::decode(signature_hex.trim())
-        .map_err(|e| format!("signature is not hex: {e}"))?;
+    let sig =
+        hex::decode(signature_hex.trim()).map_err(|e| format!("signature is not hex: {e}"))?;
     let modulus_len = rsa::traits::PublicKeyParts::size(key);
     if sig.len() != modulus_len {
         return Err(format!(
@@ -43,7 +43,11 @@ pub fn verify(key: &RsaPublicKey, message: &[u8], signature_hex: &str) -> Result
 
 /// Whether the signature verifies under another hash (SHA-1, SHA-512): such a signature is still rejected, but the
 /// finding says so.
-pub fn other_hash_verifies(key: &RsaPublicKey, message: &[u8], signature_hex: &str) -> Option<&'static str> {
+pub fn other_hash_verifies(
+    key: &RsaPublicKey,
+    message: &[u8],
+    signature_hex: &str,
+) -> Option<&'static str> {
     let sig = hex::decode(signature_hex.trim()).ok()?;
     let sig = Signature::try_from(sig.as_slice()).ok()?;
     if VerifyingKey::<sha2::Sha512>::new(key.clone())
@@ -63,7 +67,11 @@ pub fn other_hash_verifies(key: &RsaPublicKey, message: &[u8], signature_hex: &s
 
 /// Signs `message` (SHA256withRSA), hex. For the test signer and tests only.
 pub fn sign(key: &RsaPrivateKey, message: &[u8]) -> String {
-    hex::encode(SigningKey::<Sha256>::new(key.clone()).sign(message).to_bytes())
+    hex::encode(
+        SigningKey::<Sha256>::new(key.clone())
+            .sign(message)
+            .to_bytes(),
+    )
 }
 
 /// Signs with SHA-512 (tests of the "another hash" rule).

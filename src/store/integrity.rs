@@ -49,10 +49,7 @@ impl Store {
 
     /// Keeps keys not stored yet; returns how many were new. A known key gets a validity window it lacked.
     pub fn save_public_keys(&mut self, keys: &[StoredKey]) -> Result<usize> {
-        let tx = self
-            .conn
-            .unchecked_transaction()
-            .map_err(|e| self.q(e))?;
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.q(e))?;
         let mut new = 0;
         for k in keys {
             new += tx
@@ -75,10 +72,7 @@ impl Store {
 
     /// Sets `sources.integrity` for each (sha256, status); returns how many sources were updated.
     pub fn record_integrity(&mut self, statuses: &[(String, &str)]) -> Result<usize> {
-        let tx = self
-            .conn
-            .unchecked_transaction()
-            .map_err(|e| self.q(e))?;
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.q(e))?;
         let mut n = 0;
         {
             let mut st = tx

@@ -43,6 +43,12 @@ enum Cmd {
     GenKey { out: PathBuf },
     /// Write hourly signed digests for the CloudTrail log files under TREE
     Sign(SignArgs),
+    /// Benchmark peer: gunzip + SHA-256 of every CloudTrail log file under DIR, nothing else (prints bytes, seconds)
+    HashTree {
+        dir: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+    },
     /// Write the integrity fixture tree (log files, then digests) under OUT
     Fixture {
         #[arg(long)]
@@ -98,12 +104,47 @@ fn main() -> Result<()> {
             Ok(())
         }
         Cmd::Sign(a) => sign_tree(&a),
+        Cmd::HashTree { dir, jobs } => hash_tree(&dir, jobs),
         Cmd::Fixture {
             key,
             out,
             public_keys_out,
         } => fixture(&key, &out, public_keys_out),
     }
+}
+
+fn hash_tree(dir: &Path, jobs: usize) -> Result<()> {
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    let files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file() && e.file_name().to_string_lossy().contains("_CloudTrail_"))
+        .map(|e| e.into_path())
+        .collect();
+    let began = std::time::Instant::now();
+    let (next, raw, comp) = (AtomicUsize::new(0), AtomicU64::new(0), AtomicU64::new(0));
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(p) = files.get(i) else { break };
+                let Ok(b) = std::fs::read(p) else { continue };
+                comp.fetch_add(b.len() as u64, Ordering::Relaxed);
+                if let Ok(h) = read::hash_bytes(&b) {
+                    raw.fetch_add(h.uncompressed_size, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    println!(
+        "files={} compressed_bytes={} uncompressed_bytes={} seconds={:.3}",
+        files.len(),
+        comp.into_inner(),
+        raw.into_inner(),
+        began.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 fn load_key(p: &Path) -> Result<RsaPrivateKey> {

@@ -1031,3 +1031,33 @@ fn verify_real_digest_from_the_corpus() {
         vec!["chain_start", "no_public_keys", "other_files", "unsigned"]
     );
 }
+
+#[test]
+fn verify_flat_copy_matches_by_file_name() {
+    let t = tree();
+    let flat = t.root.parent().unwrap().join("flat");
+    std::fs::create_dir_all(&flat).unwrap();
+    let dir = t.p(&format!("AWSLogs/{A}"));
+    for e in walkdir::WalkDir::new(&dir) {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().to_string();
+        if e.file_type().is_file() && name.contains("us-east-1") {
+            std::fs::copy(e.path(), flat.join(&name)).unwrap();
+        }
+    }
+    let keys = fixtures().join("integrity/public-keys.json");
+    let args = ["verify", flat.to_str().unwrap(), "--public-keys", keys.to_str().unwrap(), "--format", "json"];
+    let r = run(&t.db, &args);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let v = r.json();
+    assert_eq!(v["digests"]["valid"], 6);
+    assert_eq!(v["logs"]["valid"], 6);
+    let log = flat.join(format!("{A}_CloudTrail_us-east-1_20240301T0110Z_aaaa0003.json.gz"));
+    rewrite_log(&log, |s| s.replace("AttachUserPolicy", "ListUsers"));
+    let r = run(&t.db, &args);
+    assert_eq!(r.code, 1);
+    let v = r.json();
+    assert_eq!(v["findings"].as_array().unwrap().len(), 1);
+    assert_eq!(v["findings"][0]["kind"], "log_hash_mismatch");
+    assert_eq!(v["findings"][0]["path"], log.to_str().unwrap());
+}

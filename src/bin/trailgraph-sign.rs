@@ -119,7 +119,9 @@ fn hash_tree(dir: &Path, jobs: usize) -> Result<()> {
         .sort_by_file_name()
         .into_iter()
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_file() && e.file_name().to_string_lossy().contains("_CloudTrail_"))
+        .filter(|e| {
+            e.file_type().is_file() && e.file_name().to_string_lossy().contains("_CloudTrail_")
+        })
         .map(|e| e.into_path())
         .collect();
     let began = std::time::Instant::now();
@@ -401,6 +403,16 @@ fn event(account: &str, region: &str, t: &str, id: &str, source: &str, name: &st
     })
 }
 
+/// (organization, account, region, file stamp, unique part, events (time, source, name)).
+type FixtureLog = (
+    Option<&'static str>,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str, &'static str)],
+);
+
 /// The fixture: account 111111111111 (trail `main`, us-east-1 and eu-west-1, 2024-03-01 00:00–06:00, an empty
 /// hour in each region), and organization o-exampleorg1 account 222222222222 (trail `org-trail`, us-east-1) with a
 /// StopLogging at 01:30 and digests again from 04:00 (a gap CloudTrail reports with null previous fields).
@@ -408,7 +420,7 @@ fn fixture(key: &Path, out: &Path, public_keys_out: Option<PathBuf>) -> Result<(
     let a = "111111111111";
     let b = "222222222222";
     let org = "o-exampleorg1";
-    let logs: &[(Option<&str>, &str, &str, &str, &str, &[(&str, &str, &str)])] = &[
+    let logs: &[FixtureLog] = &[
         (
             None,
             a,

@@ -588,8 +588,7 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
         let before = chains[&chain]
             .iter()
             .copied()
-            .filter(|&j| dgs[j].end.zip(m_end).is_some_and(|(e, m)| e < m))
-            .next_back();
+            .rfind(|&j| dgs[j].end.zip(m_end).is_some_and(|(e, m)| e < m));
         let Some(r) = before else {
             cx.notice(
                 "chain_start",
@@ -787,19 +786,11 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
                                     cx.find(kind::LOG_HASH_MISMATCH, &lp, detail, Some(&d.path), t);
                                 }
                             }
-                            Some(Err(e)) => {
-                                if log_verdict[f] != Some("invalid") {
-                                    log_verdict[f] = Some("invalid");
-                                    cx.find(
-                                        kind::LOG_INVALID_FORMAT,
-                                        &lp,
-                                        e.clone(),
-                                        Some(&d.path),
-                                        t,
-                                    );
-                                }
+                            Some(Err(e)) if log_verdict[f] != Some("invalid") => {
+                                log_verdict[f] = Some("invalid");
+                                cx.find(kind::LOG_INVALID_FORMAT, &lp, e.clone(), Some(&d.path), t);
                             }
-                            None => {}
+                            _ => {}
                         }
                     }
                 }

@@ -121,9 +121,7 @@ pub fn parse_digest_name(name: &str) -> Option<DigestName> {
     }
     let n = f.len();
     let stamp = f[n - 1];
-    if stamp_ms(stamp).is_none() {
-        return None;
-    }
+    stamp_ms(stamp)?;
     Some(DigestName {
         account: f[0].to_string(),
         region: f[2].to_string(),

@@ -1041,18 +1041,30 @@ fn verify_flat_copy_matches_by_file_name() {
     for e in walkdir::WalkDir::new(&dir) {
         let e = e.unwrap();
         let name = e.file_name().to_string_lossy().to_string();
-        if e.file_type().is_file() && name.contains("us-east-1") {
+        if e.file_type().is_file()
+            && (name.contains("_CloudTrail_us-east-1_")
+                || name.contains("_CloudTrail-Digest_us-east-1_"))
+        {
             std::fs::copy(e.path(), flat.join(&name)).unwrap();
         }
     }
     let keys = fixtures().join("integrity/public-keys.json");
-    let args = ["verify", flat.to_str().unwrap(), "--public-keys", keys.to_str().unwrap(), "--format", "json"];
+    let args = [
+        "verify",
+        flat.to_str().unwrap(),
+        "--public-keys",
+        keys.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
     let r = run(&t.db, &args);
     assert_eq!(r.code, 0, "{}", r.stdout);
     let v = r.json();
     assert_eq!(v["digests"]["valid"], 6);
     assert_eq!(v["logs"]["valid"], 6);
-    let log = flat.join(format!("{A}_CloudTrail_us-east-1_20240301T0110Z_aaaa0003.json.gz"));
+    let log = flat.join(format!(
+        "{A}_CloudTrail_us-east-1_20240301T0110Z_aaaa0003.json.gz"
+    ));
     rewrite_log(&log, |s| s.replace("AttachUserPolicy", "ListUsers"));
     let r = run(&t.db, &args);
     assert_eq!(r.code, 1);
@@ -1060,4 +1072,50 @@ fn verify_flat_copy_matches_by_file_name() {
     assert_eq!(v["findings"].as_array().unwrap().len(), 1);
     assert_eq!(v["findings"][0]["kind"], "log_hash_mismatch");
     assert_eq!(v["findings"][0]["path"], log.to_str().unwrap());
+}
+
+#[test]
+fn verify_fixture_is_reproducible_from_the_test_key() {
+    // `trailgraph-sign fixture` regenerates fixtures/integrity byte for byte (fixed key, no times in gzip headers,
+    // deterministic PKCS#1 v1.5 signatures).
+    let dir = tempfile::tempdir().unwrap();
+    let out = assert_cmd::Command::cargo_bin("trailgraph-sign")
+        .unwrap()
+        .args(["fixture", "--key"])
+        .arg(fixtures().join("integrity/test-key.TEST-ONLY.pem"))
+        .arg("--out")
+        .arg(dir.path().join("tree"))
+        .arg("--public-keys-out")
+        .arg(dir.path().join("public-keys.json"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let files = |root: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        walkdir::WalkDir::new(root)
+            .sort_by_file_name()
+            .into_iter()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_type().is_file())
+            .map(|e| {
+                (
+                    e.path().strip_prefix(root).unwrap().to_path_buf(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect()
+    };
+    let got = files(&dir.path().join("tree"));
+    assert_eq!(got.len(), 44);
+    assert!(
+        got == files(&fixtures().join("integrity/tree")),
+        "fixtures/integrity/tree differs from a regeneration"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("public-keys.json")).unwrap(),
+        std::fs::read(fixtures().join("integrity/public-keys.json")).unwrap()
+    );
 }

@@ -201,6 +201,9 @@ fn sign_tree(a: &SignArgs) -> Result<()> {
         let Some((account, region, Some(t))) = digest::parse_log_name(&p) else {
             continue;
         };
+        if digest::is_insight(&p) {
+            continue;
+        }
         if a.account.as_deref().is_some_and(|x| x != account) {
             continue;
         }

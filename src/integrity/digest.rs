@@ -158,14 +158,22 @@ pub fn format_time(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// What a log file name says: `ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHMMZ_UNIQUE.json[.gz]`: account, region, time.
+/// What a log file name says: `ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHMMZ_UNIQUE.json[.gz]` (or
+/// `CloudTrail-Insight`): account, region, time.
 pub fn parse_log_name(name: &str) -> Option<(String, String, Option<i64>)> {
     let base = name.rsplit(['/', '\\']).next()?;
     let f: Vec<&str> = base.split('_').collect();
-    if f.len() < 4 || f[1] != "CloudTrail" {
+    if f.len() < 4 || !matches!(f[1], "CloudTrail" | "CloudTrail-Insight") {
         return None;
     }
     Some((f[0].to_string(), f[2].to_string(), stamp_ms(f[3])))
+}
+
+/// Whether a log file name is a CloudTrail Insights file (`ACCOUNT_CloudTrail-Insight_...`).
+pub fn is_insight(name: &str) -> bool {
+    name.rsplit(['/', '\\'])
+        .next()
+        .is_some_and(|b| b.split('_').nth(1) == Some("CloudTrail-Insight"))
 }
 
 /// The part of a path or S3 key from its last `AWSLogs` component on (with `/` separators), or `None` when it

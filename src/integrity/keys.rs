@@ -207,3 +207,53 @@ impl KeyRing {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_public_keys_json_and_validity_windows() {
+        let dir = std::env::temp_dir().join(format!("tg-keys-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let src = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/integrity/public-keys.json"
+        );
+        let keys = load_file(Path::new(src)).unwrap();
+        assert_eq!(keys.len(), 1);
+        let k = &keys[0];
+        assert_eq!(k.fingerprint, "4604357c67c918df7c40d25d35f5a772");
+        assert_eq!(
+            fingerprint(&k.der),
+            k.fingerprint,
+            "fingerprint is the MD5 of the PKCS#1 DER"
+        );
+        assert_eq!(k.valid_from, Some(1_577_836_800_000));
+        let mut ring = KeyRing::default();
+        ring.add(k.clone());
+        ring.add(k.clone());
+        assert_eq!(ring.len(), 1);
+        assert!(matches!(
+            ring.lookup("4604357C67C918DF7C40D25D35F5A772", Some(1_700_000_000_000)),
+            KeyLookup::Found(_)
+        ));
+        assert_eq!(ring.lookup("00", None), KeyLookup::NotFound);
+        assert!(matches!(
+            ring.lookup(&k.fingerprint, Some(0)),
+            KeyLookup::OutsideValidity(_)
+        ));
+        let bad = dir.join("bad.pem");
+        std::fs::write(
+            &bad,
+            "-----BEGIN PUBLIC KEY-----\n!!!\n-----END PUBLIC KEY-----\n",
+        )
+        .unwrap();
+        assert!(load_file(&bad).is_err());
+        std::fs::write(&bad, [0x30u8, 0x03, 0x02, 0x01, 0x05]).unwrap();
+        assert!(load_file(&bad)
+            .unwrap_err()
+            .contains("not an RSA public key"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -82,3 +82,52 @@ pub fn sign_sha512(key: &RsaPrivateKey, message: &[u8]) -> String {
             .to_bytes(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsa::pkcs8::DecodePrivateKey;
+
+    fn test_key() -> RsaPrivateKey {
+        let pem = include_str!("../../fixtures/integrity/test-key.TEST-ONLY.pem");
+        RsaPrivateKey::from_pkcs8_pem(pem).unwrap()
+    }
+
+    #[test]
+    fn signing_string_and_round_trip() {
+        assert_eq!(
+            signing_string(
+                "2015-08-12T04:01:31Z",
+                "b",
+                "AWSLogs/1/x.json.gz",
+                "ab",
+                None
+            ),
+            "2015-08-12T04:01:31Z\nb/AWSLogs/1/x.json.gz\nab\nnull"
+        );
+        assert_eq!(
+            signing_string("T", "b", "k", "ab", Some("cd")),
+            "T\nb/k\nab\ncd"
+        );
+        let k = test_key();
+        let pubk = k.to_public_key();
+        let sig = sign(&k, b"message");
+        assert_eq!(sig.len(), 512);
+        assert_eq!(verify(&pubk, b"message", &sig), Ok(()));
+        assert_eq!(verify(&pubk, b"message", &sig.to_uppercase()), Ok(()));
+        assert!(verify(&pubk, b"other", &sig).is_err());
+        assert!(verify(&pubk, b"message", "zz")
+            .unwrap_err()
+            .contains("not hex"));
+        assert!(verify(&pubk, b"message", "abcd")
+            .unwrap_err()
+            .contains("2 bytes"));
+        let s512 = sign_sha512(&k, b"message");
+        assert!(verify(&pubk, b"message", &s512).is_err());
+        assert_eq!(
+            other_hash_verifies(&pubk, b"message", &s512),
+            Some("SHA512withRSA")
+        );
+        assert_eq!(other_hash_verifies(&pubk, b"message", &sig), None);
+    }
+}

@@ -1119,3 +1119,20 @@ fn verify_fixture_is_reproducible_from_the_test_key() {
         std::fs::read(fixtures().join("integrity/public-keys.json")).unwrap()
     );
 }
+
+#[test]
+fn verify_unlisted_insights_file_is_a_notice() {
+    let t = tree();
+    let p = t.p(&format!(
+        "AWSLogs/{A}/CloudTrail-Insight/us-east-1/2024/03/01/{A}_CloudTrail-Insight_us-east-1_20240301T0230Z_ins1.json.gz"
+    ));
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, gz(b"{\"Records\":[]}")).unwrap();
+    let (code, v) = t.verify(&[]);
+    assert_eq!((code, t.findings(&v)), (0, vec![]));
+    assert!(v["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n["kind"] == "not_covered"));
+}

@@ -191,7 +191,15 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
             in_scope: true,
             path: path.clone(),
         };
-        d.sidecar = sidecar_files.remove(&path).map(|sp| {
+        // The sidecar is named after the digest as delivered; a decompressed copy may keep either name.
+        let alt = match path.strip_suffix(".gz") {
+            Some(p) => p.to_string(),
+            None => format!("{path}.gz"),
+        };
+        let sc = sidecar_files
+            .remove(&path)
+            .or_else(|| sidecar_files.remove(&alt));
+        d.sidecar = sc.map(|sp| {
             let parsed = std::fs::read(&sp)
                 .map_err(|e| format!("cannot read: {e}"))
                 .and_then(|b| decompress_all(&b, MAX_DIGEST).map(|(raw, _)| raw))

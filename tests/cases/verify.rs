@@ -1136,3 +1136,15 @@ fn verify_unlisted_insights_file_is_a_notice() {
         .iter()
         .any(|n| n["kind"] == "not_covered"));
 }
+
+#[test]
+fn verify_decompressed_digest_keeps_its_sidecar_and_place() {
+    let t = tree();
+    let p = t.p(&d(6));
+    let raw = gunzip(&p);
+    std::fs::write(p.display().to_string().trim_end_matches(".gz"), raw).unwrap();
+    std::fs::remove_file(&p).unwrap();
+    let (code, v) = t.verify(&[]);
+    assert_eq!((code, t.findings(&v)), (0, vec![]));
+    assert_eq!(v["digests"]["valid"], 16);
+}

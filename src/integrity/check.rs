@@ -1074,6 +1074,9 @@ fn infer_key(template: &Dg, end: i64) -> String {
         .unwrap_or_else(|| from_awslogs(&template.path).unwrap_or_else(|| template.path.clone()));
     let Some(n) = &template.name else { return obj };
     let stamp = format_stamp(end);
+    if stamp.len() < 8 {
+        return obj; // beyond year 9999: no key to infer
+    }
     let dir = match obj.rfind(&format!("/CloudTrail-Digest/{}/", n.region)) {
         Some(i) => format!(
             "{}/CloudTrail-Digest/{}/{}/{}/{}/",

@@ -227,6 +227,23 @@ CREATE INDEX sessions_issuer_principal ON sessions(issuer_principal_id, issued_m
 CREATE INDEX sessions_issuer_key ON sessions(issuer_access_key_id, issued_ms) WHERE issuer_access_key_id IS NOT NULL;
 UPDATE sessions SET issued_ms = (SELECT event_time FROM events WHERE events.id = sessions.issued_by_event)
  WHERE issued_by_event IS NOT NULL;
+-- Integrity (issue 5): public keys kept for offline `verify` runs, and one row per `verify` run.
+CREATE TABLE public_keys (
+    fingerprint TEXT NOT NULL,               -- hex MD5 of the PKCS#1 DER
+    der         BLOB NOT NULL,               -- PKCS#1 RSAPublicKey DER
+    valid_from  INTEGER,                     -- epoch ms, NULL when unknown (PEM/DER files)
+    valid_to    INTEGER,
+    source      TEXT NOT NULL,               -- file it was first loaded from
+    PRIMARY KEY (fingerprint, der)
+) WITHOUT ROWID;
+-- sources.integrity is set by `verify`: validated | invalid | unverified (matched by sources.sha256).
+CREATE TABLE verifications (
+    id          INTEGER PRIMARY KEY,
+    verified_at INTEGER NOT NULL,            -- epoch ms
+    paths       TEXT NOT NULL,               -- JSON array of the paths given
+    findings    INTEGER NOT NULL,
+    report      TEXT NOT NULL                -- the JSON report
+);
 -- Lineage (issue 4): objects under a prefix are found by a range over their id (`bucket/key`), and the calls
 -- that start work (StartJobRun, StartQueryExecution, ExecuteStatement...) by name and time.
 CREATE INDEX IF NOT EXISTS resources_object_id ON resources(resource_id) WHERE type = 'AWS::S3::Object';

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod correlate;
 pub mod export;
 pub mod ingest;
+pub mod integrity;
 pub mod lineage;
 pub mod model;
 pub mod store;

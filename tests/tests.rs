@@ -23,3 +23,5 @@ mod sample;
 mod schemas;
 #[path = "cases/util.rs"]
 mod util;
+#[path = "cases/verify.rs"]
+mod verify;

@@ -5,6 +5,7 @@ mod lineage;
 mod output;
 mod stats;
 mod timeline;
+mod verify;
 mod who_changed;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -52,6 +53,8 @@ pub enum Command {
     Lineage(lineage::Args),
     /// The graph (data flows, the calls that started work, resource changes) as DOT, JSON, GraphML or OpenLineage
     Export(lineage::ExportArgs),
+    /// Validate CloudTrail digest chains and log files offline (exit 1 on tampering)
+    Verify(verify::Args),
 }
 
 /// Outcome of a command, mapped to an exit code in one place.
@@ -77,6 +80,7 @@ pub fn main() -> i32 {
         Command::Timeline(a) => timeline::run(&cli.db, a),
         Command::Lineage(a) => lineage::run(&cli.db, a),
         Command::Export(a) => lineage::export(&cli.db, a),
+        Command::Verify(a) => verify::run(&cli.db, a),
     };
     match result {
         Ok(Outcome::Ok) => EXIT_OK,

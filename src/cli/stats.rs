@@ -59,6 +59,12 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
                     p.events.to_string(),
                 ]);
             }
+            for (k, v) in &s.integrity {
+                t.add_row([format!("  sources {}", sanitize(k)), v.to_string()]);
+            }
+            for (k, v) in &s.events_by_integrity {
+                t.add_row([format!("  events {}", sanitize(k)), v.to_string()]);
+            }
             t.add_row(["accounts".to_string(), sanitize(&abbreviate(&s.accounts))]);
             t.add_row(["regions".to_string(), sanitize(&abbreviate(&s.regions))]);
             writeln!(out, "{t}")?;

@@ -3,11 +3,13 @@
 //! One file in WAL mode. Each source is written inside a transaction together with its `sources` row, so a run
 //! killed at any point leaves whole sources only, and a rerun (which skips known sources) completes the work.
 
+mod integrity;
 pub mod query;
 mod raw;
 mod stats;
 mod writer;
 
+pub use integrity::{NewestEvent, StoredKey};
 pub use raw::{decode_chunk, encode_chunk};
 pub use stats::Stats;
 pub use writer::{encode_chunks, key_hash, SourceMeta, WriteOutcome, Writer, CHUNK_RECORDS};
@@ -40,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_query_indexes.sql"),
     include_str!("migrations/0003_session_issue_time.sql"),
+    include_str!("migrations/0004_integrity.sql"),
     include_str!("migrations/0005_lineage.sql"),
 ];
 

@@ -29,7 +29,14 @@ pub struct Stats {
     pub top_principals: Vec<TopPrincipal>,
     pub accounts: Vec<String>,
     pub regions: Vec<String>,
+    /// Sources per integrity verdict of `verify` (`validated`, `invalid`, `unverified`).
     pub integrity: std::collections::BTreeMap<String, i64>,
+    /// Events per integrity verdict of the file they were first delivered in.
+    pub events_by_integrity: std::collections::BTreeMap<String, i64>,
+    /// Public keys kept for `verify`.
+    pub public_keys: i64,
+    /// When `verify` last ran against this store (RFC 3339 UTC), null if never.
+    pub last_verified_at: Option<String>,
 }
 
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -106,6 +113,15 @@ impl Store {
                  UNION SELECT DISTINCT region FROM config_items WHERE region <> '' ORDER BY 1",
             )?,
             integrity: grouped("SELECT integrity, count(*) FROM sources GROUP BY integrity ORDER BY integrity")?,
+            events_by_integrity: grouped(
+                "SELECT s.integrity, sum(n) FROM (SELECT source_id, count(*) AS n FROM events GROUP BY source_id) e
+                 JOIN sources s ON s.id = e.source_id GROUP BY s.integrity ORDER BY s.integrity",
+            )?,
+            public_keys: q("SELECT count(*) FROM public_keys")?,
+            last_verified_at: c
+                .query_row("SELECT max(verified_at) FROM verifications", [], |r| r.get::<_, Option<i64>>(0))
+                .map_err(|e| self.q(e))?
+                .map(crate::model::time::format_ms),
         })
     }
 }

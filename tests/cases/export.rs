@@ -318,7 +318,7 @@ fn render(format: ExportFormat) -> String {
 }
 
 /// Runs a Python script; the tools it imports are test requirements installed by `.ci/run`.
-fn python(script: &str, args: &[&Path]) -> String {
+pub fn python(script: &str, args: &[&Path]) -> String {
     let out = Command::new("python3")
         .arg("-c")
         .arg(script)

@@ -13,10 +13,10 @@ mod crash;
 mod export;
 #[path = "cases/fixtures.rs"]
 mod fixtures;
-#[path = "cases/lineage.rs"]
-mod lineage;
 #[path = "cases/idempotency.rs"]
 mod idempotency;
+#[path = "cases/lineage.rs"]
+mod lineage;
 #[path = "cases/sample.rs"]
 mod sample;
 #[path = "cases/schemas.rs"]

@@ -152,8 +152,10 @@ impl Store {
         conn.pragma_update(None, "query_only", true).map_err(err)?;
         // Queries read pages scattered over a large file: map it (no read syscall and copy per page) and keep
         // more pages cached than the default 2 MB.
-        conn.pragma_update(None, "mmap_size", 1i64 << 40).map_err(err)?;
-        conn.pragma_update(None, "cache_size", -65536).map_err(err)?;
+        conn.pragma_update(None, "mmap_size", 1i64 << 40)
+            .map_err(err)?;
+        conn.pragma_update(None, "cache_size", -65536)
+            .map_err(err)?;
         register_functions(&conn).map_err(err)?;
         Ok(Store {
             conn,

@@ -572,6 +572,9 @@ impl<'s> Builder<'s> {
                 }
                 continue;
             }
+            if rank(ctx.derivation) < self.min_rank {
+                continue;
+            }
             let lo = if ctx.start.is_some() {
                 i64::MIN
             } else {
@@ -680,6 +683,9 @@ impl<'s> Builder<'s> {
                 }
                 continue;
             }
+            if rank(ctx.derivation) < self.min_rank {
+                continue; // no derivation through this actor can be followed
+            }
             let hi = if ctx.end.is_some() || ctx.start.is_some() {
                 i64::MAX
             } else {
@@ -727,19 +733,25 @@ impl<'s> Builder<'s> {
                         );
                         self.downstream(&w.ds, &w.node, wt, depth - 1)?;
                     }
-                    Flow::Delete => {
-                        self.node(&w.node);
-                        self.edge(
-                            &ctx.node.id,
-                            &w.node.id,
-                            edge::DELETE,
-                            Some(&ctx.node.id),
-                            wconf,
-                            &w.event,
-                        );
-                    }
-                    Flow::Read => {}
+                    // Deleting another dataset is not a use of this one's data.
+                    Flow::Delete | Flow::Read => {}
                 }
+            }
+        }
+        // Who removed the dataset itself after `after`.
+        for d in self.dataset_facts(ds, "write", after, i64::MAX)? {
+            if d.flow == Flow::Delete && !self.full() {
+                let ctx = self.ctx_of(&d)?;
+                self.add_ctx(&ctx)?;
+                let c = self.conf(&d)?;
+                self.edge(
+                    &ctx.node.id,
+                    &node.id,
+                    edge::DELETE,
+                    Some(&ctx.node.id),
+                    c,
+                    &d.event,
+                );
             }
         }
         Ok(())

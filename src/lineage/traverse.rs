@@ -912,17 +912,27 @@ impl<'s> Builder<'s> {
         } else if let Some(r) = self.find_run(target)? {
             root = match r.rtype.as_str() {
                 "AWS::Athena::QueryExecution" => format!("athena_query:{}", r.resource_id),
+                "AWS::RedshiftData::Statement" => format!("redshift_statement:{}", r.resource_id),
                 _ => format!("glue_job_run:{}", r.resource_id),
             };
-            let ctxs = self.contexts_of_run(&r)?;
-            if ctxs.is_empty() {
-                return Err(QueryError::NotFound {
-                    what: "job run or query with data calls",
-                    query: target.to_string(),
-                });
+            let ctxs = if r.rtype == "AWS::RedshiftData::Statement" {
+                let mut out = Vec::new();
+                for st in self
+                    .store()
+                    .resource_events_with(r.id, &["target"], None, None)?
+                {
+                    out.extend(self.cx.statement_ctx(&st)?);
+                }
+                out
+            } else {
+                self.contexts_of_run(&r)?
+            };
+            for c in &ctxs {
+                self.actor(c, q)?;
             }
-            for c in ctxs {
-                self.actor(&c, q)?;
+            if !ctxs.iter().any(|c| c.node.id == root) {
+                // Started, but none of its data calls are in the trail: the run itself and who started it.
+                self.bare_run(&r, &root)?;
             }
         } else if let Some(job) = self.find_job(target)? {
             let mut parts = job.key.split('|').skip(1);
@@ -964,6 +974,28 @@ impl<'s> Builder<'s> {
                     }
                 }
             }
+        } else if let Some((table, location)) = self.find_table(target)? {
+            // A Glue/Athena table: the objects under its location (from CreateTable/UpdateTable), rolled up.
+            let tnode = resource_node(&table).ok_or_else(|| QueryError::NotFound {
+                what: "table",
+                query: target.to_string(),
+            })?;
+            root = tnode.id.clone();
+            self.node(&tnode);
+            let mut tnode = tnode;
+            if let Some(loc) = &location {
+                tnode
+                    .properties
+                    .insert("location".into(), Value::String(loc.clone()));
+                self.nodes.insert(tnode.id.clone(), tnode.clone());
+                let prefix = loc.trim_start_matches("s3://").trim_start_matches("s3a://");
+                for o in store.objects_under(prefix)? {
+                    if let Some(n) = resource_node(&o) {
+                        self.dataset(&o, &n, q)?;
+                        self.part_of(&n.id, &root);
+                    }
+                }
+            }
         } else {
             let r = self.find_dataset(target)?;
             let n = resource_node(&r).ok_or_else(|| QueryError::NotFound {
@@ -985,6 +1017,51 @@ impl<'s> Builder<'s> {
             });
     }
 
+    /// A job run, query or statement whose data calls are not in the trail: its node and the `starts` edge.
+    fn bare_run(&mut self, r: &ResourceRow, root: &str) -> Result<()> {
+        let (kind, label) = match r.rtype.as_str() {
+            "AWS::Athena::QueryExecution" => (
+                kind::ATHENA_QUERY,
+                format!("Athena query {}", r.resource_id),
+            ),
+            "AWS::RedshiftData::Statement" => (
+                kind::REDSHIFT_STATEMENT,
+                format!("Redshift statement {}", r.resource_id),
+            ),
+            _ => (
+                kind::GLUE_JOB_RUN,
+                format!("Glue job run {}", r.resource_id),
+            ),
+        };
+        let mut parts = r.key.split('|').skip(1);
+        let opt = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_string);
+        let node = Node {
+            id: root.to_string(),
+            kind: kind.into(),
+            label,
+            account: opt(parts.next()),
+            region: opt(parts.next()),
+            namespace: None,
+            name: None,
+            properties: [("data_calls_in_trail".to_string(), Value::Bool(false))]
+                .into_iter()
+                .collect(),
+        };
+        self.node(&node);
+        for st in self
+            .store()
+            .resource_events_with(r.id, &["target"], None, None)?
+        {
+            if st.error_code.is_none() && rules::STARTS.contains(&st.event_name.as_str()) {
+                let starter = self.cx.of(&st)?;
+                self.node(&starter.node);
+                let id = starter.node.id.clone();
+                self.edge(&id, root, edge::STARTS, Some(&id), confidence::HIGH, &st);
+            }
+        }
+        Ok(())
+    }
+
     fn find_run(&self, target: &str) -> Result<Option<ResourceRow>> {
         if target.starts_with("s3://") || target.starts_with("arn:") {
             return Ok(None);
@@ -992,8 +1069,13 @@ impl<'s> Builder<'s> {
         let id = target
             .strip_prefix("glue_job_run:")
             .or_else(|| target.strip_prefix("athena_query:"))
+            .or_else(|| target.strip_prefix("redshift_statement:"))
             .unwrap_or(target);
-        for t in ["AWS::Glue::JobRun", "AWS::Athena::QueryExecution"] {
+        for t in [
+            "AWS::Glue::JobRun",
+            "AWS::Athena::QueryExecution",
+            "AWS::RedshiftData::Statement",
+        ] {
             if let Some(r) = self.store().resources_typed(t, id)?.pop() {
                 return Ok(Some(r));
             }
@@ -1012,6 +1094,54 @@ impl<'s> Builder<'s> {
             return Ok(None);
         }
         Ok(self.store().resources_typed("AWS::Glue::Job", name)?.pop())
+    }
+
+    /// A Glue table (`db.table`, `db/table`, its ARN or `AWS::Glue::Table:db/table`) and its S3 location, from
+    /// the latest `CreateTable`/`UpdateTable` (or a `GetTable` response) that names one.
+    fn find_table(&self, target: &str) -> Result<Option<(ResourceRow, Option<String>)>> {
+        if target.starts_with("s3://") {
+            return Ok(None);
+        }
+        let id = match target.strip_prefix("arn:aws:glue:") {
+            Some(rest) => match rest.split_once(":table/") {
+                Some((_, t)) => t.to_string(),
+                None => return Ok(None),
+            },
+            None => target
+                .trim_start_matches("AWS::Glue::Table:")
+                .replacen('.', "/", 1),
+        };
+        let Some(table) = self.store().resources_typed("AWS::Glue::Table", &id)?.pop() else {
+            return Ok(None);
+        };
+        let mut location = None;
+        for e in self
+            .store()
+            .resource_events_with(table.id, &["target"], None, self.until)?
+        {
+            if e.error_code.is_some()
+                || !matches!(
+                    e.event_name.as_str(),
+                    "CreateTable" | "UpdateTable" | "GetTable"
+                )
+            {
+                continue;
+            }
+            let v: Option<Value> = self
+                .store()
+                .raw_record(e.id)?
+                .and_then(|r| serde_json::from_str(&r).ok());
+            let loc = v.as_ref().and_then(|v| {
+                v.pointer("/requestParameters/tableInput/storageDescriptor/location")
+                    .or_else(|| v.pointer("/responseElements/table/storageDescriptor/location"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            });
+            if loc.is_some() {
+                location = loc;
+            }
+        }
+        Ok(Some((table, location)))
     }
 
     fn find_dataset(&self, target: &str) -> Result<ResourceRow> {

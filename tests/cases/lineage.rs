@@ -268,3 +268,92 @@ print(n)
     // START and COMPLETE for each job: 3 Glue runs, the Athena query, 2 Redshift statements, 2 Lambda functions.
     assert_eq!(n.trim(), "16", "{}", ol.stdout);
 }
+
+/// The AWS documentation's real Athena and Redshift Data API records: a query or statement whose data calls are not
+/// in the trail is still an answer: the run and who started it, with the call as evidence.
+#[test]
+fn awsdocs_athena_query_and_redshift_statement() {
+    let Some(root) = crate::corpus::corpus() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    ingest(&db, &[&root.join("awsdocs")]);
+    for (id, node, principal, event) in [
+        (
+            "b621c254-74e0-48e3-9630-78ed857782f9",
+            "athena_query:b621c254-74e0-48e3-9630-78ed857782f9",
+            "arn:aws:iam::123456789012:user/johndoe",
+            "c97cf8c8-6112-467a-8777-53bb38f83fd5",
+        ),
+        (
+            "5c52b37b-9e07-40c1-98de-12ccd1419be7",
+            "redshift_statement:5c52b37b-9e07-40c1-98de-12ccd1419be7",
+            "arn:aws:sts::123456789012:user/janedoe",
+            "c1fb7076-102f-43e5-9ec9-40820bcc1175",
+        ),
+    ] {
+        let r = run(&db, &["lineage", id, "--format", "json"]);
+        assert_eq!(r.code, 0, "{id}: {}", r.stderr);
+        let g = r.json();
+        assert_eq!(g["root"], node);
+        let starts = edges(&g, "starts");
+        assert_eq!(starts.len(), 1, "{id}");
+        assert_eq!(starts[0]["from"], principal);
+        assert_eq!(starts[0]["to"], node);
+        assert_eq!(starts[0]["event_ids"], serde_json::json!([event]));
+        assert_eq!(starts[0]["confidence"], "high");
+    }
+}
+
+/// A Glue table as the target: the objects under the location its CreateTable names roll up to it, with their
+/// upstream (the three Glue runs that wrote them, and who started each).
+#[test]
+fn glue_table_target_rolls_up_its_location() {
+    let (_dir, db) = lineage_store();
+    let r = run(
+        &db,
+        &[
+            "lineage",
+            "analytics.orders",
+            "--upstream",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let g = r.json();
+    let table = "arn:aws:glue:us-east-1:111122223333:table/analytics/orders";
+    assert_eq!(g["root"], table);
+    let root = g["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == table)
+        .unwrap();
+    assert_eq!(root["properties"]["location"], "s3://acme-curated/orders/");
+    let mut parts: Vec<&str> = edges(&g, "part_of")
+        .iter()
+        .map(|e| e["from"].as_str().unwrap())
+        .collect();
+    parts.sort();
+    assert_eq!(
+        parts,
+        (0..4)
+            .map(|i| format!("s3://acme-curated/orders/dt=2024-05-06/part-000{i}.parquet"))
+            .collect::<Vec<_>>()
+    );
+    let mut runs: Vec<&str> = edges(&g, "starts")
+        .iter()
+        .map(|e| e["to"].as_str().unwrap())
+        .collect();
+    runs.sort();
+    runs.dedup();
+    assert_eq!(runs.len(), 3);
+    assert!(runs.iter().all(|r| r.starts_with("glue_job_run:jr_")));
+    // The same answer for the table's other names.
+    for name in ["analytics/orders", table] {
+        let other = run(&db, &["lineage", name, "--upstream", "--format", "json"]).json();
+        assert_eq!(other, g, "{name}");
+    }
+}

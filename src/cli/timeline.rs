@@ -90,6 +90,8 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
                 "error_code",
                 "read_only",
                 "resources",
+                "integrity",
+                "sources",
             ])?;
             for e in &t.events {
                 let resources: Vec<String> = e
@@ -113,6 +115,12 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
                     e.error_code.clone().unwrap_or_default(),
                     e.read_only.map(|b| b.to_string()).unwrap_or_default(),
                     resources.join(" "),
+                    e.integrity.clone(),
+                    e.evidence
+                        .iter()
+                        .map(|v| v.source.clone())
+                        .collect::<Vec<_>>()
+                        .join(" "),
                 ];
                 w.write_record(row.iter().map(|c| csv_cell(c)))?;
             }
@@ -122,7 +130,12 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
             for e in &t.events {
                 writeln!(
                     out,
-                    "{}  {} {}{}  from {}",
+                    "{} {}  {} {}{}  from {}",
+                    match e.integrity.as_str() {
+                        "validated" => "✓",
+                        "invalid" => "✗",
+                        _ => "?",
+                    },
                     e.time.as_deref().unwrap_or("(no time)"),
                     sanitize(&e.event_source),
                     sanitize(&e.event_name),

@@ -613,6 +613,10 @@ pub struct TimelineEvent {
     pub read_only: Option<bool>,
     pub region: Option<String>,
     pub account: String,
+    /// The worst integrity status over the files the event came from (`invalid` < `unverified` < `validated`).
+    pub integrity: String,
+    /// The files the event came from (first delivery first), with their integrity status.
+    pub evidence: Vec<Evidence>,
 }
 
 /// The answer of `timeline` (schemas/timeline.schema.json).
@@ -735,6 +739,7 @@ pub fn timeline(store: &Store, q: &TimelineQuery) -> Result<Timeline> {
     let mut events = Vec::with_capacity(rows.len());
     let ids: Vec<i64> = rows.iter().map(|(e, _)| e.id).collect();
     let mut touched = store.event_resources_many(&ids)?;
+    let mut evidence = store.evidence_many(&ids)?;
     for (e, via) in rows {
         let session_of = match via {
             Some(k) => {
@@ -772,7 +777,30 @@ pub fn timeline(store: &Store, q: &TimelineQuery) -> Result<Timeline> {
             read_only: e.read_only,
             region: e.region.clone(),
             account: e.account.clone(),
+            integrity: String::new(),
+            evidence: evidence
+                .remove(&e.id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(Evidence::from)
+                .collect(),
         });
+        if let Some(last) = events.last_mut() {
+            last.integrity = worst_integrity(last.evidence.iter().map(|e| e.integrity.as_str()));
+        }
     }
     Ok(Timeline { events })
+}
+
+/// The worst of some integrity statuses: `invalid` < `unverified` < `validated` (none: `unverified`).
+pub fn worst_integrity<'a>(statuses: impl Iterator<Item = &'a str>) -> String {
+    let rank = |s: &str| match s {
+        "invalid" => 0,
+        "validated" => 2,
+        _ => 1,
+    };
+    statuses
+        .min_by_key(|s| rank(s))
+        .unwrap_or("unverified")
+        .to_string()
 }

@@ -357,3 +357,50 @@ fn glue_table_target_rolls_up_its_location() {
         assert_eq!(other, g, "{name}");
     }
 }
+
+/// After `verify`, answers carry each event's integrity: timeline events (JSON field and table mark) are validated.
+#[test]
+fn timeline_events_carry_the_verify_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let tree = fixtures().join("integrity/tree");
+    ingest(&db, &[&tree]);
+    let alice = "arn:aws:iam::111111111111:user/alice";
+    let before = run(&db, &["timeline", "--principal", alice, "--format", "json"]).json();
+    let events = before["events"].as_array().unwrap();
+    assert_eq!(events.len(), 9);
+    assert!(events.iter().all(|e| e["integrity"] == "unverified"));
+    let keys = fixtures().join("integrity/public-keys.json");
+    let v = run(
+        &db,
+        &[
+            "verify",
+            tree.to_str().unwrap(),
+            "--public-keys",
+            keys.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(v.code, 0, "{}", v.stderr);
+    let after = run(&db, &["timeline", "--principal", alice, "--format", "json"]).json();
+    crate::schemas::check(
+        &after,
+        &crate::schemas::schema("timeline.schema.json"),
+        "timeline",
+    );
+    for e in after["events"].as_array().unwrap() {
+        assert_eq!(e["integrity"], "validated", "{e}");
+        assert_eq!(e["evidence"][0]["integrity"], "validated");
+    }
+    let table = run(
+        &db,
+        &["timeline", "--principal", alice, "--format", "table"],
+    );
+    assert_eq!(
+        table.stdout.lines().filter(|l| l.starts_with("✓ ")).count(),
+        9,
+        "{}",
+        table.stdout
+    );
+}

@@ -11,8 +11,15 @@ fn check_in(value: &Value, schema: &Value, root: &Value, at: &str) -> Result<(),
         return match r.strip_prefix("#/$defs/") {
             Some(name) => check_in(value, &root["$defs"][name], root, at),
             None => {
-                let other = super::schemas::schema(r);
-                check_in(value, &other, &other, at)
+                // `file.json` or `file.json#/$defs/name`.
+                let (file, def) = r
+                    .split_once("#/$defs/")
+                    .map_or((r, None), |(f, d)| (f, Some(d)));
+                let other = super::schemas::schema(file);
+                match def {
+                    Some(d) => check_in(value, &other["$defs"][d], &other, at),
+                    None => check_in(value, &other, &other, at),
+                }
             }
         };
     }

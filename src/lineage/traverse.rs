@@ -313,8 +313,52 @@ impl<'s> Builder<'s> {
                     });
                 }
             }
+            if e.event_name == "ExportTableToPointInTime"
+                && e.event_source == "dynamodb.amazonaws.com"
+            {
+                // The export's destination is named by the request: the table is copied to that prefix.
+                if let Some(prefix) = self.export_destination(&e)? {
+                    out.push(Fact {
+                        kms: false,
+                        event: e.clone(),
+                        ds: Ds::Sql(prefix.id.clone()),
+                        node: prefix,
+                        flow: Flow::Write,
+                        sql: true,
+                    });
+                }
+            }
         }
         Ok(out)
+    }
+
+    /// The `s3://bucket/prefix/` a DynamoDB export writes to (`s3Bucket`, `s3Prefix` of the request).
+    fn export_destination(&self, e: &EventRow) -> Result<Option<Node>> {
+        let v: Option<Value> = self
+            .store()
+            .raw_record(e.id)?
+            .and_then(|r| serde_json::from_str(&r).ok());
+        let Some(v) = v else { return Ok(None) };
+        let text = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
+        let Some(bucket) = text("/requestParameters/s3Bucket") else {
+            return Ok(None);
+        };
+        let prefix = text("/requestParameters/s3Prefix").unwrap_or_default();
+        let prefix = if prefix.is_empty() || prefix.ends_with('/') {
+            prefix
+        } else {
+            format!("{prefix}/")
+        };
+        Ok(Some(Node {
+            id: format!("s3://{bucket}/{prefix}"),
+            kind: kind::S3_PREFIX.into(),
+            label: prefix.clone(),
+            account: None,
+            region: None,
+            namespace: Some(format!("s3://{bucket}")),
+            name: Some(prefix),
+            properties: BTreeMap::new(),
+        }))
     }
 
     /// The data calls of an actor context in a window (inclusive), in time order.

@@ -404,3 +404,42 @@ fn timeline_events_carry_the_verify_verdict() {
         table.stdout
     );
 }
+
+/// A DynamoDB export to S3 copies the table to the prefix its request names (high: the log names both ends).
+#[test]
+fn dynamodb_export_copies_the_table_to_its_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let logs = dir.path().join("export.json");
+    let record = serde_json::json!({"Records": [{
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLE", "arn": "arn:aws:iam::111122223333:user/frank",
+                         "accountId": "111122223333", "accessKeyId": "AKIAEXAMPLEFRANK0001", "userName": "frank"},
+        "eventTime": "2024-05-06T16:00:00Z", "eventSource": "dynamodb.amazonaws.com",
+        "eventName": "ExportTableToPointInTime", "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.7",
+        "userAgent": "aws-cli/2.15.0",
+        "requestParameters": {"tableArn": "arn:aws:dynamodb:us-east-1:111122223333:table/customers",
+                              "s3Bucket": "acme-exports", "s3Prefix": "ddb/customers", "exportFormat": "DYNAMODB_JSON"},
+        "responseElements": {"exportDescription": {"exportArn": "arn:aws:dynamodb:us-east-1:111122223333:table/customers/export/01715011200000-abcd1234",
+                                                   "exportStatus": "IN_PROGRESS"}},
+        "requestID": "R1", "eventID": "5b0b1e4e-0000-4000-8000-00000000e001", "readOnly": false,
+        "eventType": "AwsApiCall", "managementEvent": true, "recipientAccountId": "111122223333",
+        "eventCategory": "Management"
+    }]});
+    std::fs::write(&logs, record.to_string()).unwrap();
+    assert_eq!(ingest(&db, &[&logs]).code, 0);
+    let table = "arn:aws:dynamodb:us-east-1:111122223333:table/customers";
+    let r = run(&db, &["lineage", table, "--downstream", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let g = r.json();
+    let copies = edges(&g, "copy");
+    assert_eq!(copies.len(), 1, "{g}");
+    assert_eq!(copies[0]["from"], table);
+    assert_eq!(copies[0]["to"], "s3://acme-exports/ddb/customers/");
+    assert_eq!(copies[0]["actor"], "arn:aws:iam::111122223333:user/frank");
+    assert_eq!(copies[0]["confidence"], "high");
+    assert_eq!(
+        copies[0]["event_ids"],
+        serde_json::json!(["5b0b1e4e-0000-4000-8000-00000000e001"])
+    );
+}

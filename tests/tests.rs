@@ -3,6 +3,9 @@
 
 #[path = "cases/bad_input.rs"]
 mod bad_input;
+#[cfg(feature = "aws")]
+#[path = "cases/collect.rs"]
+mod collect;
 #[path = "cases/corpus.rs"]
 mod corpus;
 #[path = "cases/correlate.rs"]
@@ -13,10 +16,10 @@ mod crash;
 mod export;
 #[path = "cases/fixtures.rs"]
 mod fixtures;
-#[path = "cases/lineage.rs"]
-mod lineage;
 #[path = "cases/idempotency.rs"]
 mod idempotency;
+#[path = "cases/lineage.rs"]
+mod lineage;
 #[path = "cases/sample.rs"]
 mod sample;
 #[path = "cases/schemas.rs"]

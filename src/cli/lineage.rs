@@ -149,8 +149,16 @@ fn table(g: &Graph, out: &mut dyn Write) -> Result<()> {
             .map(|n| format!("{} ({})", n.id, n.kind))
             .unwrap_or_else(|| id.to_string())
     };
-    writeln!(out, "lineage of {}", sanitize(g.root.as_deref().unwrap_or("(whole store)")))?;
-    let starts: Vec<&str> = next.keys().copied().filter(|k| !has_in.contains(k)).collect();
+    writeln!(
+        out,
+        "lineage of {}",
+        sanitize(g.root.as_deref().unwrap_or("(whole store)"))
+    )?;
+    let starts: Vec<&str> = next
+        .keys()
+        .copied()
+        .filter(|k| !has_in.contains(k))
+        .collect();
     let mut paths = Vec::new();
     for s in starts {
         let mut stack: Vec<(Vec<&crate::lineage::Edge>, &str)> = vec![(Vec::new(), s)];
@@ -160,7 +168,8 @@ fn table(g: &Graph, out: &mut dyn Write) -> Result<()> {
                 .map(|v| {
                     v.iter()
                         .filter(|e| {
-                            path.last().is_none_or(|p: &&crate::lineage::Edge| e.last_time > p.time)
+                            path.last()
+                                .is_none_or(|p: &&crate::lineage::Edge| e.last_time > p.time)
                                 && !path.iter().any(|p| p.from == e.to)
                         })
                         .collect()
@@ -182,7 +191,11 @@ fn table(g: &Graph, out: &mut dyn Write) -> Result<()> {
             }
         }
     }
-    paths.sort_by(|a, b| a.iter().map(|e| (&e.from, &e.to)).cmp(b.iter().map(|e| (&e.from, &e.to))));
+    paths.sort_by(|a, b| {
+        a.iter()
+            .map(|e| (&e.from, &e.to))
+            .cmp(b.iter().map(|e| (&e.from, &e.to)))
+    });
     paths.dedup();
     if paths.is_empty() {
         writeln!(out, "\nno dataset-to-dataset path found")?;

@@ -5,8 +5,8 @@
 use super::graph::{confidence, kind, Node};
 use super::rules;
 use crate::correlate::Actors;
-use crate::store::query::{EventRow, SessionRow};
 use crate::correlate::Result;
+use crate::store::query::{EventRow, SessionRow};
 use crate::store::Store;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -192,7 +192,10 @@ impl<'s> Contexts<'s> {
                 name: None,
                 properties: props(&[
                     ("type", a.utype.as_deref()),
-                    ("original_principal_arn", a.original_principal_arn.as_deref()),
+                    (
+                        "original_principal_arn",
+                        a.original_principal_arn.as_deref(),
+                    ),
                     ("source_identity", a.source_identity.as_deref()),
                 ]),
             },
@@ -231,9 +234,13 @@ impl<'s> Contexts<'s> {
         let t = e.time_ms.unwrap_or(0);
         // Athena may call with the caller's key or, through forward access sessions, with another key of the same
         // session: look by key first, then by the session as logged.
-        let is_start = |c: &EventRow| c.event_name == "StartQueryExecution" && c.error_code.is_none() && !is_athena(c);
+        let is_start = |c: &EventRow| {
+            c.event_name == "StartQueryExecution" && c.error_code.is_none() && !is_athena(c)
+        };
         let mut candidates: Vec<EventRow> = match &e.access_key_id {
-            Some(k) => self.store.events_by_access_key(k, Some(t - QUERY_LIFETIME), Some(t))?,
+            Some(k) => self
+                .store
+                .events_by_access_key(k, Some(t - QUERY_LIFETIME), Some(t))?,
             None => Vec::new(),
         }
         .into_iter()
@@ -260,9 +267,11 @@ impl<'s> Contexts<'s> {
             .event_resources_many(&[e.id])?
             .remove(&e.id)
             .unwrap_or_default();
-        let named = started
-            .iter()
-            .find(|(_, q)| touched.iter().any(|t| t.rtype == "AWS::S3::Object" && t.resource_id.contains(q.as_str())));
+        let named = started.iter().find(|(_, q)| {
+            touched
+                .iter()
+                .any(|t| t.rtype == "AWS::S3::Object" && t.resource_id.contains(q.as_str()))
+        });
         let (chosen, attribution) = match named {
             Some(s) => (Some(s.clone()), confidence::HIGH),
             None => match started.last() {
@@ -272,13 +281,25 @@ impl<'s> Contexts<'s> {
             },
         };
         let (id, label, start, started_by, qid) = match chosen {
-            Some((ev, q)) => (format!("athena_query:{q}"), format!("Athena query {q}"), ev.time_ms, Some(ev), Some(q)),
+            Some((ev, q)) => (
+                format!("athena_query:{q}"),
+                format!("Athena query {q}"),
+                ev.time_ms,
+                Some(ev),
+                Some(q),
+            ),
             None => {
                 let k = match &scope {
                     Scope::Key(k) => k.clone(),
                     Scope::Principal(p) => format!("principal-{p}"),
                 };
-                (format!("athena_query:session/{k}"), "Athena (query not in the trail)".into(), None, None, None)
+                (
+                    format!("athena_query:session/{k}"),
+                    "Athena (query not in the trail)".into(),
+                    None,
+                    None,
+                    None,
+                )
             }
         };
         let region = e.region.clone();
@@ -289,12 +310,19 @@ impl<'s> Contexts<'s> {
                 label,
                 account: Some(e.account.clone()),
                 region: region.clone(),
-                namespace: Some(format!("arn:aws:athena:{}:{}", region.as_deref().unwrap_or(""), e.account)),
+                namespace: Some(format!(
+                    "arn:aws:athena:{}:{}",
+                    region.as_deref().unwrap_or(""),
+                    e.account
+                )),
                 name: Some(match &qid {
                     Some(q) => format!("query/{q}"),
                     None => "query/unknown".into(),
                 }),
-                properties: props(&[("query_execution_id", qid.as_deref()), ("access_key_id", e.access_key_id.as_deref())]),
+                properties: props(&[
+                    ("query_execution_id", qid.as_deref()),
+                    ("access_key_id", e.access_key_id.as_deref()),
+                ]),
             },
             scope,
             athena: true,
@@ -311,19 +339,32 @@ impl<'s> Contexts<'s> {
 
     /// The `StartJobRun` a Glue session serves: sessions issued to Glue and runs started in the same account are
     /// paired in time order, each run taking the first session issued after it (within 10 minutes).
-    fn glue_run(&mut self, key: &str, issued: i64, account: &str) -> Result<Option<(EventRow, String)>> {
+    fn glue_run(
+        &mut self,
+        key: &str,
+        issued: i64,
+        account: &str,
+    ) -> Result<Option<(EventRow, String)>> {
         if let Some(r) = self.glue_runs.get(key) {
             return Ok(r.clone());
         }
         let glue = self.service_principal("glue.amazonaws.com")?;
         let runs: Vec<EventRow> = self
             .store
-            .events_named(&["StartJobRun"], issued - 2 * GLUE_START_WINDOW, issued + GLUE_START_WINDOW)?
+            .events_named(
+                &["StartJobRun"],
+                issued - 2 * GLUE_START_WINDOW,
+                issued + GLUE_START_WINDOW,
+            )?
             .into_iter()
             .filter(|r| r.account == account)
             .collect();
         let sessions = match glue {
-            Some(g) => self.store.sessions_issued_by(g, issued - 2 * GLUE_START_WINDOW, issued + 2 * GLUE_START_WINDOW)?,
+            Some(g) => self.store.sessions_issued_by(
+                g,
+                issued - 2 * GLUE_START_WINDOW,
+                issued + 2 * GLUE_START_WINDOW,
+            )?,
             None => Vec::new(),
         };
         // Greedy pairing in time order over the local window.
@@ -361,7 +402,10 @@ impl<'s> Contexts<'s> {
         if let Some(p) = self.service_principals.get(svc) {
             return Ok(*p);
         }
-        let p = self.store.principal_by_key(&format!("service:{svc}"))?.map(|p| p.id);
+        let p = self
+            .store
+            .principal_by_key(&format!("service:{svc}"))?
+            .map(|p| p.id);
         self.service_principals.insert(svc.to_string(), p);
         Ok(p)
     }
@@ -393,7 +437,10 @@ impl<'s> Contexts<'s> {
             }
             None => (
                 format!("glue_job_run:session/{key}"),
-                format!("Glue job (run not in the trail) {}", s.session_name.as_deref().unwrap_or("")),
+                format!(
+                    "Glue job (run not in the trail) {}",
+                    s.session_name.as_deref().unwrap_or("")
+                ),
                 None,
                 None,
                 confidence::LOW,
@@ -407,7 +454,11 @@ impl<'s> Contexts<'s> {
                 label,
                 account: Some(e.account.clone()),
                 region: region.clone(),
-                namespace: Some(format!("arn:aws:glue:{}:{}", region.as_deref().unwrap_or(""), e.account)),
+                namespace: Some(format!(
+                    "arn:aws:glue:{}:{}",
+                    region.as_deref().unwrap_or(""),
+                    e.account
+                )),
                 name: Some(format!("job/{}", job.as_deref().unwrap_or("unknown"))),
                 properties: props(&[
                     ("job_name", job.as_deref()),
@@ -443,7 +494,10 @@ impl<'s> Contexts<'s> {
                 region: Some(region.clone()),
                 namespace: Some(format!("arn:aws:lambda:{region}:{}", e.account)),
                 name: Some(format!("function/{name}")),
-                properties: props(&[("access_key_id", Some(&s.access_key_id)), ("session_arn", s.session_arn.as_deref())]),
+                properties: props(&[
+                    ("access_key_id", Some(&s.access_key_id)),
+                    ("session_arn", s.session_arn.as_deref()),
+                ]),
             },
             scope: Scope::Key(s.access_key_id.clone()),
             athena: false,
@@ -486,13 +540,19 @@ impl<'s> Contexts<'s> {
         if ev.event_source != "redshift-data.amazonaws.com" || ev.error_code.is_some() {
             return Ok(None);
         }
-        let Some(st) = self.statement(ev)? else { return Ok(None) };
+        let Some(st) = self.statement(ev)? else {
+            return Ok(None);
+        };
         let region = ev.region.clone();
         let r = rules::redshift_sql(&st.sql);
         let table = |t: &str| -> Node {
             let (schema, name) = t.rsplit_once('.').unwrap_or(("public", t));
             let schema = schema.rsplit('.').next().unwrap_or(schema);
-            let ns = format!("redshift://{}.{}:5439", st.cluster, region.as_deref().unwrap_or(""));
+            let ns = format!(
+                "redshift://{}.{}:5439",
+                st.cluster,
+                region.as_deref().unwrap_or("")
+            );
             let name = format!("{}.{schema}.{name}", st.database);
             Node {
                 id: format!("{ns}/{name}"),
@@ -506,7 +566,10 @@ impl<'s> Contexts<'s> {
             }
         };
         let prefix = |p: &str| -> Node {
-            let (b, k) = p.trim_start_matches("s3://").split_once('/').unwrap_or((p.trim_start_matches("s3://"), ""));
+            let (b, k) = p
+                .trim_start_matches("s3://")
+                .split_once('/')
+                .unwrap_or((p.trim_start_matches("s3://"), ""));
             Node {
                 id: p.to_string(),
                 kind: kind::S3_PREFIX.into(),
@@ -518,16 +581,29 @@ impl<'s> Contexts<'s> {
                 properties: BTreeMap::new(),
             }
         };
-        let sql_reads: Vec<Node> = r.s3_reads.iter().map(|p| prefix(p)).chain(r.table_reads.iter().map(|t| table(t))).collect();
-        let sql_writes: Vec<Node> = r.s3_writes.iter().map(|p| prefix(p)).chain(r.table_writes.iter().map(|t| table(t))).collect();
+        let sql_reads: Vec<Node> = r
+            .s3_reads
+            .iter()
+            .map(|p| prefix(p))
+            .chain(r.table_reads.iter().map(|t| table(t)))
+            .collect();
+        let sql_writes: Vec<Node> = r
+            .s3_writes
+            .iter()
+            .map(|p| prefix(p))
+            .chain(r.table_writes.iter().map(|t| table(t)))
+            .collect();
         let role = match &r.iam_role {
             Some(arn) => self.store.principal_by_key(arn)?.map(|p| p.id),
             None => None,
         };
         let mut node = redshift_node(&st.id, &ev.account, region.as_deref());
-        node.properties.insert("sql".into(), Value::String(st.sql.clone()));
-        node.properties.insert("cluster".into(), Value::String(st.cluster.clone()));
-        node.properties.insert("database".into(), Value::String(st.database.clone()));
+        node.properties
+            .insert("sql".into(), Value::String(st.sql.clone()));
+        node.properties
+            .insert("cluster".into(), Value::String(st.cluster.clone()));
+        node.properties
+            .insert("database".into(), Value::String(st.database.clone()));
         Ok(Some(Ctx {
             node,
             scope: Scope::Principal(role.unwrap_or(-1)),
@@ -552,7 +628,10 @@ impl<'s> Contexts<'s> {
             None => None,
         };
         let mut best = None;
-        for st in self.store.events_named(&["ExecuteStatement"], t - QUERY_LIFETIME, t)? {
+        for st in self
+            .store
+            .events_named(&["ExecuteStatement"], t - QUERY_LIFETIME, t)?
+        {
             if st.account != e.account || st.event_source != "redshift-data.amazonaws.com" {
                 continue;
             }
@@ -611,7 +690,12 @@ impl<'s> Contexts<'s> {
             for tch in touched.remove(&p.id).unwrap_or_default() {
                 if tch.rtype == "AWS::KinesisFirehose::DeliveryStream" {
                     let arn = tch.arn.clone().unwrap_or_else(|| {
-                        format!("arn:aws:firehose:{}:{}:deliverystream/{}", e.region.as_deref().unwrap_or(""), e.account, tch.resource_id)
+                        format!(
+                            "arn:aws:firehose:{}:{}:deliverystream/{}",
+                            e.region.as_deref().unwrap_or(""),
+                            e.account,
+                            tch.resource_id
+                        )
                     });
                     streams.push((p.time_ms.unwrap_or(0), arn));
                 }
@@ -625,13 +709,23 @@ impl<'s> Contexts<'s> {
                 None => None,
             };
             if let Some(role_arn) = role_arn {
-                for c in self.store.events_named(&["CreateDeliveryStream", "UpdateDestination"], i64::MIN, t)? {
+                for c in self.store.events_named(
+                    &["CreateDeliveryStream", "UpdateDestination"],
+                    i64::MIN,
+                    t,
+                )? {
                     if c.event_source != "firehose.amazonaws.com" || c.account != e.account {
                         continue;
                     }
-                    let v: Option<Value> = self.store.raw_record(c.id)?.and_then(|r| serde_json::from_str(&r).ok());
+                    let v: Option<Value> = self
+                        .store
+                        .raw_record(c.id)?
+                        .and_then(|r| serde_json::from_str(&r).ok());
                     let Some(v) = v else { continue };
-                    let params = v.get("requestParameters").map(Value::to_string).unwrap_or_default();
+                    let params = v
+                        .get("requestParameters")
+                        .map(Value::to_string)
+                        .unwrap_or_default();
                     if !params.contains(&format!("\"{role_arn}\"")) {
                         continue;
                     }
@@ -640,9 +734,15 @@ impl<'s> Contexts<'s> {
                         .and_then(Value::as_str)
                         .map(str::to_string)
                         .or_else(|| {
-                            v.pointer("/requestParameters/deliveryStreamName").and_then(Value::as_str).map(|n| {
-                                format!("arn:aws:firehose:{}:{}:deliverystream/{n}", e.region.as_deref().unwrap_or(""), e.account)
-                            })
+                            v.pointer("/requestParameters/deliveryStreamName")
+                                .and_then(Value::as_str)
+                                .map(|n| {
+                                    format!(
+                                        "arn:aws:firehose:{}:{}:deliverystream/{n}",
+                                        e.region.as_deref().unwrap_or(""),
+                                        e.account
+                                    )
+                                })
                         });
                     if let Some(arn) = arn {
                         streams.push((c.time_ms.unwrap_or(0), arn));
@@ -654,15 +754,29 @@ impl<'s> Contexts<'s> {
         distinct.sort();
         distinct.dedup();
         let chosen = streams.last().map(|(_, a)| a.clone());
-        let attribution = if distinct.len() > 1 { confidence::LOW } else { confidence::MEDIUM };
+        let attribution = if distinct.len() > 1 {
+            confidence::LOW
+        } else {
+            confidence::MEDIUM
+        };
         let (id, label) = match &chosen {
-            Some(arn) => (arn.clone(), arn.rsplit('/').next().unwrap_or(arn).to_string()),
-            None => (format!("service:firehose.amazonaws.com/{}", s.access_key_id), "Firehose delivery".into()),
+            Some(arn) => (
+                arn.clone(),
+                arn.rsplit('/').next().unwrap_or(arn).to_string(),
+            ),
+            None => (
+                format!("service:firehose.amazonaws.com/{}", s.access_key_id),
+                "Firehose delivery".into(),
+            ),
         };
         Ok(Ctx {
             node: Node {
                 id,
-                kind: if chosen.is_some() { kind::STREAM.into() } else { kind::SERVICE.into() },
+                kind: if chosen.is_some() {
+                    kind::STREAM.into()
+                } else {
+                    kind::SERVICE.into()
+                },
                 label,
                 account: Some(e.account.clone()),
                 region: e.region.clone(),
@@ -672,7 +786,11 @@ impl<'s> Contexts<'s> {
             },
             scope: Scope::Key(s.access_key_id.clone()),
             athena: false,
-            attribution: if chosen.is_some() { attribution } else { confidence::LOW },
+            attribution: if chosen.is_some() {
+                attribution
+            } else {
+                confidence::LOW
+            },
             derivation: confidence::LOW,
             start: s.issued_ms,
             end: None,
@@ -682,7 +800,6 @@ impl<'s> Contexts<'s> {
             sql_writes: Vec::new(),
         })
     }
-
 }
 
 fn redshift_node(id: &str, account: &str, region: Option<&str>) -> Node {
@@ -692,7 +809,10 @@ fn redshift_node(id: &str, account: &str, region: Option<&str>) -> Node {
         label: format!("Redshift statement {id}"),
         account: Some(account.to_string()),
         region: region.map(str::to_string),
-        namespace: Some(format!("arn:aws:redshift:{}:{account}", region.unwrap_or(""))),
+        namespace: Some(format!(
+            "arn:aws:redshift:{}:{account}",
+            region.unwrap_or("")
+        )),
         name: Some(format!("statement/{id}")),
         properties: props(&[("statement_id", Some(id))]),
     }

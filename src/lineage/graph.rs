@@ -128,7 +128,8 @@ impl Graph {
         self.nodes.sort_by(|a, b| a.id.cmp(&b.id));
         self.nodes.dedup_by(|a, b| a.id == b.id);
         self.edges.sort_by(|a, b| {
-            (&a.from, &a.to, &a.kind, &a.time, &a.actor).cmp(&(&b.from, &b.to, &b.kind, &b.time, &b.actor))
+            (&a.from, &a.to, &a.kind, &a.time, &a.actor)
+                .cmp(&(&b.from, &b.to, &b.kind, &b.time, &b.actor))
         });
     }
 

@@ -14,7 +14,12 @@ use crate::correlate::Result;
 use crate::store::Store;
 
 /// Answers `lineage TARGET`.
-pub fn lineage(store: &Store, q: &LineageQuery, limit: usize, min_confidence: &str) -> Result<Graph> {
+pub fn lineage(
+    store: &Store,
+    q: &LineageQuery,
+    limit: usize,
+    min_confidence: &str,
+) -> Result<Graph> {
     Builder::new(store, q.since, q.until)
         .limit(limit)
         .min_confidence(min_confidence)

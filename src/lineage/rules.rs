@@ -12,7 +12,13 @@ pub enum Flow {
 }
 
 /// S3 calls that move object data. `CopyObject`/`UploadPartCopy` read their source and write their destination.
-const S3_READS: &[&str] = &["GetObject", "GetObjectTorrent", "SelectObjectContent", "CopyObject", "UploadPartCopy"];
+const S3_READS: &[&str] = &[
+    "GetObject",
+    "GetObjectTorrent",
+    "SelectObjectContent",
+    "CopyObject",
+    "UploadPartCopy",
+];
 const S3_WRITES: &[&str] = &[
     "PutObject",
     "UploadPart",
@@ -22,8 +28,21 @@ const S3_WRITES: &[&str] = &[
     "RestoreObject",
 ];
 const S3_DELETES: &[&str] = &["DeleteObject", "DeleteObjects"];
-const DYNAMODB_READS: &[&str] = &["GetItem", "BatchGetItem", "Query", "Scan", "ExportTableToPointInTime", "ExecuteStatement"];
-const DYNAMODB_WRITES: &[&str] = &["PutItem", "UpdateItem", "BatchWriteItem", "TransactWriteItems", "ImportTable"];
+const DYNAMODB_READS: &[&str] = &[
+    "GetItem",
+    "BatchGetItem",
+    "Query",
+    "Scan",
+    "ExportTableToPointInTime",
+    "ExecuteStatement",
+];
+const DYNAMODB_WRITES: &[&str] = &[
+    "PutItem",
+    "UpdateItem",
+    "BatchWriteItem",
+    "TransactWriteItems",
+    "ImportTable",
+];
 const DYNAMODB_DELETES: &[&str] = &["DeleteItem"];
 const STREAM_READS: &[&str] = &["GetRecords", "SubscribeToShard"];
 const STREAM_WRITES: &[&str] = &["PutRecord", "PutRecords", "PutRecordBatch"];
@@ -32,7 +51,12 @@ const STREAM_WRITES: &[&str] = &["PutRecord", "PutRecords", "PutRecordBatch"];
 pub const COPIES: &[&str] = &["CopyObject", "UploadPartCopy", "ExportTableToPointInTime"];
 
 /// Calls that start work whose reads and writes form one actor (principal → job run, query, statement).
-pub const STARTS: &[&str] = &["StartJobRun", "StartQueryExecution", "ExecuteStatement", "BatchExecuteStatement"];
+pub const STARTS: &[&str] = &[
+    "StartJobRun",
+    "StartQueryExecution",
+    "ExecuteStatement",
+    "BatchExecuteStatement",
+];
 
 /// How a call moved data of a resource it touched with `access` (`read`/`write`), if it did.
 pub fn flow(source: &str, name: &str, rtype: &str, access: &str) -> Option<Flow> {
@@ -77,7 +101,10 @@ pub fn flow(source: &str, name: &str, rtype: &str, access: &str) -> Option<Flow>
 }
 
 fn stream_type(rtype: &str) -> bool {
-    matches!(rtype, "AWS::Kinesis::Stream" | "AWS::KinesisFirehose::DeliveryStream")
+    matches!(
+        rtype,
+        "AWS::Kinesis::Stream" | "AWS::KinesisFirehose::DeliveryStream"
+    )
 }
 
 /// The node kind of a dataset resource type, if it is one.
@@ -126,7 +153,9 @@ pub fn redshift_sql(sql: &str) -> RedshiftSql {
     let mut i = 0;
     while let Some(p) = lower[i..].find("'s3://") {
         let start = i + p + 1;
-        let Some(e) = sql[start..].find('\'') else { break };
+        let Some(e) = sql[start..].find('\'') else {
+            break;
+        };
         let end = start + e;
         let before = lower[..i + p].trim_end();
         let path = sql[start..end].to_string();
@@ -207,10 +236,25 @@ mod tests {
 
     #[test]
     fn metadata_calls_move_no_data() {
-        assert_eq!(flow("s3.amazonaws.com", "HeadObject", "AWS::S3::Object", "read"), None);
-        assert_eq!(flow("s3.amazonaws.com", "GetObject", "AWS::S3::Object", "read"), Some(Flow::Read));
-        assert_eq!(flow("s3.amazonaws.com", "CopyObject", "AWS::S3::Object", "write"), Some(Flow::Write));
-        assert_eq!(flow("s3.amazonaws.com", "CopyObject", "AWS::S3::Object", "read"), Some(Flow::Read));
-        assert_eq!(flow("s3.amazonaws.com", "GetObject", "AWS::S3::Bucket", "read"), None);
+        assert_eq!(
+            flow("s3.amazonaws.com", "HeadObject", "AWS::S3::Object", "read"),
+            None
+        );
+        assert_eq!(
+            flow("s3.amazonaws.com", "GetObject", "AWS::S3::Object", "read"),
+            Some(Flow::Read)
+        );
+        assert_eq!(
+            flow("s3.amazonaws.com", "CopyObject", "AWS::S3::Object", "write"),
+            Some(Flow::Write)
+        );
+        assert_eq!(
+            flow("s3.amazonaws.com", "CopyObject", "AWS::S3::Object", "read"),
+            Some(Flow::Read)
+        );
+        assert_eq!(
+            flow("s3.amazonaws.com", "GetObject", "AWS::S3::Bucket", "read"),
+            None
+        );
     }
 }

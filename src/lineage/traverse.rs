@@ -31,11 +31,35 @@ pub struct LineageQuery {
 
 /// Event names that can move data (a first filter before resolving contexts).
 const DATA_NAMES: &[&str] = &[
-    "GetObject", "GetObjectTorrent", "SelectObjectContent", "CopyObject", "UploadPartCopy", "PutObject", "UploadPart",
-    "CompleteMultipartUpload", "RestoreObject", "DeleteObject", "DeleteObjects", "Decrypt", "GetItem",
-    "BatchGetItem", "Query", "Scan", "ExportTableToPointInTime", "ExecuteStatement", "PutItem", "UpdateItem",
-    "BatchWriteItem", "TransactWriteItems", "ImportTable", "DeleteItem", "GetRecords", "SubscribeToShard",
-    "PutRecord", "PutRecords", "PutRecordBatch",
+    "GetObject",
+    "GetObjectTorrent",
+    "SelectObjectContent",
+    "CopyObject",
+    "UploadPartCopy",
+    "PutObject",
+    "UploadPart",
+    "CompleteMultipartUpload",
+    "RestoreObject",
+    "DeleteObject",
+    "DeleteObjects",
+    "Decrypt",
+    "GetItem",
+    "BatchGetItem",
+    "Query",
+    "Scan",
+    "ExportTableToPointInTime",
+    "ExecuteStatement",
+    "PutItem",
+    "UpdateItem",
+    "BatchWriteItem",
+    "TransactWriteItems",
+    "ImportTable",
+    "DeleteItem",
+    "GetRecords",
+    "SubscribeToShard",
+    "PutRecord",
+    "PutRecords",
+    "PutRecordBatch",
 ];
 
 /// A dataset: a resource row (objects, DynamoDB tables, streams), or one only a statement's SQL names (a
@@ -86,7 +110,11 @@ fn weakest(a: &'static str, b: &'static str) -> &'static str {
 pub fn dataset_node(rtype: &str, key: &str, resource_id: &str, arn: Option<&str>) -> Option<Node> {
     let k = rules::dataset_kind(rtype)?;
     let mut parts = key.split('|');
-    let (_, account, region) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let (_, account, region) = (
+        parts.next(),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+    );
     let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
     let mut n = Node {
         id: String::new(),
@@ -105,21 +133,28 @@ pub fn dataset_node(rtype: &str, key: &str, resource_id: &str, arn: Option<&str>
             n.label = key.to_string();
             n.namespace = Some(format!("s3://{b}"));
             n.name = Some(key.to_string());
-            n.properties.insert("bucket".into(), Value::String(b.to_string()));
+            n.properties
+                .insert("bucket".into(), Value::String(b.to_string()));
         }
         kind::TABLE => {
-            let arn = arn.map(str::to_string).unwrap_or_else(|| format!("arn:aws:glue:{region}:{account}:table/{resource_id}"));
+            let arn = arn
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("arn:aws:glue:{region}:{account}:table/{resource_id}"));
             n.id = arn;
             n.namespace = Some(format!("arn:aws:glue:{region}:{account}"));
             n.name = Some(format!("table/{resource_id}"));
         }
         kind::DYNAMODB_TABLE => {
-            n.id = arn.map(str::to_string).unwrap_or_else(|| format!("arn:aws:dynamodb:{region}:{account}:table/{resource_id}"));
+            n.id = arn.map(str::to_string).unwrap_or_else(|| {
+                format!("arn:aws:dynamodb:{region}:{account}:table/{resource_id}")
+            });
             n.namespace = Some(format!("arn:aws:dynamodb:{region}:{account}"));
             n.name = Some(format!("table/{resource_id}"));
         }
         _ => {
-            n.id = arn.map(str::to_string).unwrap_or_else(|| format!("stream:{key}"));
+            n.id = arn
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("stream:{key}"));
             n.namespace = Some(format!("arn:aws:kinesis:{region}:{account}"));
             n.name = Some(format!("stream/{resource_id}"));
         }
@@ -135,6 +170,9 @@ fn resource_node(r: &ResourceRow) -> Option<Node> {
     dataset_node(&r.rtype, &r.key, &r.resource_id, r.arn.as_deref())
 }
 
+/// A scope's data calls of one UTC day, by actor.
+type DayFacts = HashMap<String, Vec<Rc<Fact>>>;
+
 pub struct Builder<'s> {
     cx: Contexts<'s>,
     since: Option<i64>,
@@ -146,7 +184,7 @@ pub struct Builder<'s> {
     touches: HashMap<i64, Vec<Touch>>,
     statements: Option<Vec<Ctx>>,
     /// A scope's data calls of one UTC day, by the actor each resolves to, in time order.
-    day_cache: HashMap<(Scope, i64), Rc<HashMap<String, Vec<Rc<Fact>>>>>,
+    day_cache: HashMap<(Scope, i64), Rc<DayFacts>>,
     /// Stop expanding once the answer has this many edges (`truncated` is then set).
     limit: usize,
     truncated: bool,
@@ -202,11 +240,27 @@ impl<'s> Builder<'s> {
         self.nodes.entry(n.id.clone()).or_insert_with(|| n.clone());
     }
 
-    fn edge(&mut self, from: &str, to: &str, kind: &'static str, actor: Option<&str>, conf: &'static str, e: &EventRow) {
+    fn edge(
+        &mut self,
+        from: &str,
+        to: &str,
+        kind: &'static str,
+        actor: Option<&str>,
+        conf: &'static str,
+        e: &EventRow,
+    ) {
         let a = self
             .edges
-            .entry((from.to_string(), to.to_string(), kind, actor.map(str::to_string)))
-            .or_insert_with(|| Agg { confidence: conf, ..Agg::default() });
+            .entry((
+                from.to_string(),
+                to.to_string(),
+                kind,
+                actor.map(str::to_string),
+            ))
+            .or_insert_with(|| Agg {
+                confidence: conf,
+                ..Agg::default()
+            });
         if rank(conf) > rank(a.confidence) {
             a.confidence = conf;
         }
@@ -219,7 +273,11 @@ impl<'s> Builder<'s> {
     }
 
     fn load_touches(&mut self, ids: &[i64]) -> Result<()> {
-        let missing: Vec<i64> = ids.iter().copied().filter(|i| !self.touches.contains_key(i)).collect();
+        let missing: Vec<i64> = ids
+            .iter()
+            .copied()
+            .filter(|i| !self.touches.contains_key(i))
+            .collect();
         if missing.is_empty() {
             return Ok(());
         }
@@ -241,7 +299,10 @@ impl<'s> Builder<'s> {
         let mut out = Vec::new();
         for e in events {
             for t in self.touches.get(&e.id).cloned().unwrap_or_default() {
-                if let (Some(flow), Some(node)) = (rules::flow(&e.event_source, &e.event_name, &t.rtype, &t.access), touch_node(&t)) {
+                if let (Some(flow), Some(node)) = (
+                    rules::flow(&e.event_source, &e.event_name, &t.rtype, &t.access),
+                    touch_node(&t),
+                ) {
                     out.push(Fact {
                         kms: e.event_source == "kms.amazonaws.com",
                         event: e.clone(),
@@ -259,7 +320,11 @@ impl<'s> Builder<'s> {
     /// The data calls of an actor context in a window (inclusive), in time order.
     fn context_facts(&mut self, ctx: &Ctx, lo: i64, hi: i64) -> Result<Vec<Rc<Fact>>> {
         // A statement's calls are all of its context, whatever their order (its SQL states the derivation).
-        let (lo, hi) = if ctx.statement { (i64::MIN, i64::MAX) } else { (lo, hi) };
+        let (lo, hi) = if ctx.statement {
+            (i64::MIN, i64::MAX)
+        } else {
+            (lo, hi)
+        };
         let mut sql = Vec::new();
         if let (true, Some(st)) = (ctx.statement, &ctx.started_by) {
             for (nodes, flow) in [(&ctx.sql_reads, Flow::Read), (&ctx.sql_writes, Flow::Write)] {
@@ -275,8 +340,12 @@ impl<'s> Builder<'s> {
                 }
             }
         }
-        let lo = lo.max(ctx.start.unwrap_or(i64::MIN)).max(self.since.unwrap_or(i64::MIN));
-        let hi = hi.min(ctx.end.unwrap_or(i64::MAX)).min(self.until.unwrap_or(i64::MAX));
+        let lo = lo
+            .max(ctx.start.unwrap_or(i64::MIN))
+            .max(self.since.unwrap_or(i64::MIN));
+        let hi = hi
+            .min(ctx.end.unwrap_or(i64::MAX))
+            .min(self.until.unwrap_or(i64::MAX));
         if lo > hi {
             return Ok(Vec::new());
         }
@@ -336,9 +405,15 @@ impl<'s> Builder<'s> {
         if let Some(s) = &self.statements {
             return Ok(s.clone());
         }
-        let (lo, hi) = (self.since.unwrap_or(i64::MIN), self.until.unwrap_or(i64::MAX));
+        let (lo, hi) = (
+            self.since.unwrap_or(i64::MIN),
+            self.until.unwrap_or(i64::MAX),
+        );
         let mut out = Vec::new();
-        for e in self.store().events_named(&["ExecuteStatement", "BatchExecuteStatement"], lo, hi)? {
+        for e in
+            self.store()
+                .events_named(&["ExecuteStatement", "BatchExecuteStatement"], lo, hi)?
+        {
             if let Some(c) = self.cx.statement_ctx(&e)? {
                 out.push(c);
             }
@@ -358,7 +433,13 @@ impl<'s> Builder<'s> {
     }
 
     /// Calls of one dataset with the given access (`read`/`write`), strictly inside (after, before).
-    fn dataset_facts(&mut self, ds: &Ds, access: &str, after: i64, before: i64) -> Result<Vec<Fact>> {
+    fn dataset_facts(
+        &mut self,
+        ds: &Ds,
+        access: &str,
+        after: i64,
+        before: i64,
+    ) -> Result<Vec<Fact>> {
         let inside = |t: Option<i64>| t.is_some_and(|t| t > after && t < before);
         match ds {
             Ds::Res(resource) => {
@@ -368,7 +449,11 @@ impl<'s> Builder<'s> {
                     .into_iter()
                     .filter(|e| inside(e.time_ms))
                     .collect();
-                Ok(self.facts(events)?.into_iter().filter(|f| f.ds == *ds).collect())
+                Ok(self
+                    .facts(events)?
+                    .into_iter()
+                    .filter(|f| f.ds == *ds)
+                    .collect())
             }
             Ds::Sql(id) => {
                 let mut out = Vec::new();
@@ -377,9 +462,20 @@ impl<'s> Builder<'s> {
                     if !inside(ev.time_ms) {
                         continue;
                     }
-                    let (nodes, flow) = if access == "write" { (&st.sql_writes, Flow::Write) } else { (&st.sql_reads, Flow::Read) };
+                    let (nodes, flow) = if access == "write" {
+                        (&st.sql_writes, Flow::Write)
+                    } else {
+                        (&st.sql_reads, Flow::Read)
+                    };
                     for n in nodes.iter().filter(|n| n.id == *id) {
-                        out.push(Fact { event: ev.clone(), ds: ds.clone(), node: n.clone(), flow, kms: false, sql: true });
+                        out.push(Fact {
+                            event: ev.clone(),
+                            ds: ds.clone(),
+                            node: n.clone(),
+                            flow,
+                            kms: false,
+                            sql: true,
+                        });
                     }
                 }
                 Ok(out)
@@ -393,7 +489,14 @@ impl<'s> Builder<'s> {
             let starter = self.cx.of(&st)?;
             self.node(&starter.node);
             let id = starter.node.id.clone();
-            self.edge(&id, &ctx.node.id, edge::STARTS, Some(&id), confidence::HIGH, &st);
+            self.edge(
+                &id,
+                &ctx.node.id,
+                edge::STARTS,
+                Some(&id),
+                confidence::HIGH,
+                &st,
+            );
         }
         Ok(())
     }
@@ -428,20 +531,52 @@ impl<'s> Builder<'s> {
             let ctx = self.ctx_of(&w)?;
             self.add_ctx(&ctx)?;
             let wconf = self.conf(&w)?;
-            self.edge(&ctx.node.id, &node.id, edge::WRITE, Some(&ctx.node.id), wconf, &w.event);
+            self.edge(
+                &ctx.node.id,
+                &node.id,
+                edge::WRITE,
+                Some(&ctx.node.id),
+                wconf,
+                &w.event,
+            );
             if !w.sql && rules::COPIES.contains(&w.event.event_name.as_str()) {
                 for src in self.facts(vec![w.event.clone()])? {
                     if src.flow == Flow::Read && src.ds != *ds {
                         self.node(&src.node);
-                        self.edge(&src.node.id, &node.id, edge::COPY, Some(&ctx.node.id), confidence::HIGH, &w.event);
-                        self.edge(&src.node.id, &node.id, edge::DERIVED, Some(&ctx.node.id), confidence::HIGH, &w.event);
-                        self.edge(&src.node.id, &ctx.node.id, edge::READ, Some(&ctx.node.id), ctx.attribution, &w.event);
+                        self.edge(
+                            &src.node.id,
+                            &node.id,
+                            edge::COPY,
+                            Some(&ctx.node.id),
+                            confidence::HIGH,
+                            &w.event,
+                        );
+                        self.edge(
+                            &src.node.id,
+                            &node.id,
+                            edge::DERIVED,
+                            Some(&ctx.node.id),
+                            confidence::HIGH,
+                            &w.event,
+                        );
+                        self.edge(
+                            &src.node.id,
+                            &ctx.node.id,
+                            edge::READ,
+                            Some(&ctx.node.id),
+                            ctx.attribution,
+                            &w.event,
+                        );
                         self.upstream(&src.ds, &src.node, t, depth - 1)?;
                     }
                 }
                 continue;
             }
-            let lo = if ctx.start.is_some() { i64::MIN } else { t.saturating_sub(HORIZON) };
+            let lo = if ctx.start.is_some() {
+                i64::MIN
+            } else {
+                t.saturating_sub(HORIZON)
+            };
             for r in self.context_facts(&ctx, lo, t - 1)? {
                 let rt = r.event.time_ms.unwrap_or(i64::MIN);
                 if r.flow != Flow::Read || r.ds == *ds || (!ctx.statement && rt >= t) {
@@ -456,9 +591,30 @@ impl<'s> Builder<'s> {
                 if rank(d) < self.min_rank {
                     continue;
                 }
-                self.edge(&r.node.id, &ctx.node.id, edge::READ, Some(&ctx.node.id), rconf, &r.event);
-                self.edge(&r.node.id, &node.id, edge::DERIVED, Some(&ctx.node.id), d, &r.event);
-                self.edge(&r.node.id, &node.id, edge::DERIVED, Some(&ctx.node.id), d, &w.event);
+                self.edge(
+                    &r.node.id,
+                    &ctx.node.id,
+                    edge::READ,
+                    Some(&ctx.node.id),
+                    rconf,
+                    &r.event,
+                );
+                self.edge(
+                    &r.node.id,
+                    &node.id,
+                    edge::DERIVED,
+                    Some(&ctx.node.id),
+                    d,
+                    &r.event,
+                );
+                self.edge(
+                    &r.node.id,
+                    &node.id,
+                    edge::DERIVED,
+                    Some(&ctx.node.id),
+                    d,
+                    &w.event,
+                );
                 self.upstream(&r.ds, &r.node, rt, depth - 1)?;
             }
         }
@@ -483,20 +639,52 @@ impl<'s> Builder<'s> {
             let ctx = self.ctx_of(&r)?;
             self.add_ctx(&ctx)?;
             let rconf = self.conf(&r)?;
-            self.edge(&node.id, &ctx.node.id, edge::READ, Some(&ctx.node.id), rconf, &r.event);
+            self.edge(
+                &node.id,
+                &ctx.node.id,
+                edge::READ,
+                Some(&ctx.node.id),
+                rconf,
+                &r.event,
+            );
             if !r.sql && rules::COPIES.contains(&r.event.event_name.as_str()) {
                 for dst in self.facts(vec![r.event.clone()])? {
                     if dst.flow == Flow::Write && dst.ds != *ds {
                         self.node(&dst.node);
-                        self.edge(&node.id, &dst.node.id, edge::COPY, Some(&ctx.node.id), confidence::HIGH, &r.event);
-                        self.edge(&node.id, &dst.node.id, edge::DERIVED, Some(&ctx.node.id), confidence::HIGH, &r.event);
-                        self.edge(&ctx.node.id, &dst.node.id, edge::WRITE, Some(&ctx.node.id), ctx.attribution, &r.event);
+                        self.edge(
+                            &node.id,
+                            &dst.node.id,
+                            edge::COPY,
+                            Some(&ctx.node.id),
+                            confidence::HIGH,
+                            &r.event,
+                        );
+                        self.edge(
+                            &node.id,
+                            &dst.node.id,
+                            edge::DERIVED,
+                            Some(&ctx.node.id),
+                            confidence::HIGH,
+                            &r.event,
+                        );
+                        self.edge(
+                            &ctx.node.id,
+                            &dst.node.id,
+                            edge::WRITE,
+                            Some(&ctx.node.id),
+                            ctx.attribution,
+                            &r.event,
+                        );
                         self.downstream(&dst.ds, &dst.node, t, depth - 1)?;
                     }
                 }
                 continue;
             }
-            let hi = if ctx.end.is_some() || ctx.start.is_some() { i64::MAX } else { t.saturating_add(HORIZON) };
+            let hi = if ctx.end.is_some() || ctx.start.is_some() {
+                i64::MAX
+            } else {
+                t.saturating_add(HORIZON)
+            };
             for w in self.context_facts(&ctx, t + 1, hi)? {
                 let wt = w.event.time_ms.unwrap_or(i64::MIN);
                 if w.ds == *ds || (!ctx.statement && wt <= t) {
@@ -513,14 +701,42 @@ impl<'s> Builder<'s> {
                             continue;
                         }
                         self.node(&w.node);
-                        self.edge(&ctx.node.id, &w.node.id, edge::WRITE, Some(&ctx.node.id), wconf, &w.event);
-                        self.edge(&node.id, &w.node.id, edge::DERIVED, Some(&ctx.node.id), d, &r.event);
-                        self.edge(&node.id, &w.node.id, edge::DERIVED, Some(&ctx.node.id), d, &w.event);
+                        self.edge(
+                            &ctx.node.id,
+                            &w.node.id,
+                            edge::WRITE,
+                            Some(&ctx.node.id),
+                            wconf,
+                            &w.event,
+                        );
+                        self.edge(
+                            &node.id,
+                            &w.node.id,
+                            edge::DERIVED,
+                            Some(&ctx.node.id),
+                            d,
+                            &r.event,
+                        );
+                        self.edge(
+                            &node.id,
+                            &w.node.id,
+                            edge::DERIVED,
+                            Some(&ctx.node.id),
+                            d,
+                            &w.event,
+                        );
                         self.downstream(&w.ds, &w.node, wt, depth - 1)?;
                     }
                     Flow::Delete => {
                         self.node(&w.node);
-                        self.edge(&ctx.node.id, &w.node.id, edge::DELETE, Some(&ctx.node.id), wconf, &w.event);
+                        self.edge(
+                            &ctx.node.id,
+                            &w.node.id,
+                            edge::DELETE,
+                            Some(&ctx.node.id),
+                            wconf,
+                            &w.event,
+                        );
                     }
                     Flow::Read => {}
                 }
@@ -538,16 +754,37 @@ impl<'s> Builder<'s> {
             self.node(&f.node);
             match f.flow {
                 Flow::Read if q.direction != Direction::Downstream => {
-                    let c = self.conf(&f)?;
-                    self.edge(&f.node.id, &ctx.node.id, edge::READ, Some(&ctx.node.id), c, &f.event);
+                    let c = self.conf(f)?;
+                    self.edge(
+                        &f.node.id,
+                        &ctx.node.id,
+                        edge::READ,
+                        Some(&ctx.node.id),
+                        c,
+                        &f.event,
+                    );
                     self.upstream(&f.ds, &f.node, t, q.depth)?;
                 }
                 Flow::Write if q.direction != Direction::Upstream => {
-                    self.edge(&ctx.node.id, &f.node.id, edge::WRITE, Some(&ctx.node.id), ctx.attribution, &f.event);
+                    self.edge(
+                        &ctx.node.id,
+                        &f.node.id,
+                        edge::WRITE,
+                        Some(&ctx.node.id),
+                        ctx.attribution,
+                        &f.event,
+                    );
                     self.downstream(&f.ds, &f.node, t, q.depth)?;
                 }
                 Flow::Delete if q.direction != Direction::Upstream => {
-                    self.edge(&ctx.node.id, &f.node.id, edge::DELETE, Some(&ctx.node.id), ctx.attribution, &f.event);
+                    self.edge(
+                        &ctx.node.id,
+                        &f.node.id,
+                        edge::DELETE,
+                        Some(&ctx.node.id),
+                        ctx.attribution,
+                        &f.event,
+                    );
                 }
                 _ => {}
             }
@@ -569,18 +806,35 @@ impl<'s> Builder<'s> {
 
     /// The contexts of the calls of a job run or query: found from the calls that touched its resource.
     fn contexts_of_run(&mut self, run: &ResourceRow) -> Result<Vec<Ctx>> {
-        let starts = self.store().resource_events_with(run.id, &["target"], None, None)?;
+        let starts = self
+            .store()
+            .resource_events_with(run.id, &["target"], None, None)?;
         let mut out: Vec<Ctx> = Vec::new();
-        for st in starts.iter().filter(|e| rules::STARTS.contains(&e.event_name.as_str()) && e.error_code.is_none()) {
+        for st in starts
+            .iter()
+            .filter(|e| rules::STARTS.contains(&e.event_name.as_str()) && e.error_code.is_none())
+        {
             let t = st.time_ms.unwrap_or(0);
             // Candidate calls: Athena's on the starter's key; Glue's by sessions issued to Glue after the start.
             let mut candidates: Vec<EventRow> = Vec::new();
             if let Some(k) = &st.access_key_id {
-                candidates.extend(self.store().events_by_access_key(k, Some(t), Some(t + 30 * 60_000))?);
+                candidates.extend(self.store().events_by_access_key(
+                    k,
+                    Some(t),
+                    Some(t + 30 * 60_000),
+                )?);
             }
-            if let Some(g) = self.store().principal_by_key("service:glue.amazonaws.com")? {
+            if let Some(g) = self
+                .store()
+                .principal_by_key("service:glue.amazonaws.com")?
+            {
                 for (k, _) in self.store().sessions_issued_by(g.id, t, t + 10 * 60_000)? {
-                    candidates.extend(self.store().events_by_access_key(&k, Some(t), None)?.into_iter().take(1));
+                    candidates.extend(
+                        self.store()
+                            .events_by_access_key(&k, Some(t), None)?
+                            .into_iter()
+                            .take(1),
+                    );
                 }
             }
             for c in candidates {
@@ -588,7 +842,9 @@ impl<'s> Builder<'s> {
                     continue;
                 }
                 let ctx = self.cx.of(&c)?;
-                if ctx.node.id.ends_with(&run.resource_id) && !out.iter().any(|o| o.node.id == ctx.node.id) {
+                if ctx.node.id.ends_with(&run.resource_id)
+                    && !out.iter().any(|o| o.node.id == ctx.node.id)
+                {
                     out.push(ctx);
                 }
             }
@@ -601,15 +857,26 @@ impl<'s> Builder<'s> {
         let store = self.store();
         let target = q.target.trim();
         let root: String;
-        if let Some(rest) = target.strip_prefix("s3://").filter(|r| r.ends_with('/') || !r.contains('/')) {
+        if let Some(rest) = target
+            .strip_prefix("s3://")
+            .filter(|r| r.ends_with('/') || !r.contains('/'))
+        {
             // A prefix (or a whole bucket): every object under it, rolled up.
-            let prefix = if rest.contains('/') { rest.to_string() } else { format!("{rest}/") };
+            let prefix = if rest.contains('/') {
+                rest.to_string()
+            } else {
+                format!("{rest}/")
+            };
             root = format!("s3://{prefix}");
             let (b, p) = prefix.split_once('/').unwrap_or((&prefix, ""));
             let pnode = Node {
                 id: root.clone(),
                 kind: kind::S3_PREFIX.into(),
-                label: if p.is_empty() { b.to_string() } else { p.to_string() },
+                label: if p.is_empty() {
+                    b.to_string()
+                } else {
+                    p.to_string()
+                },
                 account: None,
                 region: None,
                 namespace: Some(format!("s3://{b}")),
@@ -619,7 +886,10 @@ impl<'s> Builder<'s> {
             self.node(&pnode);
             let objects = store.objects_under(&prefix)?;
             if objects.is_empty() {
-                return Err(QueryError::NotFound { what: "dataset", query: target.to_string() });
+                return Err(QueryError::NotFound {
+                    what: "dataset",
+                    query: target.to_string(),
+                });
             }
             for o in objects {
                 if let Some(n) = resource_node(&o) {
@@ -634,7 +904,10 @@ impl<'s> Builder<'s> {
             };
             let ctxs = self.contexts_of_run(&r)?;
             if ctxs.is_empty() {
-                return Err(QueryError::NotFound { what: "job run or query with data calls", query: target.to_string() });
+                return Err(QueryError::NotFound {
+                    what: "job run or query with data calls",
+                    query: target.to_string(),
+                });
             }
             for c in ctxs {
                 self.actor(&c, q)?;
@@ -642,7 +915,10 @@ impl<'s> Builder<'s> {
         } else if let Some(job) = self.find_job(target)? {
             let mut parts = job.key.split('|').skip(1);
             let (acct, region) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-            root = job.arn.clone().unwrap_or_else(|| format!("arn:aws:glue:{region}:{acct}:job/{}", job.resource_id));
+            root = job
+                .arn
+                .clone()
+                .unwrap_or_else(|| format!("arn:aws:glue:{region}:{acct}:job/{}", job.resource_id));
             let jnode = Node {
                 id: root.clone(),
                 kind: "glue_job".into(),
@@ -678,7 +954,10 @@ impl<'s> Builder<'s> {
             }
         } else {
             let r = self.find_dataset(target)?;
-            let n = resource_node(&r).ok_or_else(|| QueryError::NotFound { what: "dataset", query: target.to_string() })?;
+            let n = resource_node(&r).ok_or_else(|| QueryError::NotFound {
+                what: "dataset",
+                query: target.to_string(),
+            })?;
             root = n.id.clone();
             self.dataset(&r, &n, q)?;
         }
@@ -688,7 +967,10 @@ impl<'s> Builder<'s> {
     fn part_of(&mut self, from: &str, to: &str) {
         self.edges
             .entry((from.to_string(), to.to_string(), edge::PART_OF, None))
-            .or_insert_with(|| Agg { confidence: confidence::HIGH, ..Agg::default() });
+            .or_insert_with(|| Agg {
+                confidence: confidence::HIGH,
+                ..Agg::default()
+            });
     }
 
     fn find_run(&self, target: &str) -> Result<Option<ResourceRow>> {
@@ -711,7 +993,9 @@ impl<'s> Builder<'s> {
         if target.starts_with("s3://") {
             return Ok(None);
         }
-        let name = target.strip_prefix("arn:").map_or(target, |_| target.rsplit('/').next().unwrap_or(target));
+        let name = target
+            .strip_prefix("arn:")
+            .map_or(target, |_| target.rsplit('/').next().unwrap_or(target));
         if target.starts_with("arn:") && !target.contains(":job/") {
             return Ok(None);
         }
@@ -726,7 +1010,10 @@ impl<'s> Builder<'s> {
             .filter(|r| rules::dataset_kind(&r.rtype).is_some())
             .collect();
         match found.len() {
-            0 => Err(QueryError::NotFound { what: "dataset", query: target.to_string() }),
+            0 => Err(QueryError::NotFound {
+                what: "dataset",
+                query: target.to_string(),
+            }),
             1 => Ok(found.into_iter().next().unwrap_or_else(|| unreachable!())),
             _ => Err(QueryError::Ambiguous {
                 what: "dataset",
@@ -739,8 +1026,15 @@ impl<'s> Builder<'s> {
     /// The whole graph of a window: every data call's read/write/copy/delete edge with its actor, the calls that
     /// started work, and the successful changes of resources (who-changed) as `changed` edges.
     pub fn whole(mut self) -> Result<Graph> {
-        let (lo, hi) = (self.since.unwrap_or(i64::MIN), self.until.unwrap_or(i64::MAX));
-        let names: Vec<&str> = DATA_NAMES.iter().chain(rules::STARTS.iter()).copied().collect();
+        let (lo, hi) = (
+            self.since.unwrap_or(i64::MIN),
+            self.until.unwrap_or(i64::MAX),
+        );
+        let names: Vec<&str> = DATA_NAMES
+            .iter()
+            .chain(rules::STARTS.iter())
+            .copied()
+            .collect();
         let events = self.store().events_named(&names, lo, hi)?;
         for chunk in events.chunks(2000) {
             let facts = self.facts(chunk.to_vec())?;
@@ -752,23 +1046,53 @@ impl<'s> Builder<'s> {
                 if rules::STARTS.contains(&e.event_name.as_str()) {
                     self.start_edges(e)?;
                 }
-                let Some(facts) = by_event.remove(&e.id) else { continue };
+                let Some(facts) = by_event.remove(&e.id) else {
+                    continue;
+                };
                 let ctx = self.cx.of(e)?;
                 self.add_ctx(&ctx)?;
                 let copy = rules::COPIES.contains(&e.event_name.as_str());
                 for f in &facts {
                     self.node(&f.node);
-                    let c = self.conf(&f)?;
+                    let c = self.conf(f)?;
                     match f.flow {
-                        Flow::Read => self.edge(&f.node.id, &ctx.node.id, edge::READ, Some(&ctx.node.id), c, e),
-                        Flow::Write => self.edge(&ctx.node.id, &f.node.id, edge::WRITE, Some(&ctx.node.id), c, e),
-                        Flow::Delete => self.edge(&ctx.node.id, &f.node.id, edge::DELETE, Some(&ctx.node.id), c, e),
+                        Flow::Read => self.edge(
+                            &f.node.id,
+                            &ctx.node.id,
+                            edge::READ,
+                            Some(&ctx.node.id),
+                            c,
+                            e,
+                        ),
+                        Flow::Write => self.edge(
+                            &ctx.node.id,
+                            &f.node.id,
+                            edge::WRITE,
+                            Some(&ctx.node.id),
+                            c,
+                            e,
+                        ),
+                        Flow::Delete => self.edge(
+                            &ctx.node.id,
+                            &f.node.id,
+                            edge::DELETE,
+                            Some(&ctx.node.id),
+                            c,
+                            e,
+                        ),
                     }
                 }
                 if copy {
                     for s in facts.iter().filter(|f| f.flow == Flow::Read) {
                         for d in facts.iter().filter(|f| f.flow == Flow::Write) {
-                            self.edge(&s.node.id, &d.node.id, edge::COPY, Some(&ctx.node.id), confidence::HIGH, e);
+                            self.edge(
+                                &s.node.id,
+                                &d.node.id,
+                                edge::COPY,
+                                Some(&ctx.node.id),
+                                confidence::HIGH,
+                                e,
+                            );
                         }
                     }
                 }
@@ -788,11 +1112,25 @@ impl<'s> Builder<'s> {
             self.add_ctx(&st)?;
             for n in &st.sql_reads {
                 self.node(n);
-                self.edge(&n.id, &st.node.id, edge::READ, Some(&st.node.id), confidence::HIGH, e);
+                self.edge(
+                    &n.id,
+                    &st.node.id,
+                    edge::READ,
+                    Some(&st.node.id),
+                    confidence::HIGH,
+                    e,
+                );
             }
             for n in &st.sql_writes {
                 self.node(n);
-                self.edge(&st.node.id, &n.id, edge::WRITE, Some(&st.node.id), confidence::HIGH, e);
+                self.edge(
+                    &st.node.id,
+                    &n.id,
+                    edge::WRITE,
+                    Some(&st.node.id),
+                    confidence::HIGH,
+                    e,
+                );
             }
         }
         Ok(())
@@ -801,7 +1139,10 @@ impl<'s> Builder<'s> {
     /// Successful mutating calls on resources (the who-changed rule) as principal → resource `changed` edges.
     fn changes(&mut self, lo: i64, hi: i64) -> Result<()> {
         let events = self.store().events_in_window(lo, hi)?;
-        let events: Vec<EventRow> = events.into_iter().filter(|e| e.error_code.is_none() && e.read_only != Some(true)).collect();
+        let events: Vec<EventRow> = events
+            .into_iter()
+            .filter(|e| e.error_code.is_none() && e.read_only != Some(true))
+            .collect();
         for chunk in events.chunks(2000) {
             let ids: Vec<i64> = chunk.iter().map(|e| e.id).collect();
             self.load_touches(&ids)?;
@@ -818,8 +1159,18 @@ impl<'s> Builder<'s> {
                         id: id.clone(),
                         kind: kind::RESOURCE.into(),
                         label: t.resource_id.clone(),
-                        account: t.key.split('|').nth(1).filter(|s| !s.is_empty()).map(str::to_string),
-                        region: t.key.split('|').nth(2).filter(|s| !s.is_empty()).map(str::to_string),
+                        account: t
+                            .key
+                            .split('|')
+                            .nth(1)
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_string),
+                        region: t
+                            .key
+                            .split('|')
+                            .nth(2)
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_string),
                         namespace: None,
                         name: None,
                         properties: [("type".to_string(), Value::String(t.rtype.clone()))]
@@ -837,7 +1188,13 @@ impl<'s> Builder<'s> {
 
     /// The graph, sorted, with each edge's integrity (the worst over its events' source files).
     fn finish(self, root: Option<String>) -> Result<Graph> {
-        let rows: Vec<i64> = self.edges.values().flat_map(|a| a.rows.iter().copied()).collect::<BTreeSet<_>>().into_iter().collect();
+        let rows: Vec<i64> = self
+            .edges
+            .values()
+            .flat_map(|a| a.rows.iter().copied())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let mut worst: HashMap<i64, String> = HashMap::new();
         for chunk in rows.chunks(5000) {
             for (ev, ev_rows) in self.store().evidence_many(chunk)? {
@@ -850,7 +1207,12 @@ impl<'s> Builder<'s> {
                 worst.insert(ev, w);
             }
         }
-        let mut g = Graph { root, nodes: self.nodes.into_values().collect(), edges: Vec::new(), truncated: self.truncated };
+        let mut g = Graph {
+            root,
+            nodes: self.nodes.into_values().collect(),
+            edges: Vec::new(),
+            truncated: self.truncated,
+        };
         for ((from, to, kind, actor), a) in self.edges {
             let integrity = a
                 .rows

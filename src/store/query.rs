@@ -466,7 +466,14 @@ impl Store {
             |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
-                    Touch { rtype: r.get(1)?, key: r.get(2)?, resource_id: r.get(3)?, arn: r.get(4)?, access: r.get(5)?, resource: r.get(6)? },
+                    Touch {
+                        rtype: r.get(1)?,
+                        key: r.get(2)?,
+                        resource_id: r.get(3)?,
+                        arn: r.get(4)?,
+                        access: r.get(5)?,
+                        resource: r.get(6)?,
+                    },
                 ))
             },
         )?;
@@ -490,7 +497,13 @@ impl Store {
             |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
-                    EvidenceRow { path: r.get(1)?, kind: r.get(2)?, sha256: r.get(3)?, integrity: r.get(4)?, record_index: r.get(5)? },
+                    EvidenceRow {
+                        path: r.get(1)?,
+                        kind: r.get(2)?,
+                        sha256: r.get(3)?,
+                        integrity: r.get(4)?,
+                        record_index: r.get(5)?,
+                    },
                 ))
             },
         )?;
@@ -507,7 +520,14 @@ impl Store {
 
     pub fn resource_by_row(&self, id: i64) -> Result<Option<ResourceRow>> {
         Ok(self
-            .collect(&format!("SELECT {} FROM resources r WHERE r.id = ?1", Self::RESOURCE_COLS), [id], resource_row)?
+            .collect(
+                &format!(
+                    "SELECT {} FROM resources r WHERE r.id = ?1",
+                    Self::RESOURCE_COLS
+                ),
+                [id],
+                resource_row,
+            )?
             .pop())
     }
 
@@ -557,7 +577,12 @@ impl Store {
     }
 
     /// Sessions issued by a principal in a time window, with their issue time, in issue order.
-    pub fn sessions_issued_by(&self, issuer: i64, since: i64, until: i64) -> Result<Vec<(String, i64)>> {
+    pub fn sessions_issued_by(
+        &self,
+        issuer: i64,
+        since: i64,
+        until: i64,
+    ) -> Result<Vec<(String, i64)>> {
         self.collect(
             "SELECT access_key_id, issued_ms FROM sessions WHERE issuer_principal_id = ?1 AND issued_ms BETWEEN ?2 AND ?3
              ORDER BY issued_ms, access_key_id",
@@ -591,18 +616,34 @@ impl Store {
     /// One event by row id.
     pub fn event_row(&self, id: i64) -> Result<Option<EventRow>> {
         Ok(self
-            .collect(&format!("SELECT {EVENT_COLS} FROM events e WHERE e.id = ?1"), [id], |r| event_row(r, false))?
+            .collect(
+                &format!("SELECT {EVENT_COLS} FROM events e WHERE e.id = ?1"),
+                [id],
+                |r| event_row(r, false),
+            )?
             .pop())
     }
 }
 
 fn resource_row(r: &Row) -> rusqlite::Result<ResourceRow> {
-    Ok(ResourceRow { id: r.get(0)?, key: r.get(1)?, rtype: r.get(2)?, arn: r.get(3)?, resource_id: r.get(4)?, name: r.get(5)? })
+    Ok(ResourceRow {
+        id: r.get(0)?,
+        key: r.get(1)?,
+        rtype: r.get(2)?,
+        arn: r.get(3)?,
+        resource_id: r.get(4)?,
+        name: r.get(5)?,
+    })
 }
 
 /// A list of row ids as a parameter of `rarray(?)`.
 fn id_array(ids: &[i64]) -> rusqlite::vtab::array::Array {
-    std::rc::Rc::new(ids.iter().copied().map(rusqlite::types::Value::from).collect())
+    std::rc::Rc::new(
+        ids.iter()
+            .copied()
+            .map(rusqlite::types::Value::from)
+            .collect(),
+    )
 }
 
 fn principal_row(r: &Row) -> rusqlite::Result<PrincipalRow> {

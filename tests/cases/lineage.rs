@@ -4,20 +4,36 @@ use crate::util::*;
 use serde_json::Value;
 
 fn edges<'a>(g: &'a Value, kind: &str) -> Vec<&'a Value> {
-    g["edges"].as_array().unwrap().iter().filter(|e| e["kind"] == kind).collect()
+    g["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .collect()
 }
 
 /// The SANS lab: CloudTrail delivers its own log files into `falsimentis-log`, and the attacker, signed in as the
 /// IAM user FalsimentisRoot, downloads 1,168 of them; KMS decrypts name the objects they read.
 #[test]
 fn sans_lab_downloads_and_deliveries() {
-    let Some(root) = crate::corpus::corpus() else { return };
+    let Some(root) = crate::corpus::corpus() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.db");
     ingest(&db, &[&root.join("sans504-s3-ransomware-lab")]);
     let user = "arn:aws:iam::342082656213:user/FalsimentisRoot";
 
-    let r = run(&db, &["lineage", "s3://falsimentis-log/", "--downstream", "--format", "json"]);
+    let r = run(
+        &db,
+        &[
+            "lineage",
+            "s3://falsimentis-log/",
+            "--downstream",
+            "--format",
+            "json",
+        ],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let g = r.json();
     assert_eq!(g["root"], "s3://falsimentis-log/");
@@ -32,8 +48,14 @@ fn sans_lab_downloads_and_deliveries() {
          JOIN resources r ON r.id = er.resource WHERE e.event_name = 'Decrypt' AND r.type = 'AWS::S3::Object'",
     );
     assert_eq!(kms_events, 566);
-    let evidence: usize = reads.iter().map(|e| e["event_ids"].as_array().unwrap().len()).sum();
-    assert!(evidence > 1168, "decrypt events join the GetObject evidence ({evidence})");
+    let evidence: usize = reads
+        .iter()
+        .map(|e| e["event_ids"].as_array().unwrap().len())
+        .sum();
+    assert!(
+        evidence > 1168,
+        "decrypt events join the GetObject evidence ({evidence})"
+    );
     // Every object of the bucket is part of the prefix.
     assert_eq!(edges(&g, "part_of").len(), 10249);
 
@@ -52,7 +74,10 @@ fn unknown_target_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.db");
     ingest(&db, &[&fixtures().join("sample")]);
-    let r = run(&db, &["lineage", "s3://no-such-bucket/key", "--format", "json"]);
+    let r = run(
+        &db,
+        &["lineage", "s3://no-such-bucket/key", "--format", "json"],
+    );
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("no dataset matches"), "{}", r.stderr);
 }
@@ -96,22 +121,39 @@ fn lineage_store() -> (tempfile::TempDir, std::path::PathBuf) {
 #[test]
 fn lineage_fixture_answers_match_the_oracle() {
     let (_dir, db) = lineage_store();
-    let expected: Value =
-        serde_json::from_str(&std::fs::read_to_string(fixtures().join("lineage/expected.json")).unwrap()).unwrap();
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("lineage/expected.json")).unwrap(),
+    )
+    .unwrap();
     let queries = expected["queries"].as_array().unwrap();
     assert_eq!(queries.len(), 12);
     let schema = crate::schemas::schema("lineage.schema.json");
     for q in queries {
         let name = q["name"].as_str().unwrap();
-        let args: Vec<&str> = q["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+        let args: Vec<&str> = q["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
         let r = run(&db, &args);
         assert_eq!(r.code, 0, "{name}: {}", r.stderr);
         let g = r.json();
         crate::schemas::check(&g, &schema, name);
         assert_eq!(g["root"], q["root"], "{name}");
-        let mut nodes: Vec<&str> = g["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
+        let mut nodes: Vec<&str> = g["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["id"].as_str().unwrap())
+            .collect();
         nodes.sort();
-        let want_nodes: Vec<&str> = q["nodes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+        let want_nodes: Vec<&str> = q["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap())
+            .collect();
         assert_eq!(nodes, want_nodes, "{name}: nodes");
         assert_eq!(
             edge_map(g["edges"].as_array().unwrap()),
@@ -120,7 +162,13 @@ fn lineage_fixture_answers_match_the_oracle() {
         );
         for a in q["absent_edges"].as_array().unwrap() {
             assert!(
-                !g["edges"].as_array().unwrap().iter().any(|e| e["from"] == a["from"] && e["to"] == a["to"] && e["kind"] == a["kind"]),
+                !g["edges"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|e| e["from"] == a["from"]
+                        && e["to"] == a["to"]
+                        && e["kind"] == a["kind"]),
                 "{name}: forbidden edge {a}"
             );
         }
@@ -133,7 +181,18 @@ fn lineage_fixture_snapshots() {
     let (_dir, db) = lineage_store();
     let target = "s3://partner-landing/acme/orders.csv";
     for format in ["json", "dot", "openlineage", "table"] {
-        let r = run(&db, &["lineage", target, "--upstream", "--depth", "10", "--format", format]);
+        let r = run(
+            &db,
+            &[
+                "lineage",
+                target,
+                "--upstream",
+                "--depth",
+                "10",
+                "--format",
+                format,
+            ],
+        );
         assert_eq!(r.code, 0, "{}", r.stderr);
         let text = r.stdout.replace(
             &trailgraph::export::openlineage::producer(),
@@ -154,8 +213,12 @@ fn export_of_the_fixture_renders_loads_and_validates() {
     let g = json.json();
     crate::schemas::check(&g, &crate::schemas::schema("lineage.schema.json"), "export");
     assert!(g["root"].is_null());
-    let kinds: std::collections::BTreeSet<&str> =
-        g["edges"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let kinds: std::collections::BTreeSet<&str> = g["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
     for k in ["read", "write", "copy", "starts", "changed"] {
         assert!(kinds.contains(k), "export has {k} edges: {kinds:?}");
     }
@@ -168,7 +231,11 @@ fn export_of_the_fixture_renders_loads_and_validates() {
         .arg(&dot_file)
         .output()
         .expect("graphviz is a test requirement (.ci/run)");
-    assert!(svg.status.success(), "{}", String::from_utf8_lossy(&svg.stderr));
+    assert!(
+        svg.status.success(),
+        "{}",
+        String::from_utf8_lossy(&svg.stderr)
+    );
     assert!(String::from_utf8_lossy(&svg.stdout).contains("<svg"));
 
     let graphml = run(&db, &["export", "--format", "graphml"]);

@@ -228,7 +228,10 @@ impl AwsArgs {
 
 /// Loads the SDK configuration and checks that credentials resolve.
 fn connect(rt: &tokio::runtime::Runtime, a: &AwsArgs) -> Result<aws_config::SdkConfig> {
-    let opts = a.options();
+    connect_with(rt, a.options())
+}
+
+fn connect_with(rt: &tokio::runtime::Runtime, opts: AwsOptions) -> Result<aws_config::SdkConfig> {
     rt.block_on(async {
         let conf = aws::sdk_config(&opts).await;
         aws::check_credentials(&conf, &opts).await?;
@@ -476,6 +479,63 @@ fn sync(db: &Path, uri: &str, a: &SyncArgs, aws_args: &AwsArgs, out: &OutArgs) -
         }
     }
     finish(&mut summary, started, out)
+}
+
+/// `verify s3://BUCKET[/PREFIX]`: downloads what the filter keeps into `dir` in the bucket's key layout, each
+/// digest's signature metadata as its `<digest>.metadata.json` sidecar, so the offline verifier reads it as a
+/// local copy. Returns the bucket and the number of objects downloaded. Any failed download is an error: a
+/// verification over an incomplete copy would report files as missing that are not.
+pub(crate) fn download_tree(
+    uri: &str,
+    filter: &Filter,
+    opts: AwsOptions,
+    dir: &Path,
+    jobs: usize,
+) -> Result<(BucketUri, u64)> {
+    let uri = BucketUri::parse(uri).map_err(anyhow::Error::msg)?;
+    let rt = runtime()?;
+    let path_style = opts.endpoint_url.is_some();
+    let conf = connect_with(&rt, opts)?;
+    let client = s3::client(&conf, path_style);
+    let listing = rt.block_on(s3::list_bucket(&client, &uri, filter, jobs))?;
+    let n = listing.objects.len() as u64;
+    let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
+    rt.block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        for o in listing.objects {
+            let (client, bucket, sem, dir) = (
+                client.clone(),
+                uri.bucket.clone(),
+                sem.clone(),
+                dir.to_path_buf(),
+            );
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let got = s3::fetch(&client, &bucket, &o.key).await?;
+                let path = mirror_path(&dir, &o.key).ok_or_else(|| {
+                    CollectError::Service(format!(
+                        "s3://{bucket}/{}: key not safe as a local path",
+                        o.key
+                    ))
+                })?;
+                let io =
+                    |e: std::io::Error| CollectError::Service(format!("{}: {e}", path.display()));
+                write_file(&path, &got.bytes).map_err(io)?;
+                if let (Some(sig), true) = (&got.signature, is_digest(&o.key)) {
+                    let mut side = path.clone().into_os_string();
+                    side.push(".metadata.json");
+                    let json = s3::sidecar_json(sig, got.signature_algorithm.as_deref());
+                    write_file(Path::new(&side), json.as_bytes()).map_err(io)?;
+                }
+                Ok::<_, CollectError>(())
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            r.map_err(|e| CollectError::Service(format!("download task: {e}")))??;
+        }
+        Ok::<_, CollectError>(())
+    })?;
+    Ok((uri, n))
 }
 
 /// Ingests API pages through the pipeline (in batches, so memory stays bounded on long results).

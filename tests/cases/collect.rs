@@ -301,6 +301,36 @@ fn s3_sync_gives_the_answers_of_a_local_ingest_and_is_incremental() {
     assert_eq!(found, sorted(&vl["findings"], None));
     assert_eq!(found.len(), 10, "{found:?}");
 
+    // verify s3://... works directly against the bucket: the same counts and findings, named by S3 key.
+    let mut c = tg(&db);
+    c.args([
+        "verify",
+        "s3://trail-bucket",
+        "--endpoint-url",
+        &moto.url,
+        "--public-keys",
+        keys.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    for (k, v) in ENV {
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    let vs: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(out.status.code(), Some(v_local.code));
+    assert_eq!(vs["digests"], vl["digests"]);
+    assert_eq!(vs["logs"], vl["logs"]);
+    assert_eq!(sorted(&vs["findings"], None), found);
+    assert!(
+        vs["findings"][0]["path"]
+            .as_str()
+            .unwrap()
+            .starts_with("s3://trail-bucket/AWSLogs/"),
+        "{vs}"
+    );
+
     // A second run fetches nothing.
     let r2 = collect(
         &db,

@@ -107,6 +107,12 @@ fn base_item_json(i: &aws_sdk_config::types::BaseConfigurationItem) -> Value {
     Value::Object(base_fields!(i))
 }
 
+/// A short hash naming what a batch or query asked for, so the pages of two queries get different names.
+fn tag(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(text.as_bytes())[..6])
+}
+
 fn page(name: String, doc: Value, records: usize) -> Result<Page, CollectError> {
     Ok(Page {
         name,
@@ -243,7 +249,11 @@ pub async fn batch_get(
             .collect();
         let records = items.len();
         pages.push(page(
-            format!("config-batch://page-{:05}", n + 1),
+            format!(
+                "config-batch://{}/page-{:05}",
+                tag(&format!("{chunk:?}")),
+                n + 1
+            ),
             json!({ "baseConfigurationItems": items }),
             records,
         )?);
@@ -274,7 +284,7 @@ pub async fn select(
         let results = resp.results();
         if !results.is_empty() {
             pages.push(page(
-                format!("config-select://page-{n:05}"),
+                format!("config-select://{}/page-{n:05}", tag(expression)),
                 json!({ "Results": results }),
                 results.len(),
             )?);

@@ -794,3 +794,58 @@ fn config_history_follows_empty_pages_and_matches_the_delivered_items() {
     let m = more.json();
     assert_eq!(m["config_items_new"].as_u64().unwrap() + 4, 10, "{m}");
 }
+
+/// `config-batch` and `config-select` store the same states as the delivered files (each item once).
+#[test]
+fn config_batch_and_select_items_are_the_delivered_states() {
+    for (script, args, kind) in [
+        (
+            "config-batch.json",
+            vec![
+                "config-batch",
+                "--resource",
+                "AWS::S3::Bucket=scenario-data",
+            ],
+            "config_api_batch",
+        ),
+        (
+            "config-select.json",
+            vec![
+                "config-select",
+                "--expression",
+                "SELECT * WHERE resourceType = 'AWS::EC2::SecurityGroup'",
+            ],
+            "config_api_select",
+        ),
+    ] {
+        let replay = Replay::start(script);
+        let tmp = tempfile::tempdir().unwrap();
+        let db = tmp.path().join("c.db");
+        let mut a = args.clone();
+        a.extend(["--endpoint-url", &replay.url, "--format", "json"]);
+        let r = collect(&db, &a);
+        assert_eq!(r.code, 0, "{script}: {}\n{}", r.stderr, r.stdout);
+        replay.assert_clean();
+        let s = r.json();
+        assert_eq!(s["pages"], 1, "{script}: {s}");
+        assert_eq!(s["ingest"]["config_items_new"], 1, "{script}: {s}");
+        assert_eq!(
+            count(
+                &db,
+                &format!("SELECT count(*) FROM sources WHERE kind = '{kind}'")
+            ),
+            1,
+            "{script}"
+        );
+        let more = ingest(
+            &db,
+            &[&fixtures().join("scenario/AWSLogs/111111111111/Config")],
+        );
+        assert_eq!(
+            more.json()["config_items_new"],
+            9,
+            "{script}: {}",
+            more.stdout
+        );
+    }
+}

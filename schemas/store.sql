@@ -258,3 +258,14 @@ SELECT e.id AS event, e.event_id, e.event_time, e.event_source, e.event_name, er
   JOIN resources r ON r.id = er.resource
  WHERE er.access IN ('read', 'write') AND e.error_code IS NULL
    AND r.type IN ('AWS::S3::Object', 'AWS::DynamoDB::Table', 'AWS::Kinesis::Stream', 'AWS::KinesisFirehose::DeliveryStream');
+-- Collect (issue 6): the S3 objects `collect` fetched, so the next run skips those whose ETag and size are
+-- unchanged without downloading them. source_id is the source the object's bytes became (sources.id).
+CREATE TABLE s3_objects (
+    bucket     TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    etag       TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    fetched_at INTEGER NOT NULL,             -- epoch ms
+    source_id  INTEGER REFERENCES sources(id),
+    PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;

@@ -4,6 +4,8 @@
 //! (the only module that speaks SQL). See docs/ARCHITECTURE.md.
 
 pub mod cli;
+#[cfg(feature = "aws")]
+pub mod collect;
 pub mod correlate;
 pub mod export;
 pub mod ingest;

@@ -3,6 +3,9 @@
 
 #[path = "cases/bad_input.rs"]
 mod bad_input;
+#[cfg(feature = "aws")]
+#[path = "cases/collect.rs"]
+mod collect;
 #[path = "cases/corpus.rs"]
 mod corpus;
 #[path = "cases/correlate.rs"]

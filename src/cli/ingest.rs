@@ -43,7 +43,7 @@ pub struct Args {
     quiet: bool,
 }
 
-fn parse_size(s: &str) -> std::result::Result<u64, String> {
+pub(crate) fn parse_size(s: &str) -> std::result::Result<u64, String> {
     let s = s.trim();
     let (num, mul) = match s.chars().last().map(|c| c.to_ascii_uppercase()) {
         Some('K') => (&s[..s.len() - 1], 1u64 << 10),
@@ -84,15 +84,36 @@ pub struct Failure {
     pub reason: String,
 }
 
-/// A read file and its compressed raw-record chunks.
+/// One source ready for the writer: the path it is stored under (`sources.path`: an absolute file path, or a URI
+/// such as `s3://bucket/key`), its size and time, and what reading it gave.
+pub(crate) struct Loaded {
+    pub path: String,
+    pub size: u64,
+    pub mtime_ms: i64,
+    pub res: ReadResult,
+}
+
+/// A loaded source and its compressed raw-record chunks.
 struct Parsed {
-    res: ReadResult,
+    loaded: Loaded,
     chunks: Option<std::io::Result<Vec<Vec<u8>>>>,
 }
 
 struct Window {
     next_to_write: Mutex<usize>,
     cv: Condvar,
+}
+
+/// Runs after job `i`'s sources are written, in the same transaction: `(i, written, writer)`.
+pub(crate) type AfterJob<'a> =
+    dyn FnMut(usize, &[bool], &mut crate::store::Writer<'_>) -> Result<()> + 'a;
+
+/// How the pipeline runs.
+pub(crate) struct PipelineOptions {
+    /// Worker threads: each loads (reads or downloads) and parses one job at a time.
+    pub jobs: usize,
+    pub strict: bool,
+    pub quiet: bool,
 }
 
 pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
@@ -136,27 +157,7 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
         }
     }
 
-    // A first load into an empty store builds the query indexes once at the end instead of row by row.
-    // An interrupted run leaves them listed in `deferred_indexes`; every run rebuilds them when it ends.
-    let bulk = todo.len() > 1 && store.defer_indexes()?;
-    if bulk {
-        store.begin_bulk()?;
-    }
-
-    let progress = if !args.quiet && std::io::stderr().is_terminal() {
-        let pb =
-            ProgressBar::with_draw_target(Some(todo.len() as u64), ProgressDrawTarget::stderr());
-        pb.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} files {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        pb
-    } else {
-        ProgressBar::hidden()
-    };
-
+    let progress = progress_bar(todo.len() as u64, "files", args.quiet);
     let jobs = args
         .jobs
         .unwrap_or_else(|| {
@@ -165,30 +166,99 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
                 .unwrap_or(2)
         })
         .max(1);
-    let window_size = jobs * 4;
     let opts = ReadOptions {
         max_bytes: args.max_file_size,
     };
+    let todo_ref = &todo;
+    let load = |i: usize| {
+        let f = &todo_ref[i];
+        vec![Loaded {
+            path: path_text(&f.path),
+            size: f.size,
+            mtime_ms: f.mtime_ms,
+            res: read_file(&f.path, &opts),
+        }]
+    };
+    pipeline(
+        &mut store,
+        todo.len(),
+        &load,
+        &mut |_, _, _| Ok(()),
+        &PipelineOptions {
+            jobs,
+            strict: args.strict,
+            quiet: args.quiet,
+        },
+        &mut summary,
+        &progress,
+    )?;
+
+    summary.seconds = started.elapsed().as_secs_f64();
+    print_summary(&summary, args.format)?;
+    if summary.files_failed > 0 {
+        Ok(Outcome::Problems)
+    } else {
+        Ok(Outcome::Ok)
+    }
+}
+
+/// A progress bar on stderr when it is a terminal (hidden otherwise, or when quiet).
+pub(crate) fn progress_bar(len: u64, what: &str, quiet: bool) -> ProgressBar {
+    if !quiet && std::io::stderr().is_terminal() {
+        let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+        pb.set_style(
+            ProgressStyle::with_template(&format!(
+                "{{spinner}} [{{elapsed_precise}}] {{bar:30}} {{pos}}/{{len}} {what} {{msg}}"
+            ))
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb
+    } else {
+        ProgressBar::hidden()
+    }
+}
+
+/// The ingest pipeline, shared by `ingest` (files) and `collect` (downloaded objects and API pages).
+///
+/// `load(i)` runs on `opts.jobs` worker threads, at most `4 × jobs` jobs ahead of the writer, and returns the
+/// sources of job `i` (one file; or an S3 digest and its signature sidecar). The writer writes them strictly in
+/// job order; `after(i, written, writer)` then runs in the same transaction (`written[k]`: source k was stored).
+/// A first load into an empty store builds the query indexes once at the end instead of row by row; an
+/// interrupted run leaves them listed in `deferred_indexes` and every run rebuilds them when it ends.
+pub(crate) fn pipeline(
+    store: &mut Store,
+    n: usize,
+    load: &(dyn Fn(usize) -> Vec<Loaded> + Sync),
+    after: &mut AfterJob<'_>,
+    opts: &PipelineOptions,
+    summary: &mut Summary,
+    progress: &ProgressBar,
+) -> Result<()> {
+    let bulk = n > 1 && store.defer_indexes()?;
+    if bulk {
+        store.begin_bulk()?;
+    }
+    let jobs = opts.jobs.max(1);
+    let window_size = jobs * 4;
     let next_job = AtomicUsize::new(0);
     let window = Window {
         next_to_write: Mutex::new(0),
         cv: Condvar::new(),
     };
-    let (tx, rx) = crossbeam_channel::bounded::<(usize, Parsed)>(window_size);
-    let todo_ref = &todo;
+    let (tx, rx) = crossbeam_channel::bounded::<(usize, Vec<Parsed>)>(window_size);
 
     std::thread::scope(|scope| -> Result<()> {
         for _ in 0..jobs {
             let tx = tx.clone();
-            let (next_job, window, opts) = (&next_job, &window, &opts);
+            let (next_job, window) = (&next_job, &window);
             let worker = std::thread::Builder::new().name("tg-parse".into());
             worker.spawn_scoped(scope, move || loop {
                 let i = next_job.fetch_add(1, Ordering::SeqCst);
-                if i >= todo_ref.len() {
+                if i >= n {
                     break;
                 }
                 {
-                    // Do not run more than `window_size` files ahead of the writer.
+                    // Do not run more than `window_size` jobs ahead of the writer.
                     let mut next = window
                         .next_to_write
                         .lock()
@@ -197,24 +267,32 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
                         next = window.cv.wait(next).unwrap_or_else(|p| p.into_inner());
                     }
                 }
-                // A panic while reading one file must not hang the ordered writer: it becomes that file's failure.
-                let path = &todo_ref[i].path;
-                let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    read_file(path, opts)
-                }))
-                .unwrap_or_else(|_| {
-                    ReadResult::failed(format!("internal error while reading {}", path.display()))
-                });
+                // A panic while loading one job must not hang the ordered writer: it becomes that job's failure.
+                let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| load(i)))
+                    .unwrap_or_else(|_| {
+                        vec![Loaded {
+                            path: format!("job {i}"),
+                            size: 0,
+                            mtime_ms: 0,
+                            res: ReadResult::failed("internal error while reading".into()),
+                        }]
+                    });
                 // Compressing raw records is CPU work: done here, in parallel, not on the writer thread.
-                let chunks = res.contents.as_ref().map(|c| encode_chunks(&c.events));
-                if tx.send((i, Parsed { res, chunks })).is_err() {
+                let parsed = loaded
+                    .into_iter()
+                    .map(|l| {
+                        let chunks = l.res.contents.as_ref().map(|c| encode_chunks(&c.events));
+                        Parsed { loaded: l, chunks }
+                    })
+                    .collect();
+                if tx.send((i, parsed)).is_err() {
                     break;
                 }
             })?;
         }
         drop(tx);
 
-        let mut pending: BTreeMap<usize, Parsed> = BTreeMap::new();
+        let mut pending: BTreeMap<usize, Vec<Parsed>> = BTreeMap::new();
         let mut next = 0usize;
         let mut writer = store.writer();
         let mut batch_records = 0u64;
@@ -222,10 +300,14 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
         let result = (|| -> Result<()> {
             for (i, res) in rx.iter() {
                 pending.insert(i, res);
-                while let Some(res) = pending.remove(&next) {
-                    let entry = &todo_ref[next];
-                    batch_records +=
-                        write_one(&mut writer, entry, res, args, &mut summary, &progress)?;
+                while let Some(parsed) = pending.remove(&next) {
+                    let mut written = Vec::with_capacity(parsed.len());
+                    for p in parsed {
+                        let (records, ok) = write_one(&mut writer, p, opts, summary, progress)?;
+                        batch_records += records;
+                        written.push(ok);
+                    }
+                    after(next, &written, &mut writer)?;
                     next += 1;
                     {
                         let mut n = window
@@ -264,17 +346,10 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
     if bulk {
         store.end_bulk()?;
     }
-    if rebuilt > 0 && !args.quiet {
+    if rebuilt > 0 && !opts.quiet {
         eprintln!("trailgraph: built {rebuilt} query indexes");
     }
-
-    summary.seconds = started.elapsed().as_secs_f64();
-    print_summary(&summary, args)?;
-    if summary.files_failed > 0 {
-        Ok(Outcome::Problems)
-    } else {
-        Ok(Outcome::Ok)
-    }
+    Ok(())
 }
 
 fn path_text(p: &Path) -> String {
@@ -285,26 +360,34 @@ fn path_text(p: &Path) -> String {
         .into_owned()
 }
 
-/// Writes one read result; returns how many records it added to the current transaction.
+/// Writes one loaded source; returns how many records it added to the current transaction, and whether the
+/// source is now in the store (new or already known).
 fn write_one(
     writer: &mut crate::store::Writer<'_>,
-    entry: &FileEntry,
     parsed: Parsed,
-    args: &Args,
+    opts: &PipelineOptions,
     summary: &mut Summary,
     progress: &ProgressBar,
-) -> Result<u64> {
-    let Parsed { res, chunks } = parsed;
-    let path = path_text(&entry.path);
-    summary.bytes_read += entry.size;
+) -> Result<(u64, bool)> {
+    let Parsed {
+        loaded:
+            Loaded {
+                path,
+                size,
+                mtime_ms,
+                res,
+            },
+        chunks,
+    } = parsed;
+    summary.bytes_read += size;
     summary.bytes_uncompressed += res.uncompressed_size;
-    let shown = sanitize(&entry.path.display().to_string());
+    let shown = sanitize(&path);
     let fail = |summary: &mut Summary,
                 writer: &mut crate::store::Writer<'_>,
                 code: &str,
                 reason: String|
      -> Result<()> {
-        if !args.quiet {
+        if !opts.quiet {
             progress.suspend(|| eprintln!("trailgraph: {shown}: {}", sanitize(&reason)));
         }
         writer
@@ -320,7 +403,7 @@ fn write_one(
     let Some(contents) = res.contents else {
         let reason = res.failure.unwrap_or_else(|| "unreadable".into());
         fail(summary, writer, "file_failed", reason)?;
-        return Ok(0);
+        return Ok((0, false));
     };
     let mut diags = res.warnings;
     diags.extend(contents.diagnostics);
@@ -328,7 +411,7 @@ fn write_one(
         .iter()
         .filter(|d| d.severity == Severity::Error)
         .count();
-    if args.strict && record_errors > 0 {
+    if opts.strict && record_errors > 0 {
         let first = diags
             .iter()
             .find(|d| d.severity == Severity::Error)
@@ -342,13 +425,13 @@ fn write_one(
                 "{record_errors} record error(s) under --strict, file not ingested; first: {first}"
             ),
         )?;
-        return Ok(0);
+        return Ok((0, false));
     }
     let kind = contents.kind.map(|k| k.as_str()).unwrap_or("empty");
     let meta = SourceMeta {
         path: path.clone(),
-        size: entry.size,
-        mtime_ms: entry.mtime_ms,
+        size,
+        mtime_ms,
         sha256: res.sha256,
         kind,
         uncompressed_size: res.uncompressed_size,
@@ -375,7 +458,7 @@ fn write_one(
         .with_context(|| format!("writing {shown}"))?;
     if out.already_known {
         summary.sources_already_known += 1;
-        return Ok(0);
+        return Ok((0, true));
     }
     summary.sources_new += 1;
     summary.records += contents.records;
@@ -392,7 +475,7 @@ fn write_one(
     }
     if record_errors > 0 {
         // Record-level errors are diagnostics, not failures (unless --strict, handled above).
-        if !args.quiet {
+        if !opts.quiet {
             let first = diags.iter().find(|d| d.severity == Severity::Error);
             if let Some(d) = first {
                 let at = d.record.map(|r| format!(" record {r}")).unwrap_or_default();
@@ -405,12 +488,12 @@ fn write_one(
             }
         }
     }
-    Ok(contents.records.max(1))
+    Ok((contents.records.max(1), true))
 }
 
-fn print_summary(s: &Summary, args: &Args) -> Result<()> {
+pub(crate) fn print_summary(s: &Summary, format: Option<Format>) -> Result<()> {
     let mut out = super::output::stdout();
-    match resolve_format(args.format) {
+    match resolve_format(format) {
         Format::Json => {
             serde_json::to_writer_pretty(&mut out, s)?;
             writeln!(out)?;

@@ -1,5 +1,7 @@
 //! Command line: argument parsing, one file per subcommand, and the one place that maps outcomes to exit codes.
 
+#[cfg(feature = "aws")]
+mod collect;
 mod ingest;
 mod lineage;
 mod output;
@@ -55,6 +57,20 @@ pub enum Command {
     Export(lineage::ExportArgs),
     /// Validate CloudTrail digest chains and log files offline (exit 1 on tampering)
     Verify(verify::Args),
+    /// Collect live from AWS: a trail bucket (s3://BUCKET[/PREFIX]), LookupEvents, Lake, Config, public keys
+    #[cfg(feature = "aws")]
+    Collect(Box<collect::Args>),
+    /// Collect live from AWS (not in this build: rebuild with `--features aws`)
+    #[cfg(not(feature = "aws"))]
+    Collect(NoAws),
+}
+
+/// `collect` in a build without the `aws` feature: accepts anything, explains, exits 2.
+#[cfg(not(feature = "aws"))]
+#[derive(clap::Args, Debug)]
+pub struct NoAws {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    rest: Vec<String>,
 }
 
 /// Outcome of a command, mapped to an exit code in one place.
@@ -81,6 +97,13 @@ pub fn main() -> i32 {
         Command::Lineage(a) => lineage::run(&cli.db, a),
         Command::Export(a) => lineage::export(&cli.db, a),
         Command::Verify(a) => verify::run(&cli.db, a),
+        #[cfg(feature = "aws")]
+        Command::Collect(a) => collect::run(&cli.db, a),
+        #[cfg(not(feature = "aws"))]
+        Command::Collect(_) => Err(anyhow::anyhow!(
+            "collect: this trailgraph was built without the `aws` feature (cargo build --release --features aws); \
+             offline, copy the files (e.g. `aws s3 sync`) and use `trailgraph ingest`"
+        )),
     };
     match result {
         Ok(Outcome::Ok) => EXIT_OK,

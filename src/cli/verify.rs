@@ -39,15 +39,90 @@ pub struct Args {
     /// Output format (table on a terminal, json otherwise).
     #[arg(long, value_enum)]
     format: Option<Format>,
+    /// For s3:// paths: named AWS profile.
+    #[cfg(feature = "aws")]
+    #[arg(long)]
+    profile: Option<String>,
+    /// For s3:// paths: the bucket's region (`--region` selects the trail region to verify).
+    #[cfg(feature = "aws")]
+    #[arg(long, value_name = "REGION")]
+    bucket_region: Option<String>,
+    /// For s3:// paths: endpoint URL (S3-compatible stores, tests); path-style addressing.
+    #[cfg(feature = "aws")]
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+}
+
+/// A temporary directory removed when dropped.
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A downloaded copy of a bucket and the `s3://BUCKET/` its paths stand for.
+type S3Copy = (TempDir, String);
+
+/// `s3://` paths are downloaded (only the accounts, regions and days asked for) into a temporary copy that is
+/// verified like a local one; the report then names the S3 keys. Returns the local paths and the copies.
+fn fetch_s3_paths(args: &Args) -> Result<(Vec<PathBuf>, Vec<S3Copy>)> {
+    let mut local = Vec::new();
+    #[cfg_attr(not(feature = "aws"), allow(unused_mut))]
+    let mut copies = Vec::new();
+    for p in &args.paths {
+        let text = p.to_string_lossy();
+        if !text.starts_with("s3://") {
+            local.push(p.clone());
+            continue;
+        }
+        #[cfg(feature = "aws")]
+        {
+            let dir = std::env::temp_dir().join(format!(
+                "trailgraph-verify-{}-{}",
+                std::process::id(),
+                copies.len()
+            ));
+            let tmp = TempDir(dir.clone());
+            let filter = crate::collect::layout::Filter {
+                accounts: args.account.iter().cloned().collect(),
+                regions: args.region.iter().cloned().collect(),
+                since: args.since,
+                until: args.until,
+            };
+            let opts = crate::collect::AwsOptions {
+                profile: args.profile.clone(),
+                region: args.bucket_region.clone(),
+                endpoint_url: args.endpoint_url.clone(),
+            };
+            let (uri, n) = super::collect::download_tree(&text, &filter, opts, &dir, 8)?;
+            eprintln!(
+                "trailgraph: {}: downloaded {n} object(s) to verify",
+                sanitize(&uri.to_string())
+            );
+            local.push(dir.clone());
+            copies.push((tmp, format!("s3://{}/", uri.bucket)));
+        }
+        #[cfg(not(feature = "aws"))]
+        bail!(
+            "{}: verifying a bucket needs a trailgraph built with the `aws` feature; offline, copy the bucket \
+             (with each digest's signature metadata as <digest>.metadata.json) and verify the copy",
+            sanitize(&text)
+        );
+    }
+    Ok((local, copies))
 }
 
 pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
     for p in &args.paths {
-        if !p.exists() {
+        if !p.exists() && !p.to_string_lossy().starts_with("s3://") {
             bail!("{}: no such file or directory", p.display());
         }
     }
-    let (files, errors) = crate::ingest::walk::discover(&args.paths);
+    let (local_paths, copies) = fetch_s3_paths(args)?;
+    let (files, errors) = crate::ingest::walk::discover(&local_paths);
     if let Some(e) = errors.first() {
         bail!("{e}");
     }
@@ -106,6 +181,20 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
     }
     let paths: Vec<PathBuf> = files.into_iter().map(|f| f.path).collect();
     let mut report = integrity::verify(&paths, &ring, &opts);
+    // Findings in a downloaded copy name the S3 object.
+    for (dir, prefix) in &copies {
+        let local = format!("{}/", dir.0.display());
+        for f in &mut report.findings {
+            if let Some(rest) = f.path.strip_prefix(&local) {
+                f.path = format!("{prefix}{rest}");
+            }
+        }
+        for n in &mut report.notices {
+            if let Some(rest) = n.path.as_deref().and_then(|p| p.strip_prefix(&local)) {
+                n.path = Some(format!("{prefix}{rest}"));
+            }
+        }
+    }
     if let Some(s) = store.as_mut() {
         for g in &mut report.gaps {
             // StopLogging takes effect at once; the last digest before the gap may end up to an hour later.

@@ -108,22 +108,27 @@ pub fn is_quietly_skipped(path: &Path) -> bool {
 
 /// Reads and parses one file. Never panics on bad input; never fails: problems are in the result.
 pub fn read_file(path: &Path, opts: &ReadOptions) -> ReadResult {
-    let layout = key_layout(&path.to_string_lossy());
+    match std::fs::read(path) {
+        Ok(bytes) => read_bytes(&path.to_string_lossy(), bytes, opts),
+        Err(e) => {
+            let mut res = ReadResult::failed(format!("cannot read: {e}"));
+            res.layout = key_layout(&path.to_string_lossy());
+            res
+        }
+    }
+}
+
+/// Reads and parses the bytes of one source named `name` (a path, or a URI such as `s3://bucket/key`, whose
+/// key layout gives account and region). The same path as files: `collect` has no parser of its own.
+pub fn read_bytes(name: &str, bytes: Vec<u8>, opts: &ReadOptions) -> ReadResult {
     let mut res = ReadResult {
         sha256: String::new(),
         uncompressed_size: 0,
         compressed: false,
-        layout,
+        layout: key_layout(name),
         contents: None,
         failure: None,
         warnings: Vec::new(),
-    };
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => {
-            res.failure = Some(format!("cannot read: {e}"));
-            return res;
-        }
     };
     let data = if bytes.starts_with(&[0x1f, 0x8b]) {
         res.compressed = true;

@@ -3,6 +3,7 @@
 //! One file in WAL mode. Each source is written inside a transaction together with its `sources` row, so a run
 //! killed at any point leaves whole sources only, and a rerun (which skips known sources) completes the work.
 
+mod collect;
 mod integrity;
 pub mod query;
 mod raw;
@@ -44,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_session_issue_time.sql"),
     include_str!("migrations/0004_integrity.sql"),
     include_str!("migrations/0005_lineage.sql"),
+    include_str!("migrations/0006_collect.sql"),
 ];
 
 /// SQL functions available to every connection: `tg_event_key(event_id)`, `tg_key_hash(resource_key)`.
@@ -171,7 +173,7 @@ impl Store {
         &self.conn
     }
 
-    fn q(&self, source: rusqlite::Error) -> StoreError {
+    pub(super) fn q(&self, source: rusqlite::Error) -> StoreError {
         StoreError::Sqlite {
             path: self.path.clone(),
             source,

@@ -84,7 +84,7 @@ impl Caches {
 }
 
 pub struct Writer<'c> {
-    conn: &'c Connection,
+    pub(super) conn: &'c Connection,
     path: PathBuf,
     in_tx: bool,
     caches: Caches,
@@ -137,7 +137,7 @@ impl<'c> Writer<'c> {
         }
     }
 
-    fn e(&self, source: rusqlite::Error) -> StoreError {
+    pub(super) fn e(&self, source: rusqlite::Error) -> StoreError {
         StoreError::Sqlite {
             path: self.path.clone(),
             source,

@@ -1,0 +1,837 @@
+//! `trailgraph collect`: live collection from AWS (feature `aws`, docs/collect.md).
+//!
+//! `collect s3://BUCKET[/PREFIX]` syncs a trail bucket; `collect lookup-events | public-keys | lake | config-*`
+//! call the APIs. Everything fetched goes through the ingest pipeline (`cli::ingest::pipeline`) as sources named
+//! by where they came from (`s3://bucket/key`, `lookup-events://REGION/...`), so the S3 key layout still gives
+//! account and region, and nothing is parsed twice.
+
+use super::ingest::{parse_size, pipeline, progress_bar, Loaded, PipelineOptions, Summary};
+use super::output::sanitize;
+use super::{parse_when, resolve_format, Format, Outcome};
+use crate::collect::cloudtrail::{self, Counters, Page};
+use crate::collect::layout::Filter;
+use crate::collect::s3::{self, BucketUri, Object};
+use crate::collect::{self as aws, AwsOptions, CollectError};
+use crate::ingest::source::{read_bytes, ReadOptions, ReadResult};
+use crate::store::{Store, StoredKey};
+use anyhow::{Context, Result};
+use serde::Serialize;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct Args {
+    #[command(subcommand)]
+    api: Option<Api>,
+    /// The trail bucket: s3://BUCKET[/PREFIX] (the prefix above AWSLogs/, or a prefix inside the layout).
+    #[arg(value_name = "s3://BUCKET[/PREFIX]", required = true)]
+    uri: Option<String>,
+    #[command(flatten)]
+    sync: SyncArgs,
+    #[command(flatten)]
+    aws: AwsArgs,
+    #[command(flatten)]
+    out: OutArgs,
+}
+
+/// What every collect command takes to reach AWS.
+#[derive(clap::Args, Debug, Clone)]
+struct AwsArgs {
+    /// Named profile (else AWS_PROFILE, else the default credential chain: env, profile, SSO, process, IMDS).
+    #[arg(long)]
+    profile: Option<String>,
+    /// Region of the API calls (of the bucket, for a bucket sync); else the profile's or AWS_REGION.
+    #[arg(long)]
+    region: Option<String>,
+    /// Endpoint URL (S3-compatible stores, local test servers); S3 then uses path-style addressing.
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct OutArgs {
+    /// Summary format on stdout (table on a terminal, json otherwise).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// No progress on stderr (the summary is still printed).
+    #[arg(long, short)]
+    quiet: bool,
+    /// Treat record-level errors as failures (as `ingest --strict`).
+    #[arg(long)]
+    strict: bool,
+    /// Largest decompressed size accepted for one object, in bytes (suffixes K, M, G).
+    #[arg(long, default_value = "512M", value_parser = parse_size)]
+    max_file_size: u64,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct SyncArgs {
+    /// Only these accounts (repeatable or comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    account: Vec<String>,
+    /// Only the trail's files of these regions (repeatable or comma-separated). `--region` is the bucket's.
+    #[arg(long = "trail-region", value_delimiter = ',', value_name = "REGION")]
+    trail_region: Vec<String>,
+    /// Only files of events from this time on (lists only the date prefixes needed).
+    #[arg(long, value_parser = parse_when)]
+    since: Option<i64>,
+    /// Only files of events up to this time.
+    #[arg(long, value_parser = parse_when)]
+    until: Option<i64>,
+    /// Downloads in flight at once (also the number of parsing threads).
+    #[arg(long, default_value_t = 8)]
+    jobs: usize,
+    /// Also keep every fetched object here, in the bucket's key layout, with digest signatures as
+    /// `<digest>.metadata.json` sidecars (what `verify DIR` reads).
+    #[arg(long, value_name = "DIR")]
+    mirror: Option<PathBuf>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Api {
+    /// CloudTrail LookupEvents (management events of the last 90 days), at most 2 requests/s
+    LookupEvents {
+        #[arg(long, value_parser = parse_when)]
+        since: Option<i64>,
+        #[arg(long, value_parser = parse_when)]
+        until: Option<i64>,
+        /// KEY=VALUE: Username, EventName, ResourceName, ResourceType, EventSource, EventId, AccessKeyId, ReadOnly
+        #[arg(long, value_parser = cloudtrail::lookup_attribute)]
+        lookup_attribute: Option<(String, String)>,
+        /// Requests per second (the service allows 2 per account and region).
+        #[arg(long, default_value_t = 2.0)]
+        rate: f64,
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// CloudTrail ListPublicKeys: keep the keys valid in the window in the store, for offline `verify`
+    PublicKeys {
+        #[arg(long, value_parser = parse_when)]
+        since: Option<i64>,
+        #[arg(long, value_parser = parse_when)]
+        until: Option<i64>,
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// CloudTrail Lake: run a SQL query (StartQuery, GetQueryResults) and ingest the rows
+    Lake {
+        /// The query, e.g. "SELECT eventJson FROM EDS_ID WHERE eventTime > '2024-03-01 00:00:00'"
+        #[arg(long)]
+        query: String,
+        /// Seconds between status checks while the query runs.
+        #[arg(long, default_value_t = 1.0)]
+        poll: f64,
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// AWS Config GetResourceConfigHistory of a resource, or of every resource of a type (ListDiscoveredResources)
+    ConfigHistory {
+        /// e.g. AWS::S3::Bucket
+        #[arg(long)]
+        resource_type: String,
+        /// Without it: every discovered resource of the type.
+        #[arg(long)]
+        resource_id: Option<String>,
+        #[arg(long, value_parser = parse_when)]
+        since: Option<i64>,
+        #[arg(long, value_parser = parse_when)]
+        until: Option<i64>,
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// AWS Config BatchGetResourceConfig: the current state of resources
+    ConfigBatch {
+        /// TYPE=ID (repeatable), e.g. AWS::S3::Bucket=my-bucket
+        #[arg(long = "resource", value_parser = resource_key, required = true)]
+        resources: Vec<(String, String)>,
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// AWS Config SelectResourceConfig (advanced query)
+    ConfigSelect {
+        /// e.g. "SELECT * WHERE resourceType = 'AWS::S3::Bucket'"
+        #[arg(long)]
+        expression: String,
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[command(flatten)]
+        out: OutArgs,
+    },
+}
+
+fn resource_key(s: &str) -> std::result::Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((t, id)) if !t.is_empty() && !id.is_empty() => Ok((t.to_string(), id.to_string())),
+        _ => Err(format!(
+            "{s:?}: expected TYPE=ID, e.g. AWS::S3::Bucket=my-bucket"
+        )),
+    }
+}
+
+/// The collect summary. Field names are documented in schemas/collect-summary.schema.json.
+#[derive(Debug, Default, Serialize)]
+pub struct CollectSummary {
+    /// `s3`, `lookup-events`, `public-keys`, `lake`, `config-history`, `config-batch`, `config-select`.
+    pub command: String,
+    /// What was collected: the bucket URI, or the region / query.
+    pub target: String,
+    pub prefixes_discovered: u64,
+    pub prefixes_listed: u64,
+    pub list_requests: u64,
+    pub objects_listed: u64,
+    pub objects_skipped: u64,
+    pub objects_fetched: u64,
+    pub objects_failed: u64,
+    pub bytes_fetched: u64,
+    pub digests_signed: u64,
+    pub digests_unsigned: u64,
+    pub mirror: Option<String>,
+    pub requests: u64,
+    pub throttled: u64,
+    pub pages: u64,
+    pub public_keys: u64,
+    pub public_keys_new: u64,
+    pub ingest: Summary,
+    pub seconds: f64,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+impl AwsArgs {
+    fn options(&self) -> AwsOptions {
+        AwsOptions {
+            profile: self.profile.clone(),
+            region: self.region.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+        }
+    }
+}
+
+/// Loads the SDK configuration and checks that credentials resolve.
+fn connect(rt: &tokio::runtime::Runtime, a: &AwsArgs) -> Result<aws_config::SdkConfig> {
+    connect_with(rt, a.options())
+}
+
+fn connect_with(rt: &tokio::runtime::Runtime, opts: AwsOptions) -> Result<aws_config::SdkConfig> {
+    rt.block_on(async {
+        let conf = aws::sdk_config(&opts).await;
+        aws::check_credentials(&conf, &opts).await?;
+        Ok::<_, CollectError>(conf)
+    })
+    .map_err(anyhow::Error::from)
+}
+
+pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
+    match &args.api {
+        None => {
+            let uri = args.uri.as_deref().unwrap_or_default();
+            sync(db, uri, &args.sync, &args.aws, &args.out)
+        }
+        Some(api) => run_api(db, api),
+    }
+}
+
+fn finish(summary: &mut CollectSummary, started: Instant, out: &OutArgs) -> Result<Outcome> {
+    summary.seconds = started.elapsed().as_secs_f64();
+    summary.ingest.seconds = summary.seconds;
+    print_summary(summary, out.format)?;
+    Ok(
+        if summary.ingest.files_failed > 0 || summary.objects_failed > 0 {
+            Outcome::Problems
+        } else {
+            Outcome::Ok
+        },
+    )
+}
+
+/// Whether a key is safe to mirror: relative, no `.`/`..`/empty components.
+fn mirror_path(root: &Path, key: &str) -> Option<PathBuf> {
+    if key.is_empty()
+        || key.starts_with('/')
+        || key.contains('\\')
+        || key
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == "..")
+    {
+        return None;
+    }
+    Some(root.join(key))
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let tmp = path.with_extension("tg-partial");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+fn is_digest(key: &str) -> bool {
+    crate::collect::layout::parse_key(key).is_some_and(|p| p.service == "CloudTrail-Digest")
+        && !key.ends_with(".metadata.json")
+}
+
+fn sync(db: &Path, uri: &str, a: &SyncArgs, aws_args: &AwsArgs, out: &OutArgs) -> Result<Outcome> {
+    let started = Instant::now();
+    let uri = BucketUri::parse(uri).map_err(anyhow::Error::msg)?;
+    let filter = Filter {
+        accounts: a.account.clone(),
+        regions: a.trail_region.clone(),
+        since: a.since,
+        until: a.until,
+    };
+    if let Some(bad) = filter
+        .accounts
+        .iter()
+        .find(|x| !crate::collect::layout::is_account(x))
+    {
+        anyhow::bail!("--account {bad:?}: not a 12-digit account id");
+    }
+    let mut store = Store::open(db)?;
+    let rt = runtime()?;
+    let conf = connect(&rt, aws_args)?;
+    let client = s3::client(&conf, aws_args.endpoint_url.is_some());
+    let jobs = a.jobs.max(1);
+    let listing = rt.block_on(s3::list_bucket(&client, &uri, &filter, jobs))?;
+    let known = store.s3_objects(&uri.bucket, &uri.prefix)?;
+    let mut summary = CollectSummary {
+        command: "s3".into(),
+        target: uri.to_string(),
+        prefixes_discovered: listing.prefixes_discovered,
+        prefixes_listed: listing.prefixes_listed,
+        list_requests: listing.list_requests,
+        objects_listed: listing.objects.len() as u64,
+        mirror: a.mirror.as_ref().map(|m| m.display().to_string()),
+        ..Default::default()
+    };
+    let mut todo: Vec<Object> = Vec::new();
+    for o in listing.objects {
+        if o.key.contains("ConfigWritabilityCheckFile") || o.key.ends_with('/') {
+            summary.ingest.files_skipped += 1;
+            continue;
+        }
+        let unchanged = known
+            .get(&o.key)
+            .is_some_and(|(etag, size)| *etag == o.etag && *size == o.size);
+        // With a mirror, an object is also fetched again when the mirror lacks it.
+        let mirrored = a.mirror.as_ref().is_none_or(|m| {
+            mirror_path(m, &o.key)
+                .and_then(|p| std::fs::metadata(p).ok())
+                .is_some_and(|md| md.len() == o.size)
+        });
+        if unchanged && mirrored {
+            summary.objects_skipped += 1;
+        } else {
+            todo.push(o);
+        }
+    }
+    summary.ingest.files_seen = summary.objects_listed;
+    summary.ingest.files_unchanged = summary.objects_skipped;
+    if !out.quiet {
+        eprintln!(
+            "trailgraph: {}: listed {} object(s) in {} prefix(es) ({} discovery listing(s), {} request(s)); {} already fetched, {} to fetch",
+            sanitize(&uri.to_string()),
+            summary.objects_listed,
+            summary.prefixes_listed,
+            summary.prefixes_discovered,
+            summary.list_requests,
+            summary.objects_skipped,
+            todo.len()
+        );
+    }
+
+    let fetched = AtomicU64::new(0);
+    let failed = AtomicU64::new(0);
+    let bytes = AtomicU64::new(0);
+    let signed = AtomicU64::new(0);
+    let unsigned = AtomicU64::new(0);
+    let opts = ReadOptions {
+        max_bytes: out.max_file_size,
+    };
+    let handle = rt.handle().clone();
+    let todo_ref = &todo;
+    let load = |i: usize| -> Vec<Loaded> {
+        let o = &todo_ref[i];
+        let name = uri.key_uri(&o.key);
+        let loaded = |res: ReadResult| Loaded {
+            path: name.clone(),
+            size: o.size,
+            mtime_ms: o.last_modified_ms,
+            res,
+        };
+        let got = match handle.block_on(s3::fetch(&client, &uri.bucket, &o.key)) {
+            Ok(g) => g,
+            Err(e) => {
+                failed.fetch_add(1, Ordering::Relaxed);
+                return vec![loaded(ReadResult::failed(e.to_string()))];
+            }
+        };
+        fetched.fetch_add(1, Ordering::Relaxed);
+        bytes.fetch_add(got.bytes.len() as u64, Ordering::Relaxed);
+        let digest = is_digest(&o.key);
+        let sidecar = match (&got.signature, digest) {
+            (Some(sig), true) => {
+                signed.fetch_add(1, Ordering::Relaxed);
+                Some(s3::sidecar_json(sig, got.signature_algorithm.as_deref()))
+            }
+            (None, true) => {
+                unsigned.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+            _ => None,
+        };
+        if let Some(root) = &a.mirror {
+            let written = mirror_path(root, &o.key)
+                .ok_or_else(|| "key not safe as a local path".to_string())
+                .and_then(|p| {
+                    write_file(&p, &got.bytes).map_err(|e| e.to_string())?;
+                    if let Some(s) = &sidecar {
+                        let mut side = p.into_os_string();
+                        side.push(".metadata.json");
+                        write_file(Path::new(&side), s.as_bytes()).map_err(|e| e.to_string())?;
+                    }
+                    Ok(())
+                });
+            if let Err(e) = written {
+                return vec![loaded(ReadResult::failed(format!(
+                    "writing the mirror copy under {}: {e}",
+                    root.display()
+                )))];
+            }
+        }
+        let mut out = vec![loaded(read_bytes(&name, got.bytes, &opts))];
+        if let Some(s) = sidecar {
+            let side = format!("{name}.metadata.json");
+            out.push(Loaded {
+                path: side.clone(),
+                size: s.len() as u64,
+                mtime_ms: o.last_modified_ms,
+                res: read_bytes(&side, s.into_bytes(), &opts),
+            });
+        }
+        out
+    };
+    let progress = progress_bar(todo.len() as u64, "objects", out.quiet);
+    let bucket = uri.bucket.clone();
+    let mut after = |i: usize, written: &[bool], w: &mut crate::store::Writer<'_>| -> Result<()> {
+        // Remembered only when every source of the object is stored, so a failure is fetched again next time.
+        if !written.is_empty() && written.iter().all(|x| *x) {
+            let o = &todo_ref[i];
+            w.record_s3_object(&bucket, &o.key, &o.etag, o.size, &uri.key_uri(&o.key))?;
+        }
+        Ok(())
+    };
+    pipeline(
+        &mut store,
+        todo.len(),
+        &load,
+        &mut after,
+        &PipelineOptions {
+            jobs,
+            strict: out.strict,
+            quiet: out.quiet,
+        },
+        &mut summary.ingest,
+        &progress,
+    )?;
+    summary.objects_fetched = fetched.into_inner();
+    summary.objects_failed = failed.into_inner();
+    summary.bytes_fetched = bytes.into_inner();
+    summary.digests_signed = signed.into_inner();
+    summary.digests_unsigned = unsigned.into_inner();
+    if !out.quiet {
+        let secs = started.elapsed().as_secs_f64().max(1e-9);
+        eprintln!(
+            "trailgraph: fetched {} object(s), {:.1} MB ({:.1} MB/s), skipped {}, failed {}; {} new event(s), {} new config item(s)",
+            summary.objects_fetched,
+            summary.bytes_fetched as f64 / 1e6,
+            summary.bytes_fetched as f64 / 1e6 / secs,
+            summary.objects_skipped,
+            summary.objects_failed,
+            summary.ingest.events_new,
+            summary.ingest.config_items_new
+        );
+        if summary.digests_unsigned > 0 {
+            eprintln!(
+                "trailgraph: warning: {} digest(s) without `signature` metadata: verify will report them unsigned",
+                summary.digests_unsigned
+            );
+        }
+    }
+    finish(&mut summary, started, out)
+}
+
+/// `verify s3://BUCKET[/PREFIX]`: downloads what the filter keeps into `dir` in the bucket's key layout, each
+/// digest's signature metadata as its `<digest>.metadata.json` sidecar, so the offline verifier reads it as a
+/// local copy. Returns the bucket and the number of objects downloaded. Any failed download is an error: a
+/// verification over an incomplete copy would report files as missing that are not.
+pub(crate) fn download_tree(
+    uri: &str,
+    filter: &Filter,
+    opts: AwsOptions,
+    dir: &Path,
+    jobs: usize,
+) -> Result<(BucketUri, u64)> {
+    let uri = BucketUri::parse(uri).map_err(anyhow::Error::msg)?;
+    let rt = runtime()?;
+    let path_style = opts.endpoint_url.is_some();
+    let conf = connect_with(&rt, opts)?;
+    let client = s3::client(&conf, path_style);
+    let listing = rt.block_on(s3::list_bucket(&client, &uri, filter, jobs))?;
+    let n = listing.objects.len() as u64;
+    let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
+    rt.block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        for o in listing.objects {
+            let (client, bucket, sem, dir) = (
+                client.clone(),
+                uri.bucket.clone(),
+                sem.clone(),
+                dir.to_path_buf(),
+            );
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let got = s3::fetch(&client, &bucket, &o.key).await?;
+                let path = mirror_path(&dir, &o.key).ok_or_else(|| {
+                    CollectError::Service(format!(
+                        "s3://{bucket}/{}: key not safe as a local path",
+                        o.key
+                    ))
+                })?;
+                let io =
+                    |e: std::io::Error| CollectError::Service(format!("{}: {e}", path.display()));
+                write_file(&path, &got.bytes).map_err(io)?;
+                if let (Some(sig), true) = (&got.signature, is_digest(&o.key)) {
+                    let mut side = path.clone().into_os_string();
+                    side.push(".metadata.json");
+                    let json = s3::sidecar_json(sig, got.signature_algorithm.as_deref());
+                    write_file(Path::new(&side), json.as_bytes()).map_err(io)?;
+                }
+                Ok::<_, CollectError>(())
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            r.map_err(|e| CollectError::Service(format!("download task: {e}")))??;
+        }
+        Ok::<_, CollectError>(())
+    })?;
+    Ok((uri, n))
+}
+
+/// Ingests API pages through the pipeline (in batches, so memory stays bounded on long results).
+struct PageIngest<'a> {
+    store: &'a mut Store,
+    opts: ReadOptions,
+    pipeline: PipelineOptions,
+    batch: Vec<Page>,
+}
+
+impl PageIngest<'_> {
+    const BATCH: usize = 100;
+
+    fn push(&mut self, page: Page, summary: &mut CollectSummary) -> Result<()> {
+        summary.pages += 1;
+        self.batch.push(page);
+        if self.batch.len() >= Self::BATCH {
+            self.flush(summary)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, summary: &mut CollectSummary) -> Result<()> {
+        let pages = std::mem::take(&mut self.batch);
+        let slots: Vec<std::sync::Mutex<Option<Page>>> = pages
+            .into_iter()
+            .map(|p| std::sync::Mutex::new(Some(p)))
+            .collect();
+        let opts = &self.opts;
+        let load = |i: usize| -> Vec<Loaded> {
+            let page = slots[i].lock().unwrap_or_else(|p| p.into_inner()).take();
+            match page {
+                Some(p) => vec![Loaded {
+                    path: p.name.clone(),
+                    size: p.json.len() as u64,
+                    mtime_ms: 0,
+                    res: read_bytes(&p.name, p.json, opts),
+                }],
+                None => Vec::new(),
+            }
+        };
+        let progress = progress_bar(slots.len() as u64, "pages", true);
+        summary.ingest.files_seen += slots.len() as u64;
+        pipeline(
+            self.store,
+            slots.len(),
+            &load,
+            &mut |_, _, _| Ok(()),
+            &self.pipeline,
+            &mut summary.ingest,
+            &progress,
+        )
+    }
+}
+
+fn run_api(db: &Path, api: &Api) -> Result<Outcome> {
+    let started = Instant::now();
+    let (aws_args, out) = match api {
+        Api::LookupEvents { aws, out, .. }
+        | Api::PublicKeys { aws, out, .. }
+        | Api::Lake { aws, out, .. }
+        | Api::ConfigHistory { aws, out, .. }
+        | Api::ConfigBatch { aws, out, .. }
+        | Api::ConfigSelect { aws, out, .. } => (aws, out),
+    };
+    let mut store = Store::open(db)?;
+    let rt = runtime()?;
+    let conf = connect(&rt, aws_args)?;
+    let region = conf
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| "us-east-1".into());
+    let mut summary = CollectSummary {
+        target: region.clone(),
+        ..Default::default()
+    };
+    let mut ingest = PageIngest {
+        store: &mut store,
+        opts: ReadOptions {
+            max_bytes: out.max_file_size,
+        },
+        pipeline: PipelineOptions {
+            jobs: 2,
+            strict: out.strict,
+            quiet: out.quiet,
+        },
+        batch: Vec::new(),
+    };
+    let progress = |s: &CollectSummary, records: usize| {
+        if !out.quiet {
+            eprintln!(
+                "trailgraph: page {} ({} record(s)), {} request(s), {} throttled",
+                s.pages, records, s.requests, s.throttled
+            );
+        }
+    };
+    match api {
+        Api::LookupEvents {
+            since,
+            until,
+            lookup_attribute,
+            rate,
+            ..
+        } => {
+            summary.command = "lookup-events".into();
+            if !(*rate > 0.0 && *rate <= 2.0) {
+                anyhow::bail!("--rate {rate}: must be above 0 and at most 2 (the service's limit per account and region)");
+            }
+            let mut pager = cloudtrail::LookupEvents::new(
+                cloudtrail::client(&conf),
+                region.clone(),
+                *since,
+                *until,
+                lookup_attribute.clone(),
+                *rate,
+            );
+            while let Some(page) = rt.block_on(pager.next())? {
+                summary.requests = pager.counters.requests;
+                summary.throttled = pager.counters.throttled;
+                let n = page.records;
+                ingest.push(page, &mut summary)?;
+                progress(&summary, n);
+            }
+            summary.requests = pager.counters.requests;
+            summary.throttled = pager.counters.throttled;
+        }
+        Api::Lake { query, poll, .. } => {
+            summary.command = "lake".into();
+            summary.target = query.clone();
+            let poll = Duration::from_secs_f64(poll.clamp(0.05, 60.0));
+            let mut q = cloudtrail::LakeQuery::new(cloudtrail::client(&conf), query.clone(), poll);
+            while let Some(page) = rt.block_on(q.next())? {
+                summary.requests = q.counters.requests;
+                summary.throttled = q.counters.throttled;
+                let n = page.records;
+                ingest.push(page, &mut summary)?;
+                progress(&summary, n);
+            }
+            summary.requests = q.counters.requests;
+            summary.throttled = q.counters.throttled;
+            if let Some(id) = q.query_id() {
+                summary.target = format!("{id}: {query}");
+            }
+        }
+        Api::PublicKeys { since, until, .. } => {
+            summary.command = "public-keys".into();
+            let mut c = Counters::default();
+            let client = cloudtrail::client(&conf);
+            let keys = rt.block_on(cloudtrail::list_public_keys(
+                &client, &region, *since, *until, &mut c,
+            ))?;
+            summary.requests = c.requests;
+            summary.throttled = c.throttled;
+            let mut stored = Vec::new();
+            for k in keys {
+                // Checked like a key file: DER that parses, fingerprint = MD5 of the PKCS#1 DER.
+                let parsed = crate::integrity::keys::from_der(
+                    &k.der,
+                    k.fingerprint.as_deref(),
+                    k.valid_from,
+                    k.valid_to,
+                    "ListPublicKeys",
+                )
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "ListPublicKeys: key {}: {e}",
+                        k.fingerprint.as_deref().unwrap_or("?")
+                    )
+                })?;
+                stored.push(StoredKey {
+                    fingerprint: parsed.fingerprint.clone(),
+                    der: parsed.der.clone(),
+                    valid_from: parsed.valid_from,
+                    valid_to: parsed.valid_to,
+                    source: format!("ListPublicKeys {region}"),
+                });
+            }
+            summary.public_keys = stored.len() as u64;
+            summary.public_keys_new = ingest.store.save_public_keys(&stored)? as u64;
+        }
+        Api::ConfigHistory {
+            resource_type,
+            resource_id,
+            since,
+            until,
+            ..
+        } => {
+            summary.command = "config-history".into();
+            summary.target = format!("{resource_type} {}", resource_id.as_deref().unwrap_or("*"));
+            let client = aws::config::client(&conf);
+            let mut c = Counters::default();
+            let ids = match resource_id {
+                Some(id) => vec![id.clone()],
+                None => rt.block_on(aws::config::discovered_resources(
+                    &client,
+                    resource_type,
+                    &mut c,
+                ))?,
+            };
+            for id in ids {
+                let pages = rt.block_on(aws::config::resource_history(
+                    &client,
+                    resource_type,
+                    &id,
+                    *since,
+                    *until,
+                    &mut c,
+                ))?;
+                summary.requests = c.requests;
+                summary.throttled = c.throttled;
+                for p in pages {
+                    let n = p.records;
+                    ingest.push(p, &mut summary)?;
+                    progress(&summary, n);
+                }
+            }
+            summary.requests = c.requests;
+            summary.throttled = c.throttled;
+        }
+        Api::ConfigBatch { resources, .. } => {
+            summary.command = "config-batch".into();
+            let client = aws::config::client(&conf);
+            let mut c = Counters::default();
+            for p in rt.block_on(aws::config::batch_get(&client, resources, &mut c))? {
+                ingest.push(p, &mut summary)?;
+            }
+            summary.requests = c.requests;
+            summary.throttled = c.throttled;
+        }
+        Api::ConfigSelect { expression, .. } => {
+            summary.command = "config-select".into();
+            summary.target = expression.clone();
+            let client = aws::config::client(&conf);
+            let mut c = Counters::default();
+            for p in rt.block_on(aws::config::select(&client, expression, &mut c))? {
+                ingest.push(p, &mut summary)?;
+            }
+            summary.requests = c.requests;
+            summary.throttled = c.throttled;
+        }
+    }
+    ingest.flush(&mut summary)?;
+    finish(&mut summary, started, out)
+}
+
+fn print_summary(s: &CollectSummary, format: Option<Format>) -> Result<()> {
+    let mut out = super::output::stdout();
+    match resolve_format(format) {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, s)?;
+            writeln!(out)?;
+        }
+        Format::Table => {
+            writeln!(out, "collect {}: {}", s.command, sanitize(&s.target))?;
+            if s.command == "s3" {
+                writeln!(
+                    out,
+                    "objects listed {} in {} prefix(es); fetched {} ({} bytes), skipped {} (already fetched), failed {}",
+                    s.objects_listed, s.prefixes_listed, s.objects_fetched, s.bytes_fetched, s.objects_skipped, s.objects_failed
+                )?;
+                if s.digests_signed + s.digests_unsigned > 0 {
+                    writeln!(
+                        out,
+                        "digests: {} with signature metadata, {} without",
+                        s.digests_signed, s.digests_unsigned
+                    )?;
+                }
+            } else {
+                writeln!(
+                    out,
+                    "requests {} ({} throttled and retried), pages {}",
+                    s.requests, s.throttled, s.pages
+                )?;
+            }
+            if s.command == "public-keys" {
+                writeln!(
+                    out,
+                    "public keys {} ({} new in the store)",
+                    s.public_keys, s.public_keys_new
+                )?;
+            }
+            let i = &s.ingest;
+            writeln!(
+                out,
+                "sources new {} (already known {}); events new {}, duplicate {}; config items new {}, duplicate {}",
+                i.sources_new, i.sources_already_known, i.events_new, i.events_duplicate, i.config_items_new, i.config_items_duplicate
+            )?;
+            if !i.failures.is_empty() {
+                writeln!(out, "failed:")?;
+                for f in &i.failures {
+                    writeln!(out, "  {}: {}", sanitize(&f.path), sanitize(&f.reason))?;
+                }
+            }
+            writeln!(out, "in {:.1}s", s.seconds)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -3,6 +3,8 @@
 mod ingest;
 mod lineage;
 mod output;
+mod report;
+mod sql;
 mod stats;
 mod timeline;
 mod verify;
@@ -55,6 +57,10 @@ pub enum Command {
     Export(lineage::ExportArgs),
     /// Validate CloudTrail digest chains and log files offline (exit 1 on tampering)
     Verify(verify::Args),
+    /// Read-only SQL over documented views (`cloudtrail_logs` with Athena's column names, changes, ...)
+    Sql(sql::Args),
+    /// One self-contained HTML evidence report: changes with diffs, timelines, lineage pictures, integrity
+    Report(report::Args),
 }
 
 /// Outcome of a command, mapped to an exit code in one place.
@@ -81,6 +87,8 @@ pub fn main() -> i32 {
         Command::Lineage(a) => lineage::run(&cli.db, a),
         Command::Export(a) => lineage::export(&cli.db, a),
         Command::Verify(a) => verify::run(&cli.db, a),
+        Command::Sql(a) => sql::run(&cli.db, a),
+        Command::Report(a) => report::run(&cli.db, a),
     };
     match result {
         Ok(Outcome::Ok) => EXIT_OK,

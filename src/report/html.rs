@@ -47,7 +47,9 @@ pub const CSS: &str = r#"
 body{font-family:system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:0 auto;max-width:1400px;padding:1em 2em;color:#1b1f24;background:#fff;font-size:14px}
 h1{font-size:1.6em;margin:.2em 0}h2{font-size:1.3em;border-bottom:2px solid #d0d7de;padding-bottom:.2em;margin-top:2em}h3{font-size:1.1em;margin-top:1.4em}
 table{border-collapse:collapse;width:100%;margin:.5em 0;table-layout:auto}
-th,td{border:1px solid #d0d7de;padding:3px 6px;vertical-align:top;text-align:left;overflow-wrap:anywhere;word-break:break-word}
+th,td{border:1px solid #d0d7de;padding:3px 6px;vertical-align:top;text-align:left;overflow-wrap:break-word}
+td code,td.mono,.evidence{overflow-wrap:anywhere}
+table.changes td:first-child,table.attempts td:first-child,table.timeline td:first-child{white-space:nowrap}
 th{background:#f6f8fa}
 tr.failed td{background:#fff0f0}
 .flag{display:inline-block;font-weight:bold;color:#fff;background:#cf222e;border-radius:3px;padding:0 4px;font-size:.85em}

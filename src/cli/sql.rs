@@ -132,7 +132,7 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
 fn csv_line(cells: impl IntoIterator<Item = String>) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(cells)?;
-    Ok(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
+    w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// A value as text (table and CSV): NULL is empty, blobs are shown by size.

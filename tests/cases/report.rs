@@ -413,3 +413,88 @@ fn chromium_checks(page: &Path) {
         "screenshot written"
     );
 }
+
+/// The real corpus (SANS lab, invictus): the report holds the rows `who-changed` and `timeline` give, and is inert.
+#[test]
+fn corpus_report_matches_the_query_commands() {
+    let Some(root) = crate::corpus::corpus() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    ingest(
+        &db,
+        &[
+            &root.join("sans504-s3-ransomware-lab"),
+            &root.join("invictus-aws-dataset"),
+        ],
+    );
+    let resources = ["falsimentis-log", "sg-04cfb7a4712d75b00"];
+    let principals = [
+        "arn:aws:iam::342082656213:user/FalsimentisRoot",
+        "arn:aws:iam::123837392027:user/bert-jan",
+    ];
+    let out = dir.path().join("corpus.html");
+    let mut args = vec!["report".to_string()];
+    for r in resources {
+        args.extend(["--resource".into(), r.into()]);
+    }
+    for p in principals {
+        args.extend(["--principal".into(), p.into()]);
+    }
+    args.extend(["-o".into(), out.display().to_string()]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let r = run(&db, &refs);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let html = std::fs::read_to_string(&out).unwrap();
+    check_inert(&html);
+    let sections: Vec<&str> = html.split("<section ").collect();
+    for (i, res) in resources.iter().enumerate() {
+        let w = run(&db, &["who-changed", res, "--format", "json"]).json();
+        let s = sections
+            .iter()
+            .find(|s| s.starts_with(&format!("class=\"resource\" id=\"resource-{}\"", i + 1)))
+            .unwrap();
+        let n = w["changes"].as_array().unwrap().len().min(1000);
+        assert_eq!(s.matches("<tr class=\"change\">").count(), n, "{res}");
+        let f = w["failed_attempts"].as_array().unwrap().len().min(1000);
+        let attempts = s.split("<table class=\"attempts\">").nth(1).unwrap();
+        assert_eq!(
+            attempts
+                .split("</table>")
+                .next()
+                .unwrap()
+                .matches("<tr class=\"failed\">")
+                .count(),
+            f
+        );
+    }
+    for (i, p) in principals.iter().enumerate() {
+        let t = run(&db, &["timeline", "--principal", p, "--format", "json"]).json();
+        let n = t["events"].as_array().unwrap().len();
+        let s = sections
+            .iter()
+            .find(|s| s.starts_with(&format!("class=\"principal\" id=\"principal-{}\"", i + 1)))
+            .unwrap();
+        let rows =
+            s.matches("<tr class=\"ok\">").count() + s.matches("<tr class=\"failed\">").count();
+        assert_eq!(rows, n.min(1000), "{p}");
+    }
+    if let Some(browser) = chromium() {
+        let shot = repo().join("target").join("report-corpus.png");
+        let profile = tempfile::tempdir().unwrap();
+        let st = std::process::Command::new(browser)
+            .args([
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--window-size=1400,3000",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(format!("--screenshot={}", shot.display()))
+            .arg(format!("file://{}", out.display()))
+            .output()
+            .unwrap();
+        assert!(st.status.success());
+    }
+}

@@ -43,7 +43,7 @@ events = con.execute("select count(*) from events").fetchone()[0]
 rows = con.execute("""select type, arn, n from (
     select r.type, r.arn, count(*) n, row_number() over (partition by r.type order by count(*) desc, r.id) k
       from config_items ci join resources r on r.id = ci.resource where r.arn is not null group by r.id)
-    where k <= 3 order by n desc, arn limit 10""").fetchall()
+    where k <= 4 order by n desc, arn limit 10""").fetchall()
 resources = [a for _, a, _ in rows]
 principals = [p for (p,) in con.execute(f"""select p.arn from event_resources er
     join events e on e.id = er.event join resources r on r.id = er.resource join principals p on p.id = e.principal_id
@@ -65,8 +65,10 @@ html = open(out, encoding="utf-8").read()
 print(f"store: {events} events")
 print("resources:", ", ".join(f"{a} ({n} states)" for _, a, n in rows))
 print("principals:", ", ".join(principals))
+counts = {k: html.count(v) for k, v in [("changes", '<tr class="change">'), ("failed", '<tr class="failed">'),
+          ("timeline", '<tr class="ok">'), ("pictures", '<img class="lineage"')]}
 print(f"report: median {statistics.median(times):.2f} s over {runs} runs (min {min(times):.2f}, max {max(times):.2f}), "
       f"peak RSS {max(rss) / 1024:.0f} MB, file {os.path.getsize(out) / 1e6:.2f} MB, "
-      f"{html.count('<tr class=\"change\">')} change rows, {html.count('<tr class=\"failed\">')} failed rows, "
-      f"{html.count('<tr class=\"ok\">')} timeline rows, {html.count('<img class=\"lineage\"')} lineage pictures")
+      f"{counts['changes']} change rows, {counts['failed']} failed rows, {counts['timeline']} ok timeline rows, "
+      f"{counts['pictures']} lineage pictures")
 PY

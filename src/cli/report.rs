@@ -23,7 +23,7 @@ pub struct Args {
     #[arg(short, long, value_name = "report.html")]
     output: PathBuf,
     /// Rows at most per table (changes, failed attempts, timeline calls).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 200)]
     limit: usize,
     /// Lineage edges at most per S3 resource.
     #[arg(long, default_value_t = 300)]

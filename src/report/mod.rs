@@ -307,13 +307,18 @@ fn document(s: &State) -> Value {
     })
 }
 
-/// The side-by-side diff of one change: one row per changed path, then both whole states.
+/// Changes per resource shown with both whole configurations (beyond: the changed paths only), so a resource
+/// with thousands of changes gives a page a browser can open.
+const WHOLE_STATES: usize = 25;
+
+/// The side-by-side diff of one change: one row per changed path, then both whole states when `whole`.
 fn diff_block(
     out: &mut String,
     title: &str,
     before: Option<&State>,
     after: Option<&State>,
     ops: &[Value],
+    whole: bool,
 ) {
     let _ = writeln!(
         out,
@@ -339,6 +344,7 @@ fn diff_block(
                 }
                 out.push_str("</tbody></table>\n");
             }
+            if whole {
             let _ = writeln!(
                 out,
                 "<details><summary>whole configuration: before ({}) and after ({})</summary><table class=\"sbs whole\"><tbody><tr><td class=\"before\">{}</td><td class=\"after\">{}</td></tr></tbody></table></details>",
@@ -347,6 +353,7 @@ fn diff_block(
                 pretty(Some(&b.configuration)),
                 pretty(Some(&a.configuration))
             );
+            }
         }
         (None, Some(a)) => {
             let _ = writeln!(
@@ -395,6 +402,12 @@ fn resource_section(
     );
 
     let _ = writeln!(out, "<h3>Changes ({})</h3>", w.changes.len());
+    if w.changes.len() > WHOLE_STATES {
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">The whole configurations before and after are shown for the first {WHOLE_STATES} changes; the changed paths for every change.</p>"
+        );
+    }
     out.push_str("<table class=\"changes\"><thead><tr><th>time</th><th>call</th><th>actor</th><th>human behind the session</th><th>source IP</th><th>user agent</th><th>changed</th><th>evidence</th></tr></thead><tbody>\n");
     for c in w.changes.iter().take(q.limit) {
         tally.add(&c.evidence);
@@ -402,7 +415,7 @@ fn resource_section(
     }
     out.push_str("</tbody></table>\n");
     left_out(out, w.changes.len(), q.limit);
-    for c in w.changes.iter().take(q.limit) {
+    for (i, c) in w.changes.iter().take(q.limit).enumerate() {
         diff_block(
             out,
             &format!(
@@ -414,6 +427,7 @@ fn resource_section(
             c.before.as_deref(),
             c.after.as_deref(),
             &c.diff,
+            i < WHOLE_STATES,
         );
     }
 
@@ -447,7 +461,7 @@ fn resource_section(
             "<h3>Changes no logged call explains ({})</h3><p class=\"note\">AWS Config recorded these states, but no call in the store made them (a service, or the trail was off).</p>",
             w.unexplained_changes.len()
         );
-        for u in w.unexplained_changes.iter().take(q.limit) {
+        for (i, u) in w.unexplained_changes.iter().take(q.limit).enumerate() {
             diff_block(
                 out,
                 &format!(
@@ -457,6 +471,7 @@ fn resource_section(
                 u.before.as_deref(),
                 Some(&u.after),
                 &u.diff,
+                i < WHOLE_STATES,
             );
         }
     }

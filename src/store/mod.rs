@@ -64,9 +64,9 @@ fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
             |ctx| Ok(key_hash(&ctx.get::<String>(0)?)),
         )?;
     }
-    // The last chunk decoded, by its key: consecutive rows of a scan usually sit in the same chunk, and a view
-    // row asks for several fields of one record.
-    let cache: std::sync::Mutex<Option<(i64, Vec<String>)>> = std::sync::Mutex::new(None);
+    // The last chunk decompressed, by its key: consecutive rows of a scan usually sit in the same chunk, and a
+    // view row asks for several fields of one record. Only the record asked for is copied out of it.
+    let cache: std::sync::Mutex<Option<(i64, Vec<u8>)>> = std::sync::Mutex::new(None);
     conn.create_scalar_function(
         "tg_raw_record",
         3,
@@ -80,14 +80,14 @@ fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
             let mut guard = cache.lock().unwrap_or_else(|p| p.into_inner());
             if guard.as_ref().map(|(k, _)| *k) != Some(key) {
                 let data: Option<Vec<u8>> = ctx.get(0)?;
-                let Some(records) = data.and_then(|d| decode_chunk(&d).ok()) else {
+                let Some(buf) = data.and_then(|d| zstd::stream::decode_all(&d[..]).ok()) else {
                     return Ok(None);
                 };
-                *guard = Some((key, records));
+                *guard = Some((key, buf));
             }
             Ok(guard
                 .as_ref()
-                .and_then(|(_, r)| usize::try_from(n).ok().and_then(|n| r.get(n).cloned())))
+                .and_then(|(_, buf)| raw::nth_record(buf, usize::try_from(n).ok()?)))
         },
     )?;
     Ok(())

@@ -12,4 +12,5 @@ pub mod ingest;
 pub mod integrity;
 pub mod lineage;
 pub mod model;
+pub mod report;
 pub mod store;

@@ -20,10 +20,14 @@ mod fixtures;
 mod idempotency;
 #[path = "cases/lineage.rs"]
 mod lineage;
+#[path = "cases/report.rs"]
+mod report;
 #[path = "cases/sample.rs"]
 mod sample;
 #[path = "cases/schemas.rs"]
 mod schemas;
+#[path = "cases/sql.rs"]
+mod sql;
 #[path = "cases/util.rs"]
 mod util;
 #[path = "cases/verify.rs"]

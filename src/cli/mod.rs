@@ -5,6 +5,8 @@ mod collect;
 mod ingest;
 mod lineage;
 mod output;
+mod report;
+mod sql;
 mod stats;
 mod timeline;
 mod verify;
@@ -63,6 +65,10 @@ pub enum Command {
     /// Collect live from AWS (not in this build: rebuild with `--features aws`)
     #[cfg(not(feature = "aws"))]
     Collect(NoAws),
+    /// Read-only SQL over documented views (`cloudtrail_logs` with Athena's column names, changes, ...)
+    Sql(sql::Args),
+    /// One self-contained HTML evidence report: changes with diffs, timelines, lineage pictures, integrity
+    Report(report::Args),
 }
 
 /// `collect` in a build without the `aws` feature: accepts anything, explains, exits 2.
@@ -104,6 +110,8 @@ pub fn main() -> i32 {
             "collect: this trailgraph was built without the `aws` feature (cargo build --release --features aws); \
              offline, copy the files (e.g. `aws s3 sync`) and use `trailgraph ingest`"
         )),
+        Command::Sql(a) => sql::run(&cli.db, a),
+        Command::Report(a) => report::run(&cli.db, a),
     };
     match result {
         Ok(Outcome::Ok) => EXIT_OK,

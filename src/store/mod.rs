@@ -7,11 +7,14 @@ mod collect;
 mod integrity;
 pub mod query;
 mod raw;
+mod report;
+pub mod sql;
 mod stats;
 mod writer;
 
 pub use integrity::{NewestEvent, StoredKey};
 pub use raw::{decode_chunk, encode_chunk};
+pub use report::{SourceGroup, Verification};
 pub use stats::Stats;
 pub use writer::{encode_chunks, key_hash, SourceMeta, WriteOutcome, Writer, CHUNK_RECORDS};
 
@@ -46,9 +49,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_integrity.sql"),
     include_str!("migrations/0005_lineage.sql"),
     include_str!("migrations/0006_collect.sql"),
+    include_str!("migrations/0007_sql_views.sql"),
 ];
 
-/// SQL functions available to every connection: `tg_event_key(event_id)`, `tg_key_hash(resource_key)`.
+/// SQL functions available to every connection: `tg_event_key(event_id)`, `tg_key_hash(resource_key)`,
+/// `tg_raw_record(chunk, chunk_key, n)` (record n of a raw chunk, as text; the views of docs/sql.md use it).
 /// Also the `rarray(?)` table-valued function, so one query can take a list of ids (batched lookups).
 fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
     use rusqlite::functions::FunctionFlags;
@@ -61,6 +66,32 @@ fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
             |ctx| Ok(key_hash(&ctx.get::<String>(0)?)),
         )?;
     }
+    // The last chunk decompressed, by its key: consecutive rows of a scan usually sit in the same chunk, and a
+    // view row asks for several fields of one record. Only the record asked for is copied out of it.
+    let cache: std::sync::Mutex<Option<(i64, Vec<u8>)>> = std::sync::Mutex::new(None);
+    conn.create_scalar_function(
+        "tg_raw_record",
+        3,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        move |ctx| {
+            let key: Option<i64> = ctx.get(1)?;
+            let n: Option<i64> = ctx.get(2)?;
+            let (Some(key), Some(n)) = (key, n) else {
+                return Ok(None);
+            };
+            let mut guard = cache.lock().unwrap_or_else(|p| p.into_inner());
+            if guard.as_ref().map(|(k, _)| *k) != Some(key) {
+                let data: Option<Vec<u8>> = ctx.get(0)?;
+                let Some(buf) = data.and_then(|d| zstd::stream::decode_all(&d[..]).ok()) else {
+                    return Ok(None);
+                };
+                *guard = Some((key, buf));
+            }
+            Ok(guard
+                .as_ref()
+                .and_then(|(_, buf)| raw::nth_record(buf, usize::try_from(n).ok()?)))
+        },
+    )?;
     Ok(())
 }
 

@@ -155,7 +155,7 @@ fn bounds(since: Option<i64>, until: Option<i64>) -> (i64, i64) {
 }
 
 impl Store {
-    fn collect<T>(
+    pub(super) fn collect<T>(
         &self,
         sql: &str,
         p: impl rusqlite::Params,

@@ -30,6 +30,21 @@ pub fn decode_chunk(data: &[u8]) -> std::io::Result<Vec<String>> {
     Ok(out)
 }
 
+/// Record `n` of a decompressed chunk, as text (None past the end or on a truncated chunk).
+pub fn nth_record(buf: &[u8], n: usize) -> Option<String> {
+    let mut i = 0usize;
+    for k in 0.. {
+        let len = u32::from_le_bytes(buf.get(i..i + 4)?.try_into().ok()?) as usize;
+        i += 4;
+        let end = i.checked_add(len).filter(|e| *e <= buf.len())?;
+        if k == n {
+            return Some(String::from_utf8_lossy(&buf[i..end]).into_owned());
+        }
+        i = end;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -37,5 +52,11 @@ mod tests {
         let recs = ["{\"a\":1}", "", "{\n  \"pretty\": true\n}"];
         let data = super::encode_chunk(recs).unwrap();
         assert_eq!(super::decode_chunk(&data).unwrap(), recs);
+        let buf = zstd::stream::decode_all(&data[..]).unwrap();
+        for (i, r) in recs.iter().enumerate() {
+            assert_eq!(super::nth_record(&buf, i).as_deref(), Some(*r));
+        }
+        assert_eq!(super::nth_record(&buf, 3), None);
+        assert_eq!(super::nth_record(&buf[..5], 1), None);
     }
 }

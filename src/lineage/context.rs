@@ -565,22 +565,7 @@ impl<'s> Contexts<'s> {
                 properties: props(&[("engine", Some("redshift"))]),
             }
         };
-        let prefix = |p: &str| -> Node {
-            let (b, k) = p
-                .trim_start_matches("s3://")
-                .split_once('/')
-                .unwrap_or((p.trim_start_matches("s3://"), ""));
-            Node {
-                id: p.to_string(),
-                kind: kind::S3_PREFIX.into(),
-                label: k.to_string(),
-                account: None,
-                region: None,
-                namespace: Some(format!("s3://{b}")),
-                name: Some(k.to_string()),
-                properties: BTreeMap::new(),
-            }
-        };
+        let prefix = Node::s3_prefix;
         let sql_reads: Vec<Node> = r
             .s3_reads
             .iter()

@@ -122,6 +122,25 @@ pub struct Graph {
     pub truncated: bool,
 }
 
+impl Node {
+    /// An S3 prefix (`s3://bucket/prefix/`, or a bucket) as a dataset: OpenLineage namespace `s3://bucket`, name
+    /// the prefix; labelled with the prefix (the bucket when the prefix is empty).
+    pub fn s3_prefix(path: &str) -> Node {
+        let rest = path.trim_start_matches("s3://");
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        Node {
+            id: path.to_string(),
+            kind: kind::S3_PREFIX.into(),
+            label: if prefix.is_empty() { bucket } else { prefix }.to_string(),
+            account: None,
+            region: None,
+            namespace: Some(format!("s3://{bucket}")),
+            name: Some(prefix.to_string()),
+            properties: BTreeMap::new(),
+        }
+    }
+}
+
 impl Graph {
     /// Sorts nodes and edges into the documented order (the only order any writer emits).
     pub fn sort(&mut self) {

@@ -349,16 +349,7 @@ impl<'s> Builder<'s> {
         } else {
             format!("{prefix}/")
         };
-        Ok(Some(Node {
-            id: format!("s3://{bucket}/{prefix}"),
-            kind: kind::S3_PREFIX.into(),
-            label: prefix.clone(),
-            account: None,
-            region: None,
-            namespace: Some(format!("s3://{bucket}")),
-            name: Some(prefix),
-            properties: BTreeMap::new(),
-        }))
+        Ok(Some(Node::s3_prefix(&format!("s3://{bucket}/{prefix}"))))
     }
 
     /// The data calls of an actor context in a window (inclusive), in time order.
@@ -924,21 +915,7 @@ impl<'s> Builder<'s> {
                 format!("{rest}/")
             };
             root = format!("s3://{prefix}");
-            let (b, p) = prefix.split_once('/').unwrap_or((&prefix, ""));
-            let pnode = Node {
-                id: root.clone(),
-                kind: kind::S3_PREFIX.into(),
-                label: if p.is_empty() {
-                    b.to_string()
-                } else {
-                    p.to_string()
-                },
-                account: None,
-                region: None,
-                namespace: Some(format!("s3://{b}")),
-                name: Some(p.to_string()),
-                properties: BTreeMap::new(),
-            };
+            let pnode = Node::s3_prefix(&root);
             self.node(&pnode);
             let objects = store.objects_under(&prefix)?;
             if objects.is_empty() {

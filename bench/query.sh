@@ -13,15 +13,21 @@ log() { printf '==> %s\n' "$*" >&2; }
 log "building (release)"
 cargo build --release --bins
 
-CORPUS="$ROOT/target/bench-query-corpus-$RECORDS"
-DB="$ROOT/target/bench-query-$RECORDS.db"
+# GEN_ARGS: extra generator options (e.g. "--accounts 20" for an organization whose calls spread over more
+# resources); each set of options gets its own store.
+GEN_ARGS="${GEN_ARGS:-}"
+SUFFIX=""
+[ -n "$GEN_ARGS" ] && SUFFIX="-$(printf '%s' "$GEN_ARGS" | sha256sum | cut -c1-8)"
+CORPUS="$ROOT/target/bench-query-corpus-$RECORDS$SUFFIX"
+DB="$ROOT/target/bench-query-$RECORDS$SUFFIX.db"
 GEN_HASH="$(sha256sum src/bin/trailgraph-gen.rs | cut -c1-16)"
 if [ -f "$DB" ] && grep -qs "gen=$GEN_HASH" "$DB.meta"; then
     log "reusing store $DB"
 else
     rm -rf "$CORPUS" "$DB" "$DB-wal" "$DB-shm" "$DB.meta"
     log "generating $RECORDS records (CloudTrail + Config) into $CORPUS"
-    target/release/trailgraph-gen --out "$CORPUS" --records "$RECORDS" --seed 1 --config
+    # shellcheck disable=SC2086
+    target/release/trailgraph-gen --out "$CORPUS" --records "$RECORDS" --seed 1 --config $GEN_ARGS
     log "ingesting"
     start=$(date +%s)
     target/release/trailgraph --db "$DB" ingest -q --format json "$CORPUS" > "$DB.ingest.json" || true

@@ -786,21 +786,10 @@ pub fn timeline(store: &Store, q: &TimelineQuery) -> Result<Timeline> {
                 .collect(),
         });
         if let Some(last) = events.last_mut() {
-            last.integrity = worst_integrity(last.evidence.iter().map(|e| e.integrity.as_str()));
+            last.integrity =
+                crate::model::integrity::worst(last.evidence.iter().map(|e| e.integrity.as_str()))
+                    .to_string();
         }
     }
     Ok(Timeline { events })
-}
-
-/// The worst of some integrity statuses: `invalid` < `unverified` < `validated` (none: `unverified`).
-pub fn worst_integrity<'a>(statuses: impl Iterator<Item = &'a str>) -> String {
-    let rank = |s: &str| match s {
-        "invalid" => 0,
-        "validated" => 2,
-        _ => 1,
-    };
-    statuses
-        .min_by_key(|s| rank(s))
-        .unwrap_or("unverified")
-        .to_string()
 }

@@ -155,7 +155,9 @@ fn run(graph: &Graph, node: &Node) -> Option<Run> {
         if weakest.is_none_or(|w| confidence_rank(&e.confidence) < confidence_rank(w)) {
             weakest = Some(&e.confidence);
         }
-        if worst_integrity.is_none_or(|w| integrity_rank(&e.integrity) < integrity_rank(w)) {
+        if worst_integrity.is_none_or(|w| {
+            crate::model::integrity::rank(&e.integrity) < crate::model::integrity::rank(w)
+        }) {
             worst_integrity = Some(&e.integrity);
         }
     }
@@ -220,15 +222,6 @@ fn confidence_rank(c: &str) -> u8 {
         confidence::LOW => 0,
         confidence::MEDIUM => 1,
         confidence::HIGH => 2,
-        _ => 0,
-    }
-}
-
-fn integrity_rank(i: &str) -> u8 {
-    match i {
-        "invalid" => 0,
-        "unverified" => 1,
-        "validated" => 2,
         _ => 0,
     }
 }

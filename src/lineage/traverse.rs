@@ -5,6 +5,7 @@ use super::context::{Contexts, Ctx, Scope, HORIZON};
 use super::graph::{confidence, edge, kind, Edge, Graph, Node};
 use super::rules::{self, Flow};
 use crate::correlate::{QueryError, Result};
+use crate::model::integrity;
 use crate::model::time::format_ms;
 use crate::store::query::{EventRow, ResourceRow, Touch};
 use crate::store::Store;
@@ -1361,13 +1362,8 @@ impl<'s> Builder<'s> {
         let mut worst: HashMap<i64, String> = HashMap::new();
         for chunk in rows.chunks(5000) {
             for (ev, ev_rows) in self.store().evidence_many(chunk)? {
-                let w = ev_rows
-                    .iter()
-                    .map(|r| r.integrity.as_str())
-                    .min_by_key(|s| integrity_rank(s))
-                    .unwrap_or("unverified")
-                    .to_string();
-                worst.insert(ev, w);
+                let w = integrity::worst(ev_rows.iter().map(|r| r.integrity.as_str()));
+                worst.insert(ev, w.to_string());
             }
         }
         let mut g = Graph {
@@ -1377,13 +1373,12 @@ impl<'s> Builder<'s> {
             truncated: self.truncated,
         };
         for ((from, to, kind, actor), a) in self.edges {
-            let integrity = a
-                .rows
-                .iter()
-                .map(|r| worst.get(r).map(String::as_str).unwrap_or("unverified"))
-                .min_by_key(|s| integrity_rank(s))
-                .unwrap_or("unverified")
-                .to_string();
+            let integrity = integrity::worst(
+                a.rows
+                    .iter()
+                    .map(|r| worst.get(r).map(String::as_str).unwrap_or("unverified")),
+            )
+            .to_string();
             g.edges.push(Edge {
                 from,
                 to,
@@ -1398,13 +1393,5 @@ impl<'s> Builder<'s> {
         }
         g.sort();
         Ok(g)
-    }
-}
-
-fn integrity_rank(s: &str) -> u8 {
-    match s {
-        "invalid" => 0,
-        "validated" => 2,
-        _ => 1,
     }
 }

@@ -1,6 +1,7 @@
 //! The normalized values that parsers produce and the store keeps. Knows nothing of files, SQL or the CLI.
 
 pub mod arn;
+pub mod integrity;
 pub mod json;
 pub mod resource;
 pub mod time;

@@ -248,12 +248,7 @@ fn evidence(event_id: &str, ev: &[Evidence]) -> String {
             let worst = ev
                 .iter()
                 .map(|e| e.integrity.as_str())
-                .min_by_key(|i| match *i {
-                    "invalid" => 0,
-                    "unverified" => 1,
-                    "validated" => 2,
-                    _ => 0,
-                })
+                .min_by_key(|i| crate::model::integrity::rank(i))
                 .unwrap_or("unknown");
             let _ = write!(
                 s,

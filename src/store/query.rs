@@ -456,7 +456,6 @@ impl Store {
 
     /// Resources each event touched, and how: one query for many events.
     pub fn event_resources_many(&self, events: &[i64]) -> Result<HashMap<i64, Vec<Touch>>> {
-        let mut out: HashMap<i64, Vec<Touch>> = HashMap::new();
         let rows = self.collect(
             "SELECT er.event, r.type, r.key, r.resource_id, r.arn, er.access, r.id
              FROM event_resources er JOIN resources r ON r.id = er.resource
@@ -477,15 +476,11 @@ impl Store {
                 ))
             },
         )?;
-        for (e, t) in rows {
-            out.entry(e).or_default().push(t);
-        }
-        Ok(out)
+        Ok(group_by_event(rows))
     }
 
     /// The files each event came from (first delivery first), with their integrity status: one query for many.
     pub fn evidence_many(&self, events: &[i64]) -> Result<HashMap<i64, Vec<EvidenceRow>>> {
-        let mut out: HashMap<i64, Vec<EvidenceRow>> = HashMap::new();
         let rows = self.collect(
             "SELECT d.event, s.path, s.kind, s.sha256, s.integrity, d.record_index FROM (
                 SELECT e.id AS event, e.source_id, e.record_index, 0 AS n
@@ -507,10 +502,7 @@ impl Store {
                 ))
             },
         )?;
-        for (e, ev) in rows {
-            out.entry(e).or_default().push(ev);
-        }
-        Ok(out)
+        Ok(group_by_event(rows))
     }
 }
 
@@ -634,6 +626,15 @@ fn resource_row(r: &Row) -> rusqlite::Result<ResourceRow> {
         resource_id: r.get(4)?,
         name: r.get(5)?,
     })
+}
+
+/// Rows of a batched lookup `(event, row)`, grouped by event (in query order within each event).
+fn group_by_event<T>(rows: Vec<(i64, T)>) -> HashMap<i64, Vec<T>> {
+    let mut out: HashMap<i64, Vec<T>> = HashMap::new();
+    for (e, t) in rows {
+        out.entry(e).or_default().push(t);
+    }
+    out
 }
 
 /// A list of row ids as a parameter of `rarray(?)`.

@@ -49,6 +49,11 @@ struct Args {
     /// 2024-03-01) and `OUT/expected.json` with their exact who-changed and timeline answers
     #[arg(long)]
     scenarios: bool,
+    /// Extra resources that only receive configuration changes: N more buckets and security groups per
+    /// account+region and N more roles per account. The configuration calls spread over them, so each resource
+    /// gets a realistic number of changes (the default 0 concentrates them on a few resources).
+    #[arg(long, default_value_t = 0)]
+    fleet: usize,
 }
 
 /// `weight(‰) service EventName flags invokedBy|requestParameters|responseElements|additionalEventData|resources|target`
@@ -217,6 +222,12 @@ fn human(secs: i64) -> String {
     );
     format!("{mon} {d}, {y}, {h12}:{mi:02}:{s:02} {ap}")
 }
+/// Stable hex for fleet resource ids (not from the RNG, so `--fleet` leaves the rest of the corpus unchanged).
+fn fleet_hex(acct: &str, scope: &str, i: usize) -> String {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(format!("{acct}/{scope}/{i}").as_bytes());
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
 fn jstr(s: &str) -> String {
     serde_json::to_string(s).unwrap()
 }
@@ -344,6 +355,8 @@ struct Ctx {
     bi: usize,
     gi: usize,
     ri: usize,
+    /// A configuration call: it picks its bucket, security group or role among the fleet too.
+    fleet: bool,
     issuer: Option<(String, &'static str)>,
     memo: Vec<(&'static str, String)>,
 }
@@ -464,7 +477,15 @@ impl Gen {
                     pending: None,
                 }
             };
-            let roles = ROLES.iter().map(role).collect();
+            let mut roles: Vec<Role> = ROLES.iter().map(role).collect();
+            roles.extend((0..a.fleet).map(|i| Role {
+                name: format!("app-role-{i:04}"),
+                id: format!("AROA{}", fleet_hex(&id, "iam", i)[..17].to_uppercase()),
+                svc: None,
+                inline: vec![],
+                attached: vec![],
+                pending: None,
+            }));
             let canon = rng.hex(64);
             let mut lv = vec![];
             for region in &a.regions {
@@ -489,7 +510,7 @@ impl Gen {
                     rules: rules.clone(),
                     pending: None,
                 };
-                let sgs = ["web", "db", "bastion", "etl-workers"]
+                let mut sgs: Vec<Sg> = ["web", "db", "bastion", "etl-workers"]
                     .iter()
                     .map(&mut sg)
                     .collect();
@@ -500,7 +521,18 @@ impl Gen {
                 let kms = (0..2)
                     .map(|_| format!("arn:aws:kms:{region}:{id}:key/{}", rng.uuid()))
                     .collect();
-                let buckets = KINDS.iter().map(bucket).collect();
+                let mut buckets: Vec<Bucket> = KINDS.iter().map(bucket).collect();
+                // The fleet draws nothing from the RNG, so the rest of the corpus does not depend on it.
+                buckets.extend((0..a.fleet).map(|i| Bucket {
+                    name: format!("acme-app{i:04}-{}-{short}", &id[8..]),
+                    ..Default::default()
+                }));
+                sgs.extend((0..a.fleet).map(|i| Sg {
+                    id: format!("sg-{}", &fleet_hex(&id, region, i)[..17]),
+                    name: format!("app-{i:04}"),
+                    rules: rules.clone(),
+                    pending: None,
+                }));
                 lv.push(Loc {
                     region: region.clone(),
                     buckets,
@@ -906,7 +938,8 @@ impl Gen {
             "r" => region,
             "ra" => format!("{region}a"),
             "b" => {
-                c.bi = rng.idx(KINDS.len());
+                let n = if c.fleet { self.locs[a][r].buckets.len() } else { KINDS.len() };
+                c.bi = rng.idx(n);
                 self.locs[a][r].buckets[c.bi].name.clone()
             }
             "host" => format!("{}.s3.{region}.amazonaws.com", self.var(c, "b")),
@@ -932,7 +965,8 @@ impl Gen {
             "kctx" if rng.chance(0.3) => format!("arn:aws:s3:::{}", self.var(c, "b")),
             "kctx" => format!("arn:aws:s3:::{}/{}", self.var(c, "b"), self.var(c, "k")),
             "role" => {
-                c.ri = rng.idx(ROLES.len());
+                let n = if c.fleet { self.accts[a].roles.len() } else { ROLES.len() };
+                c.ri = rng.idx(n);
                 self.accts[a].roles[c.ri].name.clone()
             }
             "rolearn" => format!("arn:aws:iam::{acct}:role/{}", self.var(c, "role")),
@@ -962,7 +996,7 @@ impl Gen {
             }
             "managed" => rng.pick(&MANAGED).into(),
             "sg" | "sgname" => {
-                c.gi = rng.idx(4);
+                c.gi = rng.idx(if c.fleet { self.locs[a][r].sgs.len() } else { 4 });
                 let sg = &self.locs[a][r].sgs[c.gi];
                 c.memo.push(("sg", sg.id.clone()));
                 c.memo.push(("sgname", sg.name.clone()));
@@ -1085,6 +1119,16 @@ impl Gen {
             a,
             r,
             t,
+            fleet: matches!(
+                sp.name,
+                "PutBucketPolicy"
+                    | "PutBucketAcl"
+                    | "PutPublicAccessBlock"
+                    | "PutBucketEncryption"
+                    | "AuthorizeSecurityGroupIngress"
+                    | "PutRolePolicy"
+                    | "AttachRolePolicy"
+            ),
             ..Default::default()
         };
         let mut id = if sp.name == "AssumeRole" {

@@ -7,6 +7,14 @@ pub fn stdout() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
     std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock())
 }
 
+/// Ends the life of a query's answer (and its read-only store) without running their destructors. The process
+/// exits right after printing, and the OS takes its memory back at once; freeing a large answer node by node and
+/// unmapping the store's memory map cost up to a tenth of a query. Nothing is lost: answers hold no unwritten
+/// data and read-only connections have nothing to write back.
+pub fn dismiss<T>(answer: T) {
+    std::mem::forget(answer);
+}
+
 /// Replaces control characters (including ESC, so no ANSI sequence survives) with visible escapes.
 pub fn sanitize(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -167,5 +167,6 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
             out.flush()?;
         }
     }
+    super::output::dismiss((t, store));
     Ok(Outcome::Ok)
 }

@@ -115,6 +115,7 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
         }
     }
     out.flush()?;
+    super::output::dismiss((answer, store));
     Ok(Outcome::Ok)
 }
 

@@ -19,9 +19,33 @@ pub fn patch(before: &Value, after: &Value) -> Vec<Value> {
     }
 }
 
+/// [`patch`] and [`lines`] of two parts of larger documents that sit at `prefix` (a JSON pointer): the paths
+/// of the operations and lines are those in the larger documents.
+pub fn patch_under(prefix: &str, before: &Value, after: &Value) -> (Vec<Value>, Vec<String>) {
+    let ops = patch(before, after);
+    let lines = lines_under(prefix, before, &ops);
+    let ops = ops
+        .into_iter()
+        .map(|mut op| {
+            for field in ["path", "from"] {
+                if let Some(Value::String(p)) = op.get_mut(field) {
+                    p.insert_str(0, prefix);
+                }
+            }
+            op
+        })
+        .collect();
+    (ops, lines)
+}
+
 /// One readable line per operation: `~ /path: old → new`, `+ /path: value`, `- /path: old`.
 /// `before` is the decoded document the operations apply to.
 pub fn lines(before: &Value, ops: &[Value]) -> Vec<String> {
+    lines_under("", before, ops)
+}
+
+/// [`lines`] of operations on a part of a larger document at `prefix`, written with the larger document's paths.
+fn lines_under(prefix: &str, before: &Value, ops: &[Value]) -> Vec<String> {
     let short = |v: &Value| {
         let s = v.to_string();
         if s.chars().count() > 120 {
@@ -32,8 +56,9 @@ pub fn lines(before: &Value, ops: &[Value]) -> Vec<String> {
     };
     ops.iter()
         .map(|op| {
-            let path = op.get("path").and_then(Value::as_str).unwrap_or("");
-            let old = before.pointer(path);
+            let local = op.get("path").and_then(Value::as_str).unwrap_or("");
+            let old = before.pointer(local);
+            let path = format!("{prefix}{local}");
             match op.get("op").and_then(Value::as_str).unwrap_or("") {
                 "add" => format!(
                     "+ {path}: {}",

@@ -2,6 +2,7 @@
 //! sessions back to the people who started them. Reads through `store`; knows no SQL.
 
 pub mod diff;
+mod render;
 pub mod rules;
 
 use crate::model::time::format_ms;
@@ -82,6 +83,35 @@ pub struct State {
     pub supplementary_configuration: Value,
     pub tags: Value,
     pub related_events: Vec<String>,
+    /// This state as JSON at its depth in the answer, rendered once however many calls share it.
+    #[serde(skip)]
+    rendered: std::cell::OnceCell<Box<serde_json::value::RawValue>>,
+}
+
+impl State {
+    /// Serializes through the rendering cache (see `render`).
+    fn serialize_shared<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.rendered
+            .get_or_init(|| render::pretty_at(self, render::STATE_DEPTH))
+            .serialize(s)
+    }
+}
+
+fn shared_state<S: serde::Serializer>(
+    state: &Rc<State>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    state.serialize_shared(s)
+}
+
+fn shared_state_opt<S: serde::Serializer>(
+    state: &Option<Rc<State>>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match state {
+        Some(st) => st.serialize_shared(s),
+        None => s.serialize_none(),
+    }
 }
 
 fn json_or_null(t: &Option<String>) -> Value {
@@ -100,16 +130,21 @@ impl State {
             supplementary_configuration: diff::decode(json_or_null(&i.supplementary)),
             tags: json_or_null(&i.tags),
             related_events: i.related_events.clone(),
+            rendered: Default::default(),
         }
     }
 
-    /// What is compared between two states.
-    fn document(&self) -> Value {
-        serde_json::json!({
-            "configuration": self.configuration,
-            "supplementaryConfiguration": self.supplementary_configuration,
-            "tags": self.tags,
-        })
+    /// What is compared between two states: the parts of the document `{"configuration",
+    /// "supplementaryConfiguration", "tags"}`, in its key order.
+    fn parts(&self) -> [(&'static str, &Value); 3] {
+        [
+            ("configuration", &self.configuration),
+            (
+                "supplementaryConfiguration",
+                &self.supplementary_configuration,
+            ),
+            ("tags", &self.tags),
+        ]
     }
 }
 
@@ -148,7 +183,9 @@ pub struct Change {
     pub actor: Actor,
     /// `related_events` when the after-state names the event; `window` when matched by resource and time.
     pub correlation: &'static str,
+    #[serde(serialize_with = "shared_state_opt")]
     pub before: Option<Rc<State>>,
+    #[serde(serialize_with = "shared_state_opt")]
     pub after: Option<Rc<State>>,
     /// RFC 6902 operations from before to after (empty when either is missing).
     pub diff: Rc<Vec<Value>>,
@@ -176,7 +213,9 @@ pub struct Attempt {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Unexplained {
+    #[serde(serialize_with = "shared_state_opt")]
     pub before: Option<Rc<State>>,
+    #[serde(serialize_with = "shared_state")]
     pub after: Rc<State>,
     pub diff: Rc<Vec<Value>>,
     pub diff_lines: Rc<Vec<String>>,
@@ -214,6 +253,35 @@ impl<'s> Actors<'s> {
         let p = self.store.principal(id)?;
         self.principals.insert(id, p.clone());
         Ok(p)
+    }
+
+    /// Loads the sessions of these keys, and of the keys that issued them, back along the chains, in one query
+    /// per link instead of one per key (a resource's changes or a principal's hour can use thousands of keys).
+    pub fn prefetch<'k>(&mut self, keys: impl IntoIterator<Item = &'k str>) -> Result<()> {
+        let mut want: BTreeSet<String> = keys
+            .into_iter()
+            .filter(|k| !self.sessions.contains_key(*k))
+            .map(str::to_string)
+            .collect();
+        for _ in 0..16 {
+            if want.is_empty() {
+                break;
+            }
+            let asked: Vec<&str> = want.iter().map(String::as_str).collect();
+            let mut found = self.store.sessions_many(&asked)?;
+            let mut next = BTreeSet::new();
+            for k in &want {
+                let s = found.remove(k);
+                if let Some(issuer) = s.as_ref().and_then(|s| s.issuer_access_key_id.as_ref()) {
+                    if !self.sessions.contains_key(issuer) && !want.contains(issuer) {
+                        next.insert(issuer.clone());
+                    }
+                }
+                self.sessions.insert(k.clone(), s);
+            }
+            want = next;
+        }
+        Ok(())
     }
 
     pub fn session(&mut self, key: &str) -> Result<Option<SessionRow>> {
@@ -390,9 +458,15 @@ impl States {
         if let Some(d) = self.diffs.get(&(b, a)) {
             return d.clone();
         }
-        let (before, after) = (self.get(items, b).document(), self.get(items, a).document());
-        let ops = diff::patch(&before, &after);
-        let lines = diff::lines(&before, &ops);
+        let (before, after) = (self.get(items, b), self.get(items, a));
+        let (mut ops, mut lines) = (Vec::new(), Vec::new());
+        for ((name, b), (_, a)) in before.parts().into_iter().zip(after.parts()) {
+            // The parts are diffed in place (no copy of the states) and their paths prefixed: the same
+            // operations, in the same order, as diffing the whole documents.
+            let (o, l) = diff::patch_under(&format!("/{name}"), b, a);
+            ops.extend(o);
+            lines.extend(l);
+        }
         let d = (Rc::new(ops), Rc::new(lines));
         self.diffs.insert((b, a), d.clone());
         d
@@ -416,6 +490,7 @@ pub fn who_changed(
         .filter(|e| rules::is_change(&r.rtype, &e.event_name, e.read_only))
         .filter(|e| seen.insert(e.id))
         .collect();
+    actors.prefetch(calls.iter().filter_map(|e| e.access_key_id.as_deref()))?;
     let items: Vec<ItemRow> = store
         .resource_items(r.id)?
         .into_iter()
@@ -449,8 +524,7 @@ pub fn who_changed(
             }
         }
     };
-    let ids: Vec<i64> = calls.iter().map(|e| e.id).collect();
-    let mut evidence = store.evidence_many(&ids)?;
+    let mut evidence = store.evidence_of_rows(&calls)?;
     let mut evidence_of = |id: i64| -> Vec<Evidence> {
         evidence
             .remove(&id)
@@ -633,11 +707,12 @@ fn descendants(
     since: Option<i64>,
     until: Option<i64>,
 ) -> Result<Vec<String>> {
+    // Level by level, one query per level; the cap bounds a runaway (cyclic or enormous) tree.
     let mut all: BTreeSet<String> = BTreeSet::new();
-    while let Some(k) = frontier.pop() {
-        if all.insert(k.clone()) && all.len() < 100_000 {
-            frontier.extend(store.keys_issued_by_key(&k, since, until)?);
-        }
+    frontier.retain(|k| all.insert(k.clone()));
+    while !frontier.is_empty() && all.len() < 100_000 {
+        frontier = store.keys_issued_by_keys(&frontier, since, until)?;
+        frontier.retain(|k| all.insert(k.clone()));
     }
     Ok(all.into_iter().collect())
 }
@@ -664,10 +739,10 @@ pub fn timeline(store: &Store, q: &TimelineQuery) -> Result<Timeline> {
     let mut sets: Vec<BTreeMap<i64, (EventRow, Option<String>)>> = Vec::new();
     let add_key_events =
         |set: &mut BTreeMap<i64, (EventRow, Option<String>)>, keys: &[String]| -> Result<()> {
-            for k in keys {
-                for e in store.events_by_access_key(k, q.since, q.until)? {
-                    set.entry(e.id).or_insert((e, Some(k.clone())));
-                }
+            for e in store.events_by_access_keys(keys, q.since, q.until)? {
+                // Found through its own key (each event has one).
+                let k = e.access_key_id.clone();
+                set.entry(e.id).or_insert((e, k));
             }
             Ok(())
         };
@@ -736,10 +811,15 @@ pub fn timeline(store: &Store, q: &TimelineQuery) -> Result<Timeline> {
     });
 
     let mut actors = Actors::new(store);
+    actors.prefetch(
+        rows.iter()
+            .flat_map(|(e, via)| [e.access_key_id.as_deref(), via.as_deref()])
+            .flatten(),
+    )?;
     let mut events = Vec::with_capacity(rows.len());
     let ids: Vec<i64> = rows.iter().map(|(e, _)| e.id).collect();
     let mut touched = store.event_resources_many(&ids)?;
-    let mut evidence = store.evidence_many(&ids)?;
+    let mut evidence = store.evidence_of_rows(rows.iter().map(|(e, _)| e))?;
     for (e, via) in rows {
         let session_of = match via {
             Some(k) => {

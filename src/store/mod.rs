@@ -50,6 +50,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_lineage.sql"),
     include_str!("migrations/0006_collect.sql"),
     include_str!("migrations/0007_sql_views.sql"),
+    include_str!("migrations/0008_session_window.sql"),
 ];
 
 /// SQL functions available to every connection: `tg_event_key(event_id)`, `tg_key_hash(resource_key)`,

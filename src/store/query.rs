@@ -2,7 +2,7 @@
 
 use super::{Result, Store};
 use crate::model::ResourceRef;
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{params, Row};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
@@ -36,6 +36,9 @@ pub struct EventRow {
     pub principal_id: i64,
     /// How the call touched the resource it was found through (target, read, write), when found through one.
     pub access: Option<String>,
+    /// The source (file) of its first delivery, and its position there (`events.source_id`, `record_index`).
+    pub first_source: i64,
+    pub first_record_index: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -98,7 +101,7 @@ pub struct EvidenceRow {
 
 const EVENT_COLS: &str = "e.id, e.event_id, e.event_time, e.event_source, e.event_name, e.aws_region, e.source_ip,
     e.user_agent, e.error_code, e.error_message, e.read_only, e.recipient_account, e.user_identity_arn,
-    e.user_identity_type, e.access_key_id, e.principal_id";
+    e.user_identity_type, e.access_key_id, e.principal_id, e.source_id, e.record_index";
 
 fn event_row(r: &Row, access: bool) -> rusqlite::Result<EventRow> {
     Ok(EventRow {
@@ -118,7 +121,9 @@ fn event_row(r: &Row, access: bool) -> rusqlite::Result<EventRow> {
         identity_type: r.get(13)?,
         access_key_id: r.get(14)?,
         principal_id: r.get(15)?,
-        access: if access { r.get(16)? } else { None },
+        access: if access { r.get(18)? } else { None },
+        first_source: r.get(16)?,
+        first_record_index: r.get(17)?,
     })
 }
 
@@ -130,12 +135,21 @@ enum EventKey {
     SourceIp,
 }
 
-/// When a session active in [since, until] can have been issued: role sessions last at most 36 hours.
-fn issue_window(since: Option<i64>, until: Option<i64>) -> (i64, i64) {
+/// Which sessions can matter to a window [since, until]: issued before its end and at most 36 hours (the longest
+/// role session) before its start, and expired (as the issuing call's response says) no earlier than one hour and
+/// five minutes before its start. A session that expired earlier made no call in the window, and neither did the
+/// sessions it issued: sessions issued with session credentials are role chaining, which AWS caps at one hour.
+/// The five minutes cover clock skew between regions.
+fn issue_window(since: Option<i64>, until: Option<i64>) -> (i64, i64, i64) {
     const LONGEST_SESSION_MS: i64 = 36 * 3600 * 1000;
+    const CHAINED_SESSION_MS: i64 = 3600 * 1000;
+    const GRACE_MS: i64 = 5 * 60 * 1000;
     (
         since.map_or(i64::MIN, |s| s.saturating_sub(LONGEST_SESSION_MS)),
         until.unwrap_or(i64::MAX),
+        since.map_or(i64::MIN, |s| {
+            s.saturating_sub(CHAINED_SESSION_MS + GRACE_MS)
+        }),
     )
 }
 
@@ -332,46 +346,46 @@ impl Store {
     }
 
     pub fn session(&self, access_key: &str) -> Result<Option<SessionRow>> {
-        self.conn()
-            .prepare_cached(
-                "SELECT access_key_id, principal_id, session_arn, session_name, source_identity, issuer_principal_id,
-                    issuer_access_key_id, issue_kind, on_behalf_of, issued_by_event, issued_ms
-                 FROM sessions WHERE access_key_id = ?1",
-            )
-            .and_then(|mut st| {
-                st.query_row([access_key], |r| {
-                    Ok(SessionRow {
-                        access_key_id: r.get(0)?,
-                        principal_id: r.get(1)?,
-                        session_arn: r.get(2)?,
-                        session_name: r.get(3)?,
-                        source_identity: r.get(4)?,
-                        issuer_principal_id: r.get(5)?,
-                        issuer_access_key_id: r.get(6)?,
-                        issue_kind: r.get(7)?,
-                        on_behalf_of: r.get(8)?,
-                        issued_by_event: r.get(9)?,
-                        issued_ms: r.get(10)?,
-                    })
-                })
-                .optional()
-            })
-            .map_err(|e| self.q(e))
+        Ok(self
+            .collect(
+                &format!("SELECT {SESSION_COLS} FROM sessions WHERE access_key_id = ?1"),
+                [access_key],
+                session_row,
+            )?
+            .pop())
     }
 
-    /// Access keys issued by calls of a principal that can be active in the window: issued before its end and
-    /// at most 36 hours (the longest role session) before its start. Sessions whose issue time is unknown count.
+    /// The sessions of many access keys in one query (keys with no session are absent from the answer).
+    pub fn sessions_many(&self, access_keys: &[&str]) -> Result<HashMap<String, SessionRow>> {
+        let keys = text_array(access_keys.iter().copied());
+        let rows = self.collect(
+            &format!("SELECT {SESSION_COLS} FROM sessions WHERE access_key_id IN rarray(?1)"),
+            [keys],
+            session_row,
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|s| (s.access_key_id.clone(), s))
+            .collect())
+    }
+
+    /// Access keys issued by calls of a principal that can matter to the window (see `issue_window`). Sessions
+    /// whose issue time is unknown count.
     pub fn keys_issued_by_principal(
         &self,
         principal: i64,
         since: Option<i64>,
         until: Option<i64>,
     ) -> Result<Vec<String>> {
-        let (s, u) = issue_window(since, until);
+        let (s, u, e) = issue_window(since, until);
         self.collect(
-            "SELECT access_key_id FROM sessions WHERE issuer_principal_id = ?1
-               AND (issued_ms BETWEEN ?2 AND ?3 OR issued_ms IS NULL) ORDER BY access_key_id",
-            params![principal, s, u],
+            // Two indexed ranges: `issued_ms BETWEEN .. OR issued_ms IS NULL` would read every session of the
+            // principal through the index (a busy user starts ~100,000 a month).
+            "SELECT access_key_id FROM sessions WHERE issuer_principal_id = ?1 AND issued_ms BETWEEN ?2 AND ?3
+               AND (expiration_ms IS NULL OR expiration_ms >= ?4)
+             UNION SELECT access_key_id FROM sessions WHERE issuer_principal_id = ?1 AND issued_ms IS NULL
+             ORDER BY access_key_id",
+            params![principal, s, u, e],
             |r| r.get(0),
         )
     }
@@ -385,18 +399,32 @@ impl Store {
         )
     }
 
-    /// Access keys issued by calls made with a given key, that can be active in the window (as above).
+    /// Access keys issued by calls made with a given key, that can matter to the window (as above).
     pub fn keys_issued_by_key(
         &self,
         key: &str,
         since: Option<i64>,
         until: Option<i64>,
     ) -> Result<Vec<String>> {
-        let (s, u) = issue_window(since, until);
+        self.keys_issued_by_keys(&[key.to_string()], since, until)
+    }
+
+    /// Access keys issued by calls made with any of the given keys, that can matter to the window: one query
+    /// for a whole level of a session tree.
+    pub fn keys_issued_by_keys(
+        &self,
+        keys: &[String],
+        since: Option<i64>,
+        until: Option<i64>,
+    ) -> Result<Vec<String>> {
+        let (s, u, e) = issue_window(since, until);
+        let list = text_array(keys.iter().map(String::as_str));
         self.collect(
-            "SELECT access_key_id FROM sessions WHERE issuer_access_key_id = ?1
-               AND (issued_ms BETWEEN ?2 AND ?3 OR issued_ms IS NULL) ORDER BY access_key_id",
-            params![key, s, u],
+            "SELECT access_key_id FROM sessions WHERE issuer_access_key_id IN rarray(?1)
+               AND issued_ms BETWEEN ?2 AND ?3 AND (expiration_ms IS NULL OR expiration_ms >= ?4)
+             UNION SELECT access_key_id FROM sessions WHERE issuer_access_key_id IN rarray(?1) AND issued_ms IS NULL
+             ORDER BY access_key_id",
+            params![list, s, u, e],
             |r| r.get(0),
         )
     }
@@ -417,6 +445,26 @@ impl Store {
         until: Option<i64>,
     ) -> Result<Vec<EventRow>> {
         self.events_where(EventKey::AccessKey, &key, since, until)
+    }
+
+    /// The events of many access keys in a time window (no particular order): one query instead of one per
+    /// key (a timeline follows hundreds of sessions).
+    pub fn events_by_access_keys(
+        &self,
+        keys: &[String],
+        since: Option<i64>,
+        until: Option<i64>,
+    ) -> Result<Vec<EventRow>> {
+        let (s, u) = bounds(since, until);
+        let list = text_array(keys.iter().map(String::as_str));
+        self.collect(
+            &format!(
+                "SELECT {EVENT_COLS} FROM events e WHERE e.access_key_id IN rarray(?1) AND {}",
+                time_condition(since, until)
+            ),
+            params![list, s, u],
+            |r| event_row(r, false),
+        )
     }
 
     pub fn events_by_ip(
@@ -477,6 +525,67 @@ impl Store {
             },
         )?;
         Ok(group_by_event(rows))
+    }
+
+    /// [`Store::evidence_many`] of events already read: their first delivery is in the row, so only the later
+    /// deliveries and the sources are looked up (two queries, and no second read of the events).
+    pub fn evidence_of_rows<'e>(
+        &self,
+        events: impl IntoIterator<Item = &'e EventRow>,
+    ) -> Result<HashMap<i64, Vec<EvidenceRow>>> {
+        let events: Vec<&EventRow> = events.into_iter().collect();
+        let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+        let later: Vec<(i64, (i64, i64))> = self.collect(
+            "SELECT event, source_id, record_index FROM event_deliveries WHERE event IN rarray(?1)",
+            [id_array(&ids)],
+            |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))),
+        )?;
+        let mut source_ids: Vec<i64> = events
+            .iter()
+            .map(|e| e.first_source)
+            .chain(later.iter().map(|(_, (s, _))| *s))
+            .collect();
+        source_ids.sort_unstable();
+        source_ids.dedup();
+        let sources: HashMap<i64, (String, String, String, String)> = self
+            .collect(
+                "SELECT id, path, kind, sha256, integrity FROM sources WHERE id IN rarray(?1)",
+                [id_array(&source_ids)],
+                |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))),
+            )?
+            .into_iter()
+            .collect();
+        let row = |source: i64, record_index: i64| {
+            sources
+                .get(&source)
+                .map(|(path, kind, sha256, integrity)| EvidenceRow {
+                    path: path.clone(),
+                    kind: kind.clone(),
+                    sha256: sha256.clone(),
+                    integrity: integrity.clone(),
+                    record_index,
+                })
+        };
+        let mut later = group_by_event(later);
+        let mut out = HashMap::with_capacity(events.len());
+        for e in &events {
+            // First delivery first, then the re-deliveries by path (as `evidence_many` orders them).
+            let mut rows: Vec<EvidenceRow> = row(e.first_source, e.first_record_index)
+                .into_iter()
+                .collect();
+            let mut rest: Vec<EvidenceRow> = later
+                .remove(&e.id)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|(s, i)| row(s, i))
+                .collect();
+            rest.sort_by(|a, b| a.path.cmp(&b.path));
+            rows.extend(rest);
+            if !rows.is_empty() {
+                out.insert(e.id, rows);
+            }
+        }
+        Ok(out)
     }
 
     /// The files each event came from (first delivery first), with their integrity status: one query for many.
@@ -637,6 +746,15 @@ fn group_by_event<T>(rows: Vec<(i64, T)>) -> HashMap<i64, Vec<T>> {
     out
 }
 
+/// A list of strings as a parameter of `rarray(?)`.
+fn text_array<'a>(items: impl Iterator<Item = &'a str>) -> rusqlite::vtab::array::Array {
+    std::rc::Rc::new(
+        items
+            .map(|t| rusqlite::types::Value::from(t.to_string()))
+            .collect(),
+    )
+}
+
 /// A list of row ids as a parameter of `rarray(?)`.
 fn id_array(ids: &[i64]) -> rusqlite::vtab::array::Array {
     std::rc::Rc::new(
@@ -645,6 +763,25 @@ fn id_array(ids: &[i64]) -> rusqlite::vtab::array::Array {
             .map(rusqlite::types::Value::from)
             .collect(),
     )
+}
+
+const SESSION_COLS: &str = "access_key_id, principal_id, session_arn, session_name, source_identity, \
+    issuer_principal_id, issuer_access_key_id, issue_kind, on_behalf_of, issued_by_event, issued_ms";
+
+fn session_row(r: &Row) -> rusqlite::Result<SessionRow> {
+    Ok(SessionRow {
+        access_key_id: r.get(0)?,
+        principal_id: r.get(1)?,
+        session_arn: r.get(2)?,
+        session_name: r.get(3)?,
+        source_identity: r.get(4)?,
+        issuer_principal_id: r.get(5)?,
+        issuer_access_key_id: r.get(6)?,
+        issue_kind: r.get(7)?,
+        on_behalf_of: r.get(8)?,
+        issued_by_event: r.get(9)?,
+        issued_ms: r.get(10)?,
+    })
 }
 
 fn principal_row(r: &Row) -> rusqlite::Result<PrincipalRow> {

@@ -2,6 +2,7 @@
 
 use crate::schemas::{check, schema};
 use crate::util::*;
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 fn sample_db(dir: &Path) -> PathBuf {
@@ -374,4 +375,194 @@ fn federated_sessions_lead_back_to_the_federated_user() {
         .map(|e| e["event_name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["AssumeRoleWithSAML", "DeleteBucketPolicy"]);
+}
+
+/// One CloudTrail record of account 444444444444 (us-east-1).
+fn record(
+    n: u32,
+    time: &str,
+    identity: Value,
+    name: &str,
+    request: Value,
+    response: Value,
+) -> Value {
+    serde_json::json!({
+        "eventVersion": "1.09", "userIdentity": identity, "eventTime": time,
+        "eventSource": if name == "AssumeRole" { "sts.amazonaws.com" } else { "s3.amazonaws.com" },
+        "eventName": name, "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.7",
+        "userAgent": "aws-cli/2.15.30", "requestParameters": request, "responseElements": response,
+        "requestID": format!("req-{n}"), "eventID": format!("0000000{n}-0000-4000-8000-000000000000"),
+        "readOnly": name != "AssumeRole" && name.starts_with("List"), "eventType": "AwsApiCall",
+        "managementEvent": true, "recipientAccountId": "444444444444", "eventCategory": "Management"
+    })
+}
+
+fn session_identity(role: &str, name: &str, key: &str, created: &str) -> Value {
+    serde_json::json!({
+        "type": "AssumedRole", "principalId": format!("AROAWINDOW{role}:{name}"),
+        "arn": format!("arn:aws:sts::444444444444:assumed-role/{role}/{name}"),
+        "accountId": "444444444444", "accessKeyId": key,
+        "sessionContext": {
+            "sessionIssuer": {"type": "Role", "principalId": format!("AROAWINDOW{role}"),
+                "arn": format!("arn:aws:iam::444444444444:role/{role}"), "accountId": "444444444444",
+                "userName": role},
+            "attributes": {"creationDate": created, "mfaAuthenticated": "false"}
+        }
+    })
+}
+
+fn assume(
+    n: u32,
+    time: &str,
+    who: Value,
+    role: &str,
+    name: &str,
+    key: &str,
+    expires: &str,
+) -> Value {
+    record(
+        n,
+        time,
+        who,
+        "AssumeRole",
+        serde_json::json!({"roleArn": format!("arn:aws:iam::444444444444:role/{role}"),
+            "roleSessionName": name, "durationSeconds": 3600}),
+        serde_json::json!({
+            "credentials": {"accessKeyId": key, "expiration": expires, "sessionToken": "x"},
+            "assumedRoleUser": {"assumedRoleId": format!("AROAWINDOW{role}:{name}"),
+                "arn": format!("arn:aws:sts::444444444444:assumed-role/{role}/{name}")}
+        }),
+    )
+}
+
+/// A timeline window follows only sessions that can have acted in it, judged by their expiration, yet still
+/// reaches a chained session whose parent expired before the window (docs/correlation.md).
+#[test]
+fn a_window_follows_a_chain_through_a_parent_that_expired_before_it() {
+    let alice = serde_json::json!({"type": "IAMUser", "principalId": "AIDAWINDOWALICE",
+        "arn": "arn:aws:iam::444444444444:user/alice", "accountId": "444444444444",
+        "accessKeyId": "AKIAWINDOWALICE00001", "userName": "alice"});
+    let list = |n, time: &str, who: Value| {
+        record(
+            n,
+            time,
+            who,
+            "ListBuckets",
+            serde_json::json!({"Host": "s3.amazonaws.com"}),
+            Value::Null,
+        )
+    };
+    let records = vec![
+        // An old session: issued at 06:00, expired at 07:00, long before the window.
+        assume(
+            1,
+            "2024-03-01T06:00:00Z",
+            alice.clone(),
+            "Old",
+            "old",
+            "ASIAWINDOWOLD0000001",
+            "Mar 1, 2024, 7:00:00 AM",
+        ),
+        list(
+            2,
+            "2024-03-01T06:30:00Z",
+            session_identity("Old", "old", "ASIAWINDOWOLD0000001", "2024-03-01T06:00:00Z"),
+        ),
+        // The parent: issued at 10:00, expires at 11:00, 10 minutes before the window opens.
+        assume(
+            3,
+            "2024-03-01T10:00:00Z",
+            alice.clone(),
+            "Parent",
+            "p",
+            "ASIAWINDOWPARENT0001",
+            "Mar 1, 2024, 11:00:00 AM",
+        ),
+        // Just before it expires, it chains into a child that lives until 11:59.
+        assume(
+            4,
+            "2024-03-01T10:59:00Z",
+            session_identity(
+                "Parent",
+                "p",
+                "ASIAWINDOWPARENT0001",
+                "2024-03-01T10:00:00Z",
+            ),
+            "Child",
+            "c",
+            "ASIAWINDOWCHILD00001",
+            "Mar 1, 2024, 11:59:00 AM",
+        ),
+        list(
+            5,
+            "2024-03-01T11:30:00Z",
+            session_identity("Child", "c", "ASIAWINDOWCHILD00001", "2024-03-01T10:59:00Z"),
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("window.json");
+    std::fs::write(
+        &path,
+        serde_json::to_vec(&serde_json::json!({"Records": records})).unwrap(),
+    )
+    .unwrap();
+    let db = dir.path().join("t.db");
+    assert_eq!(ingest(&db, &[&path]).code, 0);
+    let events = |since: &str| -> Vec<(String, String, Option<String>)> {
+        let t = run(
+            &db,
+            &[
+                "timeline",
+                "--principal",
+                "alice",
+                "--since",
+                since,
+                "--until",
+                "2024-03-01T12:00:00Z",
+                "--format",
+                "json",
+            ],
+        );
+        assert_eq!(t.code, 0, "{}", t.stderr);
+        t.json()["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["time"].as_str().unwrap().to_string(),
+                    e["event_name"].as_str().unwrap().to_string(),
+                    e["session_of"]["access_key_id"]
+                        .as_str()
+                        .map(str::to_string),
+                )
+            })
+            .collect()
+    };
+    let child = Some("ASIAWINDOWCHILD00001".to_string());
+    assert_eq!(
+        events("2024-03-01T11:10:00Z"),
+        [(
+            "2024-03-01T11:30:00.000Z".to_string(),
+            "ListBuckets".to_string(),
+            child.clone()
+        )]
+    );
+    assert_eq!(
+        events("2024-03-01T10:30:00Z"),
+        [
+            (
+                "2024-03-01T10:59:00.000Z".to_string(),
+                "AssumeRole".to_string(),
+                Some("ASIAWINDOWPARENT0001".to_string())
+            ),
+            (
+                "2024-03-01T11:30:00.000Z".to_string(),
+                "ListBuckets".to_string(),
+                child
+            ),
+        ]
+    );
+    // The whole morning: every session, the old one included.
+    assert_eq!(events("2024-03-01T00:00:00Z").len(), 5);
 }

@@ -52,6 +52,33 @@ pub struct Actor {
     pub session_chain: Vec<String>,
 }
 
+/// An actor shared by every call with the same identity (a session's calls have one), rendered to JSON once.
+#[derive(Debug, Clone)]
+pub struct SharedActor(Rc<(Actor, std::cell::OnceCell<Box<serde_json::value::RawValue>>)>);
+
+impl SharedActor {
+    fn new(a: Actor) -> Self {
+        SharedActor(Rc::new((a, Default::default())))
+    }
+}
+
+impl std::ops::Deref for SharedActor {
+    type Target = Actor;
+    fn deref(&self) -> &Actor {
+        &self.0 .0
+    }
+}
+
+impl Serialize for SharedActor {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        // `actor` sits at the same depth as states in every answer (root → list → item → actor).
+        self.0
+             .1
+            .get_or_init(|| render::pretty_at(&self.0 .0, render::STATE_DEPTH))
+            .serialize(s)
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Evidence {
     pub source: String,
@@ -180,7 +207,7 @@ pub struct Change {
     pub user_agent: Option<String>,
     pub region: Option<String>,
     pub account: String,
-    pub actor: Actor,
+    pub actor: SharedActor,
     /// `related_events` when the after-state names the event; `window` when matched by resource and time.
     pub correlation: &'static str,
     #[serde(serialize_with = "shared_state_opt")]
@@ -207,7 +234,7 @@ pub struct Attempt {
     pub user_agent: Option<String>,
     pub region: Option<String>,
     pub account: String,
-    pub actor: Actor,
+    pub actor: SharedActor,
     pub evidence: Vec<Evidence>,
 }
 
@@ -235,7 +262,11 @@ pub struct Actors<'s> {
     store: &'s Store,
     principals: HashMap<i64, Option<PrincipalRow>>,
     sessions: HashMap<String, Option<SessionRow>>,
+    shared: HashMap<ActorKey, SharedActor>,
 }
+
+/// What an actor is computed from: the identity fields of a call.
+type ActorKey = (i64, Option<String>, Option<String>, Option<String>, String);
 
 impl<'s> Actors<'s> {
     pub fn new(store: &'s Store) -> Self {
@@ -243,6 +274,7 @@ impl<'s> Actors<'s> {
             store,
             principals: HashMap::new(),
             sessions: HashMap::new(),
+            shared: HashMap::new(),
         }
     }
 
@@ -291,6 +323,23 @@ impl<'s> Actors<'s> {
         let s = self.store.session(key)?;
         self.sessions.insert(key.to_string(), s.clone());
         Ok(s)
+    }
+
+    /// The actor of one call, shared with the other calls of the same identity.
+    pub fn shared(&mut self, ev: &EventRow) -> Result<SharedActor> {
+        let key: ActorKey = (
+            ev.principal_id,
+            ev.access_key_id.clone(),
+            ev.identity_arn.clone(),
+            ev.identity_type.clone(),
+            ev.account.clone(),
+        );
+        if let Some(a) = self.shared.get(&key) {
+            return Ok(a.clone());
+        }
+        let a = SharedActor::new(self.actor(ev)?);
+        self.shared.insert(key, a.clone());
+        Ok(a)
     }
 
     /// The actor of one call.
@@ -552,7 +601,7 @@ pub fn who_changed(
                 user_agent: e.user_agent.clone(),
                 region: e.region.clone(),
                 account: e.account.clone(),
-                actor: actors.actor(e)?,
+                actor: actors.shared(e)?,
                 evidence: evidence_of(e.id),
             });
             continue;
@@ -584,7 +633,7 @@ pub fn who_changed(
                 user_agent: e.user_agent.clone(),
                 region: e.region.clone(),
                 account: e.account.clone(),
-                actor: actors.actor(e)?,
+                actor: actors.shared(e)?,
                 correlation,
                 before: before_s,
                 after: after_s,
@@ -677,7 +726,7 @@ pub struct TimelineEvent {
     pub event_id: String,
     pub event_source: String,
     pub event_name: String,
-    pub actor: Actor,
+    pub actor: SharedActor,
     /// Set when the event was found by following a session the selected principal (or key) started.
     pub session_of: Option<SessionOf>,
     pub resources: Vec<TouchedResource>,
@@ -848,7 +897,7 @@ pub fn timeline(store: &Store, q: &TimelineQuery) -> Result<Timeline> {
             event_id: e.event_id.clone(),
             event_source: e.event_source.clone(),
             event_name: e.event_name.clone(),
-            actor: actors.actor(&e)?,
+            actor: actors.shared(&e)?,
             session_of,
             resources,
             source_ip: e.source_ip.clone(),

@@ -504,26 +504,43 @@ impl Store {
 
     /// Resources each event touched, and how: one query for many events.
     pub fn event_resources_many(&self, events: &[i64]) -> Result<HashMap<i64, Vec<Touch>>> {
-        let rows = self.collect(
-            "SELECT er.event, r.type, r.key, r.resource_id, r.arn, er.access, r.id
-             FROM event_resources er JOIN resources r ON r.id = er.resource
-             WHERE er.event IN rarray(?1)
-             ORDER BY er.event, r.key, er.access",
+        // Two lookups instead of a join: the (event, resource, access) rows come from the event index alone, and
+        // each distinct resource is read once however many events touched it.
+        let pairs: Vec<(i64, i64, String)> = self.collect(
+            "SELECT event, resource, access FROM event_resources WHERE event IN rarray(?1)",
             [id_array(events)],
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let mut ids: Vec<i64> = pairs.iter().map(|(_, r, _)| *r).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let resources: HashMap<i64, (String, String, String, Option<String>)> = self
+            .collect(
+                "SELECT id, type, key, resource_id, arn FROM resources WHERE id IN rarray(?1)",
+                [id_array(&ids)],
+                |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))),
+            )?
+            .into_iter()
+            .collect();
+        let mut rows: Vec<(i64, Touch)> = pairs
+            .into_iter()
+            .filter_map(|(event, resource, access)| {
+                let (rtype, key, resource_id, arn) = resources.get(&resource)?.clone();
+                Some((
+                    event,
                     Touch {
-                        rtype: r.get(1)?,
-                        key: r.get(2)?,
-                        resource_id: r.get(3)?,
-                        arn: r.get(4)?,
-                        access: r.get(5)?,
-                        resource: r.get(6)?,
+                        resource,
+                        rtype,
+                        key,
+                        resource_id,
+                        arn,
+                        access,
                     },
                 ))
-            },
-        )?;
+            })
+            .collect();
+        // Each event's resources by key, then access.
+        rows.sort_by(|(ea, a), (eb, b)| (ea, &a.key, &a.access).cmp(&(eb, &b.key, &b.access)));
         Ok(group_by_event(rows))
     }
 

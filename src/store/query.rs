@@ -550,16 +550,25 @@ impl Store {
         &self,
         events: impl IntoIterator<Item = &'e EventRow>,
     ) -> Result<HashMap<i64, Vec<EvidenceRow>>> {
-        let events: Vec<&EventRow> = events.into_iter().collect();
-        let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+        let firsts: Vec<(i64, i64, i64)> = events
+            .into_iter()
+            .map(|e| (e.id, e.first_source, e.first_record_index))
+            .collect();
+        self.evidence_from(&firsts)
+    }
+
+    /// Evidence of events given as (event, source of its first delivery, position there): the later deliveries
+    /// and the sources are looked up, each source once. Rows: the first delivery, then the others by path.
+    fn evidence_from(&self, firsts: &[(i64, i64, i64)]) -> Result<HashMap<i64, Vec<EvidenceRow>>> {
+        let ids: Vec<i64> = firsts.iter().map(|(e, _, _)| *e).collect();
         let later: Vec<(i64, (i64, i64))> = self.collect(
             "SELECT event, source_id, record_index FROM event_deliveries WHERE event IN rarray(?1)",
             [id_array(&ids)],
             |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))),
         )?;
-        let mut source_ids: Vec<i64> = events
+        let mut source_ids: Vec<i64> = firsts
             .iter()
-            .map(|e| e.first_source)
+            .map(|(_, s, _)| *s)
             .chain(later.iter().map(|(_, (s, _))| *s))
             .collect();
         source_ids.sort_unstable();
@@ -584,14 +593,13 @@ impl Store {
                 })
         };
         let mut later = group_by_event(later);
-        let mut out = HashMap::with_capacity(events.len());
-        for e in &events {
-            // First delivery first, then the re-deliveries by path (as `evidence_many` orders them).
-            let mut rows: Vec<EvidenceRow> = row(e.first_source, e.first_record_index)
-                .into_iter()
-                .collect();
+        let mut out = HashMap::with_capacity(firsts.len());
+        for &(event, first_source, first_record_index) in firsts {
+            // First delivery first, then the re-deliveries by path.
+            let mut rows: Vec<EvidenceRow> =
+                row(first_source, first_record_index).into_iter().collect();
             let mut rest: Vec<EvidenceRow> = later
-                .remove(&e.id)
+                .remove(&event)
                 .unwrap_or_default()
                 .into_iter()
                 .filter_map(|(s, i)| row(s, i))
@@ -599,7 +607,7 @@ impl Store {
             rest.sort_by(|a, b| a.path.cmp(&b.path));
             rows.extend(rest);
             if !rows.is_empty() {
-                out.insert(e.id, rows);
+                out.insert(event, rows);
             }
         }
         Ok(out)
@@ -607,28 +615,12 @@ impl Store {
 
     /// The files each event came from (first delivery first), with their integrity status: one query for many.
     pub fn evidence_many(&self, events: &[i64]) -> Result<HashMap<i64, Vec<EvidenceRow>>> {
-        let rows = self.collect(
-            "SELECT d.event, s.path, s.kind, s.sha256, s.integrity, d.record_index FROM (
-                SELECT e.id AS event, e.source_id, e.record_index, 0 AS n
-                  FROM events e WHERE e.id IN rarray(?1)
-                UNION ALL SELECT ed.event, ed.source_id, ed.record_index, 1
-                  FROM event_deliveries ed WHERE ed.event IN rarray(?1)) d
-             JOIN sources s ON s.id = d.source_id ORDER BY d.event, d.n, s.path",
+        let firsts: Vec<(i64, i64, i64)> = self.collect(
+            "SELECT id, source_id, record_index FROM events WHERE id IN rarray(?1)",
             [id_array(events)],
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    EvidenceRow {
-                        path: r.get(1)?,
-                        kind: r.get(2)?,
-                        sha256: r.get(3)?,
-                        integrity: r.get(4)?,
-                        record_index: r.get(5)?,
-                    },
-                ))
-            },
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
-        Ok(group_by_event(rows))
+        self.evidence_from(&firsts)
     }
 }
 

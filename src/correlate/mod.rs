@@ -53,31 +53,10 @@ pub struct Actor {
 }
 
 /// An actor shared by every call with the same identity (a session's calls have one), rendered to JSON once.
-#[derive(Debug, Clone)]
-pub struct SharedActor(Rc<(Actor, std::cell::OnceCell<Box<serde_json::value::RawValue>>)>);
+pub type SharedActor = render::Shared<Actor>;
 
-impl SharedActor {
-    fn new(a: Actor) -> Self {
-        SharedActor(Rc::new((a, Default::default())))
-    }
-}
-
-impl std::ops::Deref for SharedActor {
-    type Target = Actor;
-    fn deref(&self) -> &Actor {
-        &self.0 .0
-    }
-}
-
-impl Serialize for SharedActor {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        // `actor` sits at the same depth as states in every answer (root → list → item → actor).
-        self.0
-             .1
-            .get_or_init(|| render::pretty_at(&self.0 .0, render::STATE_DEPTH))
-            .serialize(s)
-    }
-}
+/// A configuration state shared by the calls that have it as before or after, rendered to JSON once.
+pub type SharedState = render::Shared<State>;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Evidence {
@@ -110,35 +89,6 @@ pub struct State {
     pub supplementary_configuration: Value,
     pub tags: Value,
     pub related_events: Vec<String>,
-    /// This state as JSON at its depth in the answer, rendered once however many calls share it.
-    #[serde(skip)]
-    rendered: std::cell::OnceCell<Box<serde_json::value::RawValue>>,
-}
-
-impl State {
-    /// Serializes through the rendering cache (see `render`).
-    fn serialize_shared<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        self.rendered
-            .get_or_init(|| render::pretty_at(self, render::STATE_DEPTH))
-            .serialize(s)
-    }
-}
-
-fn shared_state<S: serde::Serializer>(
-    state: &Rc<State>,
-    s: S,
-) -> std::result::Result<S::Ok, S::Error> {
-    state.serialize_shared(s)
-}
-
-fn shared_state_opt<S: serde::Serializer>(
-    state: &Option<Rc<State>>,
-    s: S,
-) -> std::result::Result<S::Ok, S::Error> {
-    match state {
-        Some(st) => st.serialize_shared(s),
-        None => s.serialize_none(),
-    }
 }
 
 fn json_or_null(t: &Option<String>) -> Value {
@@ -157,7 +107,6 @@ impl State {
             supplementary_configuration: diff::decode(json_or_null(&i.supplementary)),
             tags: json_or_null(&i.tags),
             related_events: i.related_events.clone(),
-            rendered: Default::default(),
         }
     }
 
@@ -210,10 +159,8 @@ pub struct Change {
     pub actor: SharedActor,
     /// `related_events` when the after-state names the event; `window` when matched by resource and time.
     pub correlation: &'static str,
-    #[serde(serialize_with = "shared_state_opt")]
-    pub before: Option<Rc<State>>,
-    #[serde(serialize_with = "shared_state_opt")]
-    pub after: Option<Rc<State>>,
+    pub before: Option<SharedState>,
+    pub after: Option<SharedState>,
     /// RFC 6902 operations from before to after (empty when either is missing).
     pub diff: Rc<Vec<Value>>,
     pub diff_lines: Rc<Vec<String>>,
@@ -240,10 +187,8 @@ pub struct Attempt {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Unexplained {
-    #[serde(serialize_with = "shared_state_opt")]
-    pub before: Option<Rc<State>>,
-    #[serde(serialize_with = "shared_state")]
-    pub after: Rc<State>,
+    pub before: Option<SharedState>,
+    pub after: SharedState,
     pub diff: Rc<Vec<Value>>,
     pub diff_lines: Rc<Vec<String>>,
 }
@@ -264,6 +209,9 @@ pub struct Actors<'s> {
     sessions: HashMap<String, Option<SessionRow>>,
     shared: HashMap<ActorKey, SharedActor>,
 }
+
+/// The longest session chain followed (a bound against cycles and runaway data; real chains are a few links).
+const MAX_CHAIN: usize = 16;
 
 /// What an actor is computed from: the identity fields of a call.
 type ActorKey = (i64, Option<String>, Option<String>, Option<String>, String);
@@ -295,7 +243,7 @@ impl<'s> Actors<'s> {
             .filter(|k| !self.sessions.contains_key(*k))
             .map(str::to_string)
             .collect();
-        for _ in 0..16 {
+        for _ in 0..MAX_CHAIN {
             if want.is_empty() {
                 break;
             }
@@ -414,7 +362,7 @@ impl<'s> Actors<'s> {
         let mut source_identity = None;
         let mut key = key.to_string();
         let mut seen = BTreeSet::new();
-        while seen.insert(key.clone()) && seen.len() <= 16 {
+        while seen.insert(key.clone()) && seen.len() <= MAX_CHAIN {
             let Some(s) = self.session(&key)? else {
                 return Ok((None, chain, source_identity));
             };
@@ -489,17 +437,17 @@ pub fn resolve_one(store: &Store, query: &str) -> Result<ResourceRow> {
 /// have the same before/after: a resource with thousands of changes decodes and diffs each state once.
 #[derive(Default)]
 struct States {
-    states: HashMap<usize, Rc<State>>,
+    states: HashMap<usize, SharedState>,
     diffs: HashMap<(usize, usize), Diff>,
 }
 
 type Diff = (Rc<Vec<Value>>, Rc<Vec<String>>);
 
 impl States {
-    fn get(&mut self, items: &[ItemRow], i: usize) -> Rc<State> {
+    fn get(&mut self, items: &[ItemRow], i: usize) -> SharedState {
         self.states
             .entry(i)
-            .or_insert_with(|| Rc::new(State::from_item(&items[i])))
+            .or_insert_with(|| SharedState::new(State::from_item(&items[i])))
             .clone()
     }
 
@@ -509,10 +457,10 @@ impl States {
         }
         let (before, after) = (self.get(items, b), self.get(items, a));
         let (mut ops, mut lines) = (Vec::new(), Vec::new());
-        for ((name, b), (_, a)) in before.parts().into_iter().zip(after.parts()) {
+        for ((name, old), (_, new)) in before.parts().into_iter().zip(after.parts()) {
             // The parts are diffed in place (no copy of the states) and their paths prefixed: the same
             // operations, in the same order, as diffing the whole documents.
-            let (o, l) = diff::patch_under(&format!("/{name}"), b, a);
+            let (o, l) = diff::patch_under(&format!("/{name}"), old, new);
             ops.extend(o);
             lines.extend(l);
         }
@@ -807,9 +755,8 @@ pub fn timeline(store: &Store, q: &TimelineQuery) -> Result<Timeline> {
             let mut roots = store.keys_issued_by_principal(p.id, q.since, q.until)?;
             // A role's own keys are its sessions, already followed above; a user's are few (long-term keys).
             if p.ptype != "Role" {
-                for own in store.keys_used_by_principal(p.id)? {
-                    roots.extend(store.keys_issued_by_key(&own, q.since, q.until)?);
-                }
+                let own = store.keys_used_by_principal(p.id)?;
+                roots.extend(store.keys_issued_by_keys(&own, q.since, q.until)?);
             }
             let keys = descendants(store, roots, q.since, q.until)?;
             add_key_events(&mut set, &keys)?;

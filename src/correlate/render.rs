@@ -1,20 +1,55 @@
-//! Pre-rendered JSON for configuration states. A resource with thousands of changes shares each Config state
-//! between two calls (the after-state of one is the before-state of the next), and several calls between two
-//! captures share one after-state; rendering each state once and copying the text is several times cheaper than
-//! walking its JSON tree for every call.
+//! Values shared by many items of an answer, rendered to JSON once. A resource with thousands of changes shares
+//! each Config state between two calls (the after-state of one is the before-state of the next), and a session's
+//! calls share one actor; rendering each once and copying the text is several times cheaper than walking its JSON
+//! tree for every item.
 //!
-//! The CLI writes answers with `serde_json::to_writer_pretty` (two-space indent). States sit at a fixed depth in
-//! the `who-changed` answer (`changes[].before`, `unexplained_changes[].after`...), so a fragment rendered at that
-//! depth is byte for byte what the pretty printer would have written. Under any other serializer the fragment is
-//! still valid JSON, only laid out differently.
+//! The CLI writes answers with `serde_json::to_writer_pretty` (two-space indent). Shared values are fields of list
+//! items (`changes[].before`, `unexplained_changes[].after`, `events[].actor`...), always at [`FIELD_DEPTH`], so a
+//! fragment rendered at that depth is byte for byte what the pretty printer would have written. Under any other
+//! serializer the fragment is still valid JSON, only laid out differently.
 
 use serde::Serialize;
 use serde_json::ser::Formatter;
 use serde_json::value::RawValue;
+use std::cell::OnceCell;
 use std::io;
+use std::rc::Rc;
 
-/// The nesting depth of a state's value in the `who-changed` answer: root → `changes` → item → `before`.
-pub const STATE_DEPTH: usize = 3;
+/// The nesting depth of a field of a list item in an answer: root → `changes` → item → `before`.
+pub const FIELD_DEPTH: usize = 3;
+
+/// A value shared (not copied) by the items of an answer that have it, serialized once: as the pretty printer
+/// would write it at [`FIELD_DEPTH`].
+#[derive(Debug)]
+pub struct Shared<T>(Rc<(T, OnceCell<Box<RawValue>>)>);
+
+impl<T> Shared<T> {
+    pub fn new(value: T) -> Self {
+        Shared(Rc::new((value, OnceCell::new())))
+    }
+}
+
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared(Rc::clone(&self.0))
+    }
+}
+
+impl<T> std::ops::Deref for Shared<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0 .0
+    }
+}
+
+impl<T: Serialize> Serialize for Shared<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0
+             .1
+            .get_or_init(|| pretty_at(&self.0 .0, FIELD_DEPTH))
+            .serialize(s)
+    }
+}
 
 /// `serde_json`'s `PrettyFormatter` (two spaces), starting `base` levels deep.
 struct Indented {

@@ -97,8 +97,9 @@ pub fn dump(db: &Path) -> String {
 }
 
 pub fn count(db: &Path, sql: &str) -> i64 {
-    Connection::open(db)
-        .unwrap()
-        .query_row(sql, [], |r| r.get(0))
-        .unwrap()
+    let conn = Connection::open(db).unwrap();
+    // Callers may poll a store another process is writing (the crash test): wait out its locks.
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .unwrap();
+    conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }

@@ -36,9 +36,11 @@ else
     rm -rf "$CORPUS" # the store is what is measured; the corpus takes GBs
 fi
 
-python3 - "$DB" "$RUNS" <<'PY'
+# BASELINE: another trailgraph binary (e.g. a build of the previous commit) run side by side with this one, case
+# by case, on the two "random" lines.
+python3 - "$DB" "$RUNS" "${BASELINE:-}" <<'PY'
 import json, sqlite3, statistics, subprocess, sys, time
-db, runs = sys.argv[1], int(sys.argv[2])
+db, runs, baseline = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
 events = con.execute("select count(*) from events").fetchone()[0]
 one = lambda sql, *p: con.execute(sql, p).fetchone()
@@ -100,15 +102,28 @@ cands = [f"{r[0]}:{r[1]}" for r in con.execute("""select r.type, r.resource_id f
       and exists (select 1 from event_resources er where er.resource = r.id and er.access = 'target')
       order by r.id""")]
 sample = random.Random(1).sample(cands, min(25, len(cands)))
-per, sizes = [], []
-for rid in sample:
+
+def timed(binary, args):
     t = time.perf_counter()
-    out = subprocess.run(["target/release/trailgraph", "--db", db, "who-changed", rid, "--format", "json"], capture_output=True)
-    per.append((time.perf_counter() - t) * 1000)
+    out = subprocess.run([binary, "--db", db] + args, capture_output=True)
+    return (time.perf_counter() - t) * 1000, out
+
+def p90(xs):
+    return f"{sorted(xs)[max(0, int(len(xs) * 0.9) - 1)]:.1f}"
+
+per, sizes, base = [], [], []
+for rid in sample:
+    args = ["who-changed", rid, "--format", "json"]
+    ms, out = timed("target/release/trailgraph", args)
+    per.append(ms)
     if out.returncode == 0:
         sizes.append(len(json.loads(out.stdout)["changes"]))
-row(f"trailgraph who-changed, {len(sample)} random resources (median of them)", statistics.median(per),
-    f"{sorted(per)[max(0, int(len(per) * 0.9) - 1)]:.1f}", int(statistics.median(sizes)) if sizes else 0)
+    if baseline:
+        base.append(timed(baseline, args)[0])
+row(f"trailgraph who-changed, {len(sample)} random resources (median of them)", statistics.median(per), p90(per),
+    int(statistics.median(sizes)) if sizes else 0)
+if baseline:
+    row("  baseline binary, the same resources side by side", statistics.median(base), p90(base), "")
 m, p, d = bench(["who-changed", sg, "--since", iso(t0), "--until", iso(t0 + 86400), "--format", "json"])
 row("trailgraph who-changed security group, one day", m, f"{p:.1f}", len(d["changes"]))
 for label, args in [("one hour", ["--since", iso(t0), "--until", iso(t0 + 3600)]), ("one day", ["--since", iso(t0), "--until", iso(t0 + 86400)])]:
@@ -121,17 +136,20 @@ row("  peer: plain SQL, own events of that hour (python sqlite3)", pm, "", n)
 t1 = one("select max(event_time) from events")[0] // 1000
 users = [r[0] for r in con.execute("select arn from principals where type = 'IAMUser' and arn is not null order by arn")]
 rng = random.Random(2)
-per, sizes = [], []
+per, sizes, base = [], [], []
 for arn in users:
     for _ in range(3):
         h = t0 + rng.randrange(0, max(1, (t1 - t0) // 3600)) * 3600
-        t = time.perf_counter()
-        out = subprocess.run(["target/release/trailgraph", "--db", db, "timeline", "--principal", arn, "--since", iso(h),
-                              "--until", iso(h + 3600), "--format", "json"], capture_output=True, check=True)
-        per.append((time.perf_counter() - t) * 1000)
+        args = ["timeline", "--principal", arn, "--since", iso(h), "--until", iso(h + 3600), "--format", "json"]
+        ms, out = timed("target/release/trailgraph", args)
+        per.append(ms)
         sizes.append(len(json.loads(out.stdout)["events"]))
+        if baseline:
+            base.append(timed(baseline, args)[0])
 row(f"trailgraph timeline --principal, {len(users)} users x 3 random hours (median)", statistics.median(per),
-    f"{sorted(per)[max(0, int(len(per) * 0.9) - 1)]:.1f}", int(statistics.median(sizes)))
+    p90(per), int(statistics.median(sizes)))
+if baseline:
+    row("  baseline binary, the same hours side by side", statistics.median(base), p90(base), "")
 m, p, d = bench(["timeline", "--access-key", key, "--format", "json"])
 row("trailgraph timeline --access-key (one role session)", m, f"{p:.1f}", len(d["events"]))
 PY

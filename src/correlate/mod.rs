@@ -10,7 +10,7 @@ use crate::store::query::{EventRow, EvidenceRow, ItemRow, PrincipalRow, Resource
 use crate::store::{Store, StoreError};
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 
 #[derive(Debug, thiserror::Error)]
@@ -730,78 +730,78 @@ pub fn resolve_principal(store: &Store, query: &str) -> Result<PrincipalRow> {
     }
 }
 
+/// An event selected for a timeline, with the key of the session it was found through (when followed).
+type Selected = (EventRow, Option<String>);
+
+/// Events found directly by a selector (not through a session).
+fn direct(rows: Vec<EventRow>) -> Vec<Selected> {
+    rows.into_iter().map(|e| (e, None)).collect()
+}
+
+/// Events of the sessions started from `roots` (keys), each with its own key as the session it came through.
+fn followed(
+    store: &Store,
+    roots: Vec<String>,
+    since: Option<i64>,
+    until: Option<i64>,
+) -> Result<Vec<Selected>> {
+    let keys = descendants(store, roots, since, until)?;
+    Ok(store
+        .events_by_access_keys(&keys, since, until)?
+        .into_iter()
+        .map(|e| {
+            let k = e.access_key_id.clone();
+            (e, k)
+        })
+        .collect())
+}
+
 /// Every matching event once, in time order, with its actor, the session it came through and what it touched.
 pub fn timeline(store: &Store, q: &TimelineQuery) -> Result<Timeline> {
-    // Each selector gives a set of (event, session it came through); several selectors intersect.
-    let mut sets: Vec<BTreeMap<i64, (EventRow, Option<String>)>> = Vec::new();
-    let add_key_events =
-        |set: &mut BTreeMap<i64, (EventRow, Option<String>)>, keys: &[String]| -> Result<()> {
-            for e in store.events_by_access_keys(keys, q.since, q.until)? {
-                // Found through its own key (each event has one).
-                let k = e.access_key_id.clone();
-                set.entry(e.id).or_insert((e, k));
-            }
-            Ok(())
-        };
+    let (since, until) = (q.since, q.until);
+    // Each selector gives a list of (event, session it came through); several selectors intersect. Within a
+    // selector an event found twice keeps its first finding (own calls before followed sessions).
+    let mut sets: Vec<Vec<Selected>> = Vec::new();
     if let Some(p) = &q.principal {
         let p = resolve_principal(store, p)?;
-        let mut set = BTreeMap::new();
-        for e in store.events_by_principal(p.id, q.since, q.until)? {
-            set.insert(e.id, (e, None));
-        }
+        let mut set = direct(store.events_by_principal(p.id, since, until)?);
         if q.follow_sessions {
             // Sessions the principal's calls started: found by the caller principal, or by the caller's key
             // (the cross-account copy of an AssumeRole names the caller only by account and key).
-            let mut roots = store.keys_issued_by_principal(p.id, q.since, q.until)?;
+            let mut roots = store.keys_issued_by_principal(p.id, since, until)?;
             // A role's own keys are its sessions, already followed above; a user's are few (long-term keys).
             if p.ptype != "Role" {
                 let own = store.keys_used_by_principal(p.id)?;
-                roots.extend(store.keys_issued_by_keys(&own, q.since, q.until)?);
+                roots.extend(store.keys_issued_by_keys(&own, since, until)?);
             }
-            let keys = descendants(store, roots, q.since, q.until)?;
-            add_key_events(&mut set, &keys)?;
+            set.extend(followed(store, roots, since, until)?);
         }
         sets.push(set);
     }
     if let Some(k) = &q.access_key {
-        let mut set = BTreeMap::new();
-        for e in store.events_by_access_key(k, q.since, q.until)? {
-            set.insert(e.id, (e, None));
-        }
+        let mut set = direct(store.events_by_access_key(k, since, until)?);
         if q.follow_sessions {
-            let keys = descendants(
-                store,
-                store.keys_issued_by_key(k, q.since, q.until)?,
-                q.since,
-                q.until,
-            )?;
-            add_key_events(&mut set, &keys)?;
+            let roots = store.keys_issued_by_key(k, since, until)?;
+            set.extend(followed(store, roots, since, until)?);
         }
         sets.push(set);
     }
     if let Some(ip) = &q.ip {
-        sets.push(
-            store
-                .events_by_ip(ip, q.since, q.until)?
-                .into_iter()
-                .map(|e| (e.id, (e, None)))
-                .collect(),
-        );
+        sets.push(direct(store.events_by_ip(ip, since, until)?));
     }
     if let Some(r) = &q.resource {
         let r = resolve_one(store, r)?;
-        let mut set = BTreeMap::new();
-        for e in store.resource_events(r.id, q.since, q.until)? {
-            set.entry(e.id).or_insert((e, None));
-        }
-        sets.push(set);
+        sets.push(direct(store.resource_events(r.id, since, until)?));
     }
-    let mut iter = sets.into_iter();
-    let mut chosen = iter.next().unwrap_or_default();
-    for other in iter {
-        chosen.retain(|id, _| other.contains_key(id));
+    let mut sets = sets.into_iter();
+    let mut rows = sets.next().unwrap_or_default();
+    // A stable sort: the first finding of each event stays first, and is the one kept.
+    rows.sort_by_key(|(e, _)| e.id);
+    rows.dedup_by_key(|(e, _)| e.id);
+    for other in sets {
+        let ids: HashSet<i64> = other.iter().map(|(e, _)| e.id).collect();
+        rows.retain(|(e, _)| ids.contains(&e.id));
     }
-    let mut rows: Vec<(EventRow, Option<String>)> = chosen.into_values().collect();
     rows.sort_by(|(a, _), (b, _)| {
         (a.time_ms, &a.event_id, a.id).cmp(&(b.time_ms, &b.event_id, b.id))
     });
@@ -812,10 +812,11 @@ pub fn timeline(store: &Store, q: &TimelineQuery) -> Result<Timeline> {
             .flat_map(|(e, via)| [e.access_key_id.as_deref(), via.as_deref()])
             .flatten(),
     )?;
-    let mut events = Vec::with_capacity(rows.len());
     let ids: Vec<i64> = rows.iter().map(|(e, _)| e.id).collect();
     let mut touched = store.event_resources_many(&ids)?;
     let mut evidence = store.evidence_of_rows(rows.iter().map(|(e, _)| e))?;
+
+    let mut events = Vec::with_capacity(rows.len());
     for (e, via) in rows {
         let session_of = match via {
             Some(k) => {
@@ -839,33 +840,33 @@ pub fn timeline(store: &Store, q: &TimelineQuery) -> Result<Timeline> {
                 access: t.access,
             })
             .collect();
+        let evidence: Vec<Evidence> = evidence
+            .remove(&e.id)
+            .unwrap_or_default()
+            .into_iter()
+            .map(Evidence::from)
+            .collect();
+        let integrity =
+            crate::model::integrity::worst(evidence.iter().map(|e| e.integrity.as_str()))
+                .to_string();
+        let actor = actors.shared(&e)?;
         events.push(TimelineEvent {
             time: e.time_ms.map(format_ms),
-            event_id: e.event_id.clone(),
-            event_source: e.event_source.clone(),
-            event_name: e.event_name.clone(),
-            actor: actors.shared(&e)?,
+            event_id: e.event_id,
+            event_source: e.event_source,
+            event_name: e.event_name,
+            actor,
             session_of,
             resources,
-            source_ip: e.source_ip.clone(),
-            user_agent: e.user_agent.clone(),
-            error_code: e.error_code.clone(),
+            source_ip: e.source_ip,
+            user_agent: e.user_agent,
+            error_code: e.error_code,
             read_only: e.read_only,
-            region: e.region.clone(),
-            account: e.account.clone(),
-            integrity: String::new(),
-            evidence: evidence
-                .remove(&e.id)
-                .unwrap_or_default()
-                .into_iter()
-                .map(Evidence::from)
-                .collect(),
+            region: e.region,
+            account: e.account,
+            integrity,
+            evidence,
         });
-        if let Some(last) = events.last_mut() {
-            last.integrity =
-                crate::model::integrity::worst(last.evidence.iter().map(|e| e.integrity.as_str()))
-                    .to_string();
-        }
     }
     Ok(Timeline { events })
 }

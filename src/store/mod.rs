@@ -185,7 +185,8 @@ impl Store {
             .map_err(err)?;
         conn.pragma_update(None, "query_only", true).map_err(err)?;
         // Queries read pages scattered over a large file: map it (no read syscall and copy per page) and keep
-        // more pages cached than the default 2 MB.
+        // more pages cached than the default 2 MB. The bundled SQLite would cap the map at 2 GB;
+        // `.cargo/config.toml` raises the cap at build time (docs/performance.md).
         conn.pragma_update(None, "mmap_size", 1i64 << 40)
             .map_err(err)?;
         conn.pragma_update(None, "cache_size", -65536)

@@ -491,15 +491,18 @@ impl Store {
             EventKey::AccessKey => "access_key_id",
             EventKey::SourceIp => "source_ip",
         };
-        self.collect(
+        let mut rows = self.collect(
             &format!(
-                "SELECT {EVENT_COLS} FROM events e WHERE e.{col} = ?1 AND {}
-                 ORDER BY e.event_time, e.event_id, e.id",
+                "SELECT {EVENT_COLS} FROM events e WHERE e.{col} = ?1 AND {}",
                 time_condition(since, until)
             ),
             params![value, s, u],
             |r| event_row(r, false),
-        )
+        )?;
+        // Sorted here, not by SQLite: its sorter copies every row once more, and the index already gives time
+        // order, so this sort mostly checks.
+        rows.sort_by(|a, b| (a.time_ms, &a.event_id, a.id).cmp(&(b.time_ms, &b.event_id, b.id)));
+        Ok(rows)
     }
 
     /// Resources each event touched, and how: one query for many events.

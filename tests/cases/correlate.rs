@@ -566,3 +566,22 @@ fn a_window_follows_a_chain_through_a_parent_that_expired_before_it() {
     // The whole morning: every session, the old one included.
     assert_eq!(events("2024-03-01T00:00:00Z").len(), 5);
 }
+
+/// Query commands map the whole store, not only its first 2 GB: the bundled SQLite caps the map at build time, and
+/// `.cargo/config.toml` raises the cap (docs/performance.md). A store of a year's trail is tens of GB; past the cap,
+/// every page read would be a read call and a copy.
+#[test]
+fn read_only_stores_are_mapped_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sample_db(dir.path());
+    let store = trailgraph::store::Store::open_read_only(&db).unwrap();
+    let mapped: i64 = store
+        .conn()
+        .query_row("PRAGMA mmap_size", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        mapped,
+        1 << 40,
+        "SQLite was built without LIBSQLITE3_FLAGS from .cargo/config.toml (run cargo from the repository)"
+    );
+}

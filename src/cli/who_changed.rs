@@ -2,7 +2,7 @@
 
 use super::output::sanitize;
 use super::{parse_when, resolve_format, Format, Outcome};
-use crate::correlate::{who_changed, Actor, State};
+use crate::correlate::{who_changed, Actor, Evidence, State};
 use crate::store::Store;
 use anyhow::Result;
 use std::io::Write;
@@ -51,11 +51,12 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
                     sanitize(&c.event_id)
                 )?;
                 write_actor(&mut out, &c.actor)?;
-                writeln!(
-                    out,
-                    "  from {}  agent {}",
-                    sanitize(c.source_ip.as_deref().unwrap_or("-")),
-                    sanitize(c.user_agent.as_deref().unwrap_or("-"))
+                write_origin(
+                    &mut out,
+                    c.source_ip.as_deref(),
+                    c.region.as_deref(),
+                    &c.account,
+                    c.user_agent.as_deref(),
                 )?;
                 writeln!(
                     out,
@@ -74,14 +75,7 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
                 for l in c.diff_lines.iter() {
                     writeln!(out, "    {}", sanitize(l))?;
                 }
-                for e in &c.evidence {
-                    writeln!(
-                        out,
-                        "  evidence: {} [{}]",
-                        sanitize(&e.source),
-                        sanitize(&e.integrity)
-                    )?;
-                }
+                write_evidence(&mut out, &c.evidence)?;
             }
             writeln!(out, "\nfailed attempts: {}", answer.failed_attempts.len())?;
             for a in &answer.failed_attempts {
@@ -95,6 +89,17 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
                     sanitize(&a.event_id)
                 )?;
                 write_actor(&mut out, &a.actor)?;
+                write_origin(
+                    &mut out,
+                    a.source_ip.as_deref(),
+                    a.region.as_deref(),
+                    &a.account,
+                    a.user_agent.as_deref(),
+                )?;
+                if let Some(m) = &a.error_message {
+                    writeln!(out, "  error: {}", sanitize(m))?;
+                }
+                write_evidence(&mut out, &a.evidence)?;
             }
             writeln!(
                 out,
@@ -117,6 +122,37 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
     out.flush()?;
     super::output::dismiss((answer, store));
     Ok(Outcome::Ok)
+}
+
+/// Where a call came from and where it ran: source IP, region and account, user agent.
+fn write_origin(
+    out: &mut impl Write,
+    ip: Option<&str>,
+    region: Option<&str>,
+    account: &str,
+    agent: Option<&str>,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "  from {}  in {} (account {})  agent {}",
+        sanitize(ip.unwrap_or("-")),
+        sanitize(region.unwrap_or("-")),
+        sanitize(account),
+        sanitize(agent.unwrap_or("-"))
+    )
+}
+
+fn write_evidence(out: &mut impl Write, evidence: &[Evidence]) -> std::io::Result<()> {
+    for e in evidence {
+        writeln!(
+            out,
+            "  evidence: {} record {} [{}]",
+            sanitize(&e.source),
+            e.record_index,
+            sanitize(&e.integrity)
+        )?;
+    }
+    Ok(())
 }
 
 fn state(s: Option<&State>) -> String {

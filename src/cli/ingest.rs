@@ -76,6 +76,8 @@ pub struct Summary {
     pub bytes_uncompressed: u64,
     pub seconds: f64,
     pub failures: Vec<Failure>,
+    /// Files passed over as plainly not audit data, with the reason (counted in `files_skipped`).
+    pub skipped: Vec<Failure>,
 }
 
 #[derive(Debug, Serialize)]
@@ -400,6 +402,18 @@ fn write_one(
         });
         Ok(())
     };
+    if let Some(why) = res.skipped {
+        if opts.strict {
+            fail(summary, writer, "file_failed", format!("{why} (--strict)"))?;
+        } else {
+            writer
+                .record_skip(&path, &why)
+                .with_context(|| format!("recording skip of {shown}"))?;
+            summary.files_skipped += 1;
+            summary.skipped.push(Failure { path, reason: why });
+        }
+        return Ok((0, false));
+    }
     let Some(contents) = res.contents else {
         let reason = res.failure.unwrap_or_else(|| "unreadable".into());
         fail(summary, writer, "file_failed", reason)?;
@@ -516,6 +530,12 @@ pub(crate) fn print_summary(s: &Summary, format: Option<Format>) -> Result<()> {
                     .map(|(k, v)| format!("{k} {v}"))
                     .collect();
                 writeln!(out, "diagnostics: {}", parts.join(", "))?;
+            }
+            if !s.skipped.is_empty() {
+                writeln!(out, "skipped files (not audit data):")?;
+                for f in &s.skipped {
+                    writeln!(out, "  {}: {}", sanitize(&f.path), sanitize(&f.reason))?;
+                }
             }
             if !s.failures.is_empty() {
                 writeln!(out, "failed files:")?;

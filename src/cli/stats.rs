@@ -28,7 +28,7 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
             let mut t = Table::new();
             t.load_preset(UTF8_BORDERS_ONLY);
             t.set_header(["what", "count"]);
-            let rows: [(&str, String); 11] = [
+            let rows: [(&str, String); 12] = [
                 ("events (distinct)", s.events.to_string()),
                 ("duplicate deliveries", s.duplicate_deliveries.to_string()),
                 ("config items (distinct states)", s.config_items.to_string()),
@@ -38,6 +38,10 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
                 ("resources", s.resources.to_string()),
                 ("diagnostics", s.diagnostics.to_string()),
                 ("failed files", s.failed_files.to_string()),
+                (
+                    "skipped files (not audit data)",
+                    s.skipped_files.to_string(),
+                ),
                 (
                     "first event",
                     s.first_event_time.clone().unwrap_or_else(|| "-".into()),

@@ -19,8 +19,10 @@ pub enum TimelineFormat {
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// A principal: ARN, key (service:..., identitycenter:...), or name (user, role). Includes the role sessions it
-    /// started unless --no-follow-sessions.
+    /// A principal in any form a log shows it: user, role, root or federated-user ARN, an assumed-role session ARN
+    /// (that session), a principalId (AROA...:session), an IAM Identity Center user name, an access key id, a key
+    /// (service:..., identitycenter:...) or a name (user, role). Includes the sessions it started unless
+    /// --no-follow-sessions.
     #[arg(long)]
     principal: Option<String>,
     /// An access key (AKIA... or ASIA...), with the sessions issued through it.
@@ -36,6 +38,9 @@ pub struct Args {
     since: Option<i64>,
     #[arg(long, value_parser = parse_when)]
     until: Option<i64>,
+    /// CloudTrail Insights events (unusual call or error rates), with their state and baseline.
+    #[arg(long)]
+    insights: bool,
     /// Only the principal's (or key's) own calls, not those of the sessions it started.
     #[arg(long)]
     no_follow_sessions: bool,
@@ -49,8 +54,9 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
         && args.access_key.is_none()
         && args.ip.is_none()
         && args.resource.is_none()
+        && !args.insights
     {
-        bail!("timeline needs at least one of --principal, --access-key, --ip, --resource");
+        bail!("timeline needs at least one of --principal, --access-key, --ip, --resource, --insights");
     }
     let store = Store::open_read_only(db)?;
     let q = TimelineQuery {
@@ -61,6 +67,7 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
         since: args.since,
         until: args.until,
         follow_sessions: !args.no_follow_sessions,
+        insights: args.insights,
     };
     let t = timeline(&store, &q)?;
     let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {

@@ -107,14 +107,61 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
                 answer.unexplained_changes.len()
             )?;
             for u in &answer.unexplained_changes {
+                let kind = u
+                    .change_type
+                    .as_deref()
+                    .map(|t| format!(" {}", sanitize(t)))
+                    .unwrap_or_default();
                 writeln!(
                     out,
-                    "\n{} → {}  (no logged call explains this state change)",
+                    "\n{} → {}{kind}  (no logged call explains this state change)",
                     state(u.before.as_deref()),
                     state(Some(&u.after))
                 )?;
                 for l in u.diff_lines.iter() {
                     writeln!(out, "    {}", sanitize(l))?;
+                }
+            }
+            if !answer.relationship_changes.is_empty() {
+                writeln!(
+                    out,
+                    "\nrelationship changes: {}",
+                    answer.relationship_changes.len()
+                )?;
+            }
+            for r in &answer.relationship_changes {
+                writeln!(
+                    out,
+                    "\n{}  {} → {}",
+                    r.time.as_deref().unwrap_or("?"),
+                    sanitize(r.before_state_id.as_deref().unwrap_or("none")),
+                    sanitize(&r.after_state_id)
+                )?;
+                let rel = |v: &serde_json::Value| {
+                    let t = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("?").to_string();
+                    sanitize(&format!(
+                        "{} {} {}",
+                        t("name"),
+                        t("resourceType"),
+                        t("resourceId")
+                    ))
+                };
+                for a in &r.added {
+                    writeln!(out, "    + {}", rel(a))?;
+                }
+                for a in &r.removed {
+                    writeln!(out, "    - {}", rel(a))?;
+                }
+                for c in &r.explained_by {
+                    writeln!(
+                        out,
+                        "    explained by {} {} {} on {} {}",
+                        c.time.as_deref().unwrap_or("?"),
+                        sanitize(&c.event_name),
+                        sanitize(&c.event_id),
+                        sanitize(&c.resource_type),
+                        sanitize(&c.resource_id)
+                    )?;
                 }
             }
         }
@@ -157,6 +204,10 @@ fn write_evidence(out: &mut impl Write, evidence: &[Evidence]) -> std::io::Resul
 
 fn state(s: Option<&State>) -> String {
     match s {
+        Some(s) if s.source == "notification_diff" => format!(
+            "{} (rebuilt from the change notification)",
+            sanitize(&s.state_id)
+        ),
         Some(s) => format!(
             "{} ({})",
             sanitize(&s.state_id),

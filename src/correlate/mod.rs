@@ -89,6 +89,9 @@ pub struct State {
     pub supplementary_configuration: Value,
     pub tags: Value,
     pub related_events: Vec<String>,
+    /// Where the state comes from: `config_item` (a stored configuration item), or `notification_diff` (rebuilt
+    /// from the item after it and the previous values its change notification listed: docs/correlation.md).
+    pub source: &'static str,
 }
 
 fn json_or_null(t: &Option<String>) -> Value {
@@ -107,7 +110,56 @@ impl State {
             supplementary_configuration: diff::decode(json_or_null(&i.supplementary)),
             tags: json_or_null(&i.tags),
             related_events: i.related_events.clone(),
+            source: "config_item",
         }
+    }
+
+    /// The state before `i`, rebuilt from `i` and its notification's `configurationItemDiff`: every changed
+    /// property set back to its `previousValue` (removed where the change created it). None when the item has no
+    /// diff or the change created the resource (there was no state before).
+    fn before_from_diff(i: &ItemRow) -> Option<State> {
+        let props: serde_json::Map<String, Value> =
+            serde_json::from_str(i.diff.as_deref()?).ok()?;
+        if i.diff_change_type.as_deref() == Some("CREATE") {
+            return None;
+        }
+        let mut s = State::from_item(i);
+        // Array elements are put back from the last index to the first, so that removals do not shift the
+        // indices of the paths still to come.
+        let mut paths: Vec<(Vec<String>, &Value)> = props
+            .iter()
+            .map(|(k, v)| (k.split('.').map(str::to_string).collect(), v))
+            .collect();
+        paths.sort_by(|(a, _), (b, _)| path_order(b, a));
+        for (path, change) in paths {
+            let Some((head, rest)) = path.split_first() else {
+                continue;
+            };
+            let doc = match head.to_ascii_lowercase().as_str() {
+                "configuration" => &mut s.configuration,
+                "supplementaryconfiguration" => &mut s.supplementary_configuration,
+                "tags" => &mut s.tags,
+                _ => continue, // relationships are reported as relationship_changes
+            };
+            let created = change.get("changeType").and_then(Value::as_str) == Some("CREATE");
+            let previous = change
+                .get("previousValue")
+                .filter(|_| !created)
+                .cloned()
+                .map(diff::decode);
+            put_back(doc, rest, previous);
+        }
+        s.capture_time = None;
+        s.state_id = format!("{}~before", i.state_id);
+        s.related_events = Vec::new();
+        if matches!(
+            i.status.as_deref(),
+            Some("ResourceDeleted" | "ResourceDeletedNotRecorded")
+        ) {
+            s.status = Some("OK".into());
+        }
+        s.source = "notification_diff";
+        Some(s)
     }
 
     /// What is compared between two states: the parts of the document `{"configuration",
@@ -122,6 +174,157 @@ impl State {
             ("tags", &self.tags),
         ]
     }
+}
+
+/// The relationships a change notification says were added and removed (`Relationships.N` paths of its diff).
+fn relationship_diff(i: &ItemRow) -> Option<(Vec<Value>, Vec<Value>)> {
+    let props: serde_json::Map<String, Value> = serde_json::from_str(i.diff.as_deref()?).ok()?;
+    let (mut added, mut removed) = (Vec::new(), Vec::new());
+    for (path, change) in &props {
+        if !path.to_ascii_lowercase().starts_with("relationships") {
+            continue;
+        }
+        for (key, list) in [
+            ("updatedValue", &mut added),
+            ("previousValue", &mut removed),
+        ] {
+            match change.get(key) {
+                Some(Value::Array(a)) => list.extend(a.iter().filter(|v| !v.is_null()).cloned()),
+                Some(v) if !v.is_null() => list.push(v.clone()),
+                _ => {}
+            }
+        }
+    }
+    let key = |v: &Value| v.to_string();
+    added.sort_by_key(key);
+    removed.sort_by_key(key);
+    (!added.is_empty() || !removed.is_empty()).then_some((added, removed))
+}
+
+/// Orders diff paths segment by segment, numbers (array indices) as numbers.
+fn path_order(a: &[String], b: &[String]) -> std::cmp::Ordering {
+    for (x, y) in a.iter().zip(b) {
+        let o = match (x.parse::<u64>(), y.parse::<u64>()) {
+            (Ok(m), Ok(n)) => m.cmp(&n),
+            _ => x.cmp(y),
+        };
+        if o != std::cmp::Ordering::Equal {
+            return o;
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+/// Sets (Some) or removes (None) the value at `path` in `doc`. Config names properties in diffs with a capital
+/// first letter (`Configuration.State`) and in items as the service returns them (`state`): keys match without
+/// regard to case, and a missing key is created in the document's style.
+fn put_back(doc: &mut Value, path: &[String], value: Option<Value>) {
+    let Some((last, parents)) = path.split_last() else {
+        if let Some(v) = value {
+            *doc = v;
+        }
+        return;
+    };
+    let mut cur = doc;
+    for seg in parents {
+        let next = match cur {
+            Value::Object(m) => {
+                let key = find_key(m, seg);
+                if !m.contains_key(&key) {
+                    if value.is_none() {
+                        return;
+                    }
+                    m.insert(key.clone(), Value::Object(Default::default()));
+                }
+                m.get_mut(&key)
+            }
+            Value::Array(a) => seg.parse::<usize>().ok().and_then(|n| a.get_mut(n)),
+            Value::Null if value.is_some() => {
+                *cur = Value::Object(Default::default());
+                let Value::Object(m) = cur else { return };
+                m.insert(seg.clone(), Value::Object(Default::default()));
+                m.get_mut(seg)
+            }
+            _ => None,
+        };
+        match next {
+            Some(n) => cur = n,
+            None => return,
+        }
+    }
+    match (cur, value) {
+        (Value::Object(m), v) => {
+            let key = find_key(m, last);
+            match v {
+                Some(v) => {
+                    m.insert(key, v);
+                }
+                None => {
+                    m.remove(&key);
+                }
+            }
+        }
+        (Value::Array(a), v) => {
+            let Ok(n) = last.parse::<usize>() else { return };
+            match v {
+                Some(v) if n < a.len() => a[n] = v,
+                Some(v) => a.push(v),
+                None if n < a.len() => {
+                    a.remove(n);
+                }
+                None => {}
+            }
+        }
+        (cur @ Value::Null, Some(v)) => {
+            let mut m = serde_json::Map::new();
+            m.insert(last.clone(), v);
+            *cur = Value::Object(m);
+        }
+        _ => {}
+    }
+}
+
+/// The key of `m` that `seg` names: exact, else without regard to case, else `seg` in the style of the
+/// document's keys (first letter lower-case when they are).
+fn find_key(m: &serde_json::Map<String, Value>, seg: &str) -> String {
+    if m.contains_key(seg) {
+        return seg.to_string();
+    }
+    if let Some(k) = m.keys().find(|k| k.eq_ignore_ascii_case(seg)) {
+        return k.clone();
+    }
+    let lower_style = m
+        .keys()
+        .next()
+        .is_some_and(|k| k.starts_with(|c: char| c.is_ascii_lowercase()));
+    let mut c = seg.chars();
+    match (lower_style, c.next()) {
+        (true, Some(f)) => f.to_ascii_lowercase().to_string() + c.as_str(),
+        _ => seg.to_string(),
+    }
+}
+
+/// A change of a resource's Config relationships between two states (a security group attached to a new
+/// network interface), with the calls on the related resources that explain it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RelationshipChange {
+    pub time: Option<String>,
+    pub before_state_id: Option<String>,
+    pub after_state_id: String,
+    pub added: Vec<Value>,
+    pub removed: Vec<Value>,
+    /// Calls on a related resource (added or removed) between the two captures that can explain the change.
+    pub explained_by: Vec<RelatedCall>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RelatedCall {
+    pub time: Option<String>,
+    pub event_id: String,
+    pub event_source: String,
+    pub event_name: String,
+    pub resource_type: String,
+    pub resource_id: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -187,6 +390,8 @@ pub struct Attempt {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Unexplained {
+    /// CREATE, UPDATE or DELETE when a change notification said so; else null.
+    pub change_type: Option<String>,
     pub before: Option<SharedState>,
     pub after: SharedState,
     pub diff: Rc<Vec<Value>>,
@@ -200,6 +405,7 @@ pub struct WhoChanged {
     pub changes: Vec<Change>,
     pub failed_attempts: Vec<Attempt>,
     pub unexplained_changes: Vec<Unexplained>,
+    pub relationship_changes: Vec<RelationshipChange>,
 }
 
 /// Resolves principals and session chains, with caches (one query command = many events of few sessions).
@@ -444,11 +650,25 @@ struct States {
 type Diff = (Rc<Vec<Value>>, Rc<Vec<String>>);
 
 impl States {
+    /// State `i` of `items`; `items.len() + j` is the state before item `j` rebuilt from its notification diff
+    /// (see `rebuilt_before`).
     fn get(&mut self, items: &[ItemRow], i: usize) -> SharedState {
         self.states
             .entry(i)
-            .or_insert_with(|| SharedState::new(State::from_item(&items[i])))
+            .or_insert_with(|| {
+                SharedState::new(match i.checked_sub(items.len()) {
+                    Some(j) => State::before_from_diff(&items[j])
+                        .unwrap_or_else(|| State::from_item(&items[j])),
+                    None => State::from_item(&items[i]),
+                })
+            })
             .clone()
+    }
+
+    /// The virtual index of the state before the first item, rebuilt from its change notification, when it has
+    /// a diff that describes one.
+    fn rebuilt_before(items: &[ItemRow], j: usize) -> Option<usize> {
+        (j == 0 && State::before_from_diff(&items[j]).is_some()).then_some(items.len() + j)
     }
 
     fn diff(&mut self, items: &[ItemRow], b: usize, a: usize) -> Diff {
@@ -512,7 +732,9 @@ pub fn who_changed(
     };
     let before_of = |e: &EventRow, after: Option<usize>| -> Option<usize> {
         match after {
-            Some(a) => a.checked_sub(1),
+            Some(a) => a
+                .checked_sub(1)
+                .or_else(|| States::rebuilt_before(&items, a)),
             None => {
                 let t = e.time_ms?;
                 items
@@ -606,30 +828,141 @@ pub fn who_changed(
         })
         .collect();
 
-    // Configuration changes that no call explains. The first state of a resource is not a change.
+    // Configuration changes that no call explains. The first state of a resource is not a change, unless a
+    // change notification says what changed (its diff) or the state records a deletion.
+    let in_window = |c: Option<i64>| {
+        c.is_some_and(|c| since.is_none_or(|s| c >= s) && until.is_none_or(|u| c <= u))
+    };
     let mut unexplained = Vec::new();
-    for i in 1..items.len() {
-        if explained.contains(&i) {
+    for i in 0..items.len() {
+        if explained.contains(&i) || !in_window(items[i].capture_ms) {
             continue;
         }
-        let cur = &items[i];
-        let in_window = cur
-            .capture_ms
-            .is_some_and(|c| since.is_none_or(|s| c >= s) && until.is_none_or(|u| c <= u));
-        if !in_window {
-            continue;
-        }
-        let b = states.get(&items, i - 1);
+        let change_type = items[i].diff_change_type.clone();
+        let before = match i.checked_sub(1) {
+            Some(b) => Some(b),
+            None => {
+                let first_is_change = items[0].diff.is_some()
+                    || matches!(
+                        items[0].status.as_deref(),
+                        Some(
+                            "ResourceDeleted"
+                                | "ResourceNotRecorded"
+                                | "ResourceDeletedNotRecorded"
+                        )
+                    );
+                if !first_is_change {
+                    continue;
+                }
+                States::rebuilt_before(&items, 0)
+            }
+        };
         let a = states.get(&items, i);
-        let (ops, lines) = states.diff(&items, i - 1, i);
+        let Some(b_idx) = before else {
+            unexplained.push(Unexplained {
+                change_type,
+                before: None,
+                after: a,
+                diff: Rc::default(),
+                diff_lines: Rc::default(),
+            });
+            continue;
+        };
+        let b = states.get(&items, b_idx);
+        let (ops, lines) = states.diff(&items, b_idx, i);
         if ops.is_empty() && b.status == a.status {
-            continue; // a new state id with the same configuration (relationships only): not a change
+            continue; // a new state id with the same configuration (relationships only: see below)
         }
         unexplained.push(Unexplained {
+            change_type,
             before: Some(b),
             after: a,
             diff: ops,
             diff_lines: lines,
+        });
+    }
+
+    // Relationship changes: consecutive states whose relationships differ.
+    // The first state's change notification lists the relationships it changed (`Relationships.N`).
+    let mut relationship_changes = Vec::new();
+    for i in 0..items.len() {
+        if !in_window(items[i].capture_ms) {
+            continue;
+        }
+        let rels = |t: &Option<String>| -> Vec<Value> {
+            let mut v: Vec<Value> = match json_or_null(t) {
+                Value::Array(a) => a,
+                _ => Vec::new(),
+            };
+            v.sort_by_key(|x| x.to_string());
+            v
+        };
+        let (added, removed, before_state_id) = if i == 0 {
+            let Some((added, removed)) = relationship_diff(&items[0]) else {
+                continue;
+            };
+            (
+                added,
+                removed,
+                Some(format!("{}~before", items[0].state_id)),
+            )
+        } else {
+            let (old, new) = (
+                rels(&items[i - 1].relationships),
+                rels(&items[i].relationships),
+            );
+            if old == new {
+                continue;
+            }
+            (
+                new.iter().filter(|r| !old.contains(r)).cloned().collect(),
+                old.iter().filter(|r| !new.contains(r)).cloned().collect(),
+                Some(items[i - 1].state_id.clone()),
+            )
+        };
+        let window_start = i
+            .checked_sub(1)
+            .and_then(|b| items[b].capture_ms)
+            .map(|t| t + 1);
+        let mut explained_by = Vec::new();
+        let mut seen_calls = BTreeSet::new();
+        for rel in added.iter().chain(&removed) {
+            let text = |k: &str| rel.get(k).and_then(Value::as_str).unwrap_or("");
+            let (rtype, rid) = (text("resourceType"), text("resourceId"));
+            if rtype.is_empty() || rid.is_empty() {
+                continue;
+            }
+            for related in store
+                .resolve_resource(rid)?
+                .into_iter()
+                .filter(|r| r.rtype == rtype)
+            {
+                let calls = store.resource_events(related.id, window_start, items[i].capture_ms)?;
+                for e in calls {
+                    if e.error_code.is_some()
+                        || e.read_only == Some(true)
+                        || !seen_calls.insert(e.id)
+                    {
+                        continue;
+                    }
+                    explained_by.push(RelatedCall {
+                        time: e.time_ms.map(format_ms),
+                        event_id: e.event_id,
+                        event_source: e.event_source,
+                        event_name: e.event_name,
+                        resource_type: related.rtype.clone(),
+                        resource_id: related.resource_id.clone(),
+                    });
+                }
+            }
+        }
+        relationship_changes.push(RelationshipChange {
+            time: items[i].capture_ms.map(format_ms),
+            before_state_id,
+            after_state_id: items[i].state_id.clone(),
+            added,
+            removed,
+            explained_by,
         });
     }
     Ok(WhoChanged {
@@ -637,6 +970,7 @@ pub fn who_changed(
         changes,
         failed_attempts: failed,
         unexplained_changes: unexplained,
+        relationship_changes,
     })
 }
 
@@ -650,6 +984,8 @@ pub struct TimelineQuery {
     pub since: Option<i64>,
     pub until: Option<i64>,
     pub follow_sessions: bool,
+    /// CloudTrail Insights events (unusual API call or error rates) in the window.
+    pub insights: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -688,6 +1024,55 @@ pub struct TimelineEvent {
     pub integrity: String,
     /// The files the event came from (first delivery first), with their integrity status.
     pub evidence: Vec<Evidence>,
+    /// On the other account's copy of a cross-account call (`userIdentity.type` AWSAccount, same
+    /// `sharedEventID`): the event id of the caller's own record. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cross_account_copy_of: Option<String>,
+    /// On a CloudTrail Insights event: what was unusual (absent on other events).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub insight: Option<Insight>,
+}
+
+/// The unusual activity a CloudTrail Insights event reports, as logged in `insightDetails`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Insight {
+    /// Start or End.
+    pub state: Option<String>,
+    /// ApiCallRateInsight or ApiErrorRateInsight.
+    pub insight_type: Option<String>,
+    /// The error code an ApiErrorRateInsight is about.
+    pub error_code: Option<String>,
+    /// Average calls (or errors) per minute over the baseline period, and during the insight.
+    pub baseline_average: Option<f64>,
+    pub insight_average: Option<f64>,
+    /// Minutes.
+    pub baseline_duration: Option<f64>,
+    pub insight_duration: Option<f64>,
+}
+
+impl Insight {
+    fn from_record(raw: &str) -> Option<Insight> {
+        let v: Value = serde_json::from_str(raw).ok()?;
+        let d = v.get("insightDetails")?;
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+        let num = |v: Option<&Value>| {
+            v.and_then(|x| {
+                x.as_f64()
+                    .or_else(|| x.as_str().and_then(|s| s.parse().ok()))
+            })
+        };
+        let stats = d.pointer("/insightContext/statistics");
+        let at = |p: &str| num(stats.and_then(|s| s.pointer(p)));
+        Some(Insight {
+            state: text(d.get("state")),
+            insight_type: text(d.get("insightType")),
+            error_code: text(d.get("errorCode")),
+            baseline_average: at("/baseline/average"),
+            insight_average: at("/insight/average"),
+            baseline_duration: at("/baselineDuration"),
+            insight_duration: at("/insightDuration"),
+        })
+    }
 }
 
 /// The answer of `timeline` (schemas/timeline.schema.json).
@@ -757,16 +1142,69 @@ fn followed(
         .collect())
 }
 
-/// Every matching event once, in time order, with its actor, the session it came through and what it touched.
-pub fn timeline(store: &Store, q: &TimelineQuery) -> Result<Timeline> {
-    let (since, until) = (q.since, q.until);
-    // Each selector gives a list of (event, session it came through); several selectors intersect. Within a
-    // selector an event found twice keeps its first finding (own calls before followed sessions).
-    let mut sets: Vec<Vec<Selected>> = Vec::new();
-    if let Some(p) = &q.principal {
-        let p = resolve_principal(store, p)?;
-        let mut set = direct(store.events_by_principal(p.id, since, until)?);
-        if q.follow_sessions {
+/// Whether a string is an access key id (`AKIA...` long-term, `ASIA...` temporary).
+fn looks_like_access_key(s: &str) -> bool {
+    s.len() == 20
+        && (s.starts_with("AKIA") || s.starts_with("ASIA"))
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+/// The events of an access key, and of the sessions issued through it when followed.
+fn select_key(
+    store: &Store,
+    key: &str,
+    since: Option<i64>,
+    until: Option<i64>,
+    follow: bool,
+) -> Result<Vec<Selected>> {
+    let mut set = direct(store.events_by_access_key(key, since, until)?);
+    if follow {
+        let roots = store.keys_issued_by_key(key, since, until)?;
+        set.extend(followed(store, roots, since, until)?);
+    }
+    Ok(set)
+}
+
+/// The events of a principal given in any form a log shows it (docs/correlation.md, "Principals as logged"):
+/// a principal's key or ARN (role, user, root, federated user, service), a name, an assumed-role or
+/// federated-user session ARN, a `principalId` (`AROA...:session`), an IAM Identity Center or SSO user name, or
+/// an access key id.
+fn select_principal(
+    store: &Store,
+    query: &str,
+    since: Option<i64>,
+    until: Option<i64>,
+    follow: bool,
+) -> Result<Vec<Selected>> {
+    let mut found = store.resolve_principal(query)?;
+    if found.len() > 1 {
+        return Err(QueryError::Ambiguous {
+            what: "principal",
+            query: query.to_string(),
+            candidates: found.into_iter().map(|p| p.key).collect(),
+        });
+    }
+    if let Some(p) = found.pop() {
+        // Calls of a federated user (GetFederationToken) belong to the IAM user that obtained the token, and come
+        // through that session like a role session's calls do.
+        let mut set: Vec<Selected> = store
+            .events_by_principal(p.id, since, until)?
+            .into_iter()
+            .filter(|e| {
+                follow
+                    || p.ptype == "FederatedUser"
+                    || e.identity_type.as_deref() != Some("FederatedUser")
+            })
+            .map(|e| {
+                let via = (p.ptype != "FederatedUser"
+                    && e.identity_type.as_deref() == Some("FederatedUser"))
+                .then(|| e.access_key_id.clone())
+                .flatten();
+                (Box::new(e), via)
+            })
+            .collect();
+        if follow {
             // Sessions the principal's calls started: found by the caller principal, or by the caller's key
             // (the cross-account copy of an AssumeRole names the caller only by account and key).
             let mut roots = store.keys_issued_by_principal(p.id, since, until)?;
@@ -777,14 +1215,62 @@ pub fn timeline(store: &Store, q: &TimelineQuery) -> Result<Timeline> {
             }
             set.extend(followed(store, roots, since, until)?);
         }
+        return Ok(set);
+    }
+    let logged = store.logged_identities(query)?;
+    if logged.is_empty() {
+        if looks_like_access_key(query) {
+            return select_key(store, query, since, until, follow);
+        }
+        return Err(QueryError::NotFound {
+            what: "principal",
+            query: query.to_string(),
+        });
+    }
+    // A session as logged: its own calls (by its logged ARN), plus the sessions it started.
+    let mut set = Vec::new();
+    for (principal, arn) in logged {
+        set.extend(direct(
+            store.events_by_principal_as(principal, &arn, since, until)?,
+        ));
+    }
+    if follow {
+        let own: BTreeSet<String> = set
+            .iter()
+            .filter_map(|(e, _)| e.access_key_id.clone())
+            .collect();
+        let own: Vec<String> = own.into_iter().collect();
+        let roots = store.keys_issued_by_keys(&own, since, until)?;
+        set.extend(followed(store, roots, since, until)?);
+    }
+    Ok(set)
+}
+
+/// Every matching event once, in time order, with its actor, the session it came through and what it touched.
+pub fn timeline(store: &Store, q: &TimelineQuery) -> Result<Timeline> {
+    let (since, until) = (q.since, q.until);
+    // Each selector gives a list of (event, session it came through); several selectors intersect. Within a
+    // selector an event found twice keeps its first finding (own calls before followed sessions).
+    let mut sets: Vec<Vec<Selected>> = Vec::new();
+    // The other account's copies of the cross-account calls a person or key made (AssumeRole into another
+    // account is logged twice: by the caller's account, and by the role's account with an AWSAccount identity).
+    let mut copies: HashMap<i64, String> = HashMap::new();
+    let mut with_copies = |set: &mut Vec<Selected>| -> Result<()> {
+        let ids: Vec<i64> = set.iter().map(|(e, _)| e.id).collect();
+        for (copy, of) in store.cross_account_copies(&ids)? {
+            copies.entry(copy.id).or_insert(of);
+            set.push((Box::new(copy), None));
+        }
+        Ok(())
+    };
+    if let Some(p) = &q.principal {
+        let mut set = select_principal(store, p, since, until, q.follow_sessions)?;
+        with_copies(&mut set)?;
         sets.push(set);
     }
     if let Some(k) = &q.access_key {
-        let mut set = direct(store.events_by_access_key(k, since, until)?);
-        if q.follow_sessions {
-            let roots = store.keys_issued_by_key(k, since, until)?;
-            set.extend(followed(store, roots, since, until)?);
-        }
+        let mut set = select_key(store, k, since, until, q.follow_sessions)?;
+        with_copies(&mut set)?;
         sets.push(set);
     }
     if let Some(ip) = &q.ip {
@@ -793,6 +1279,9 @@ pub fn timeline(store: &Store, q: &TimelineQuery) -> Result<Timeline> {
     if let Some(r) = &q.resource {
         let r = resolve_one(store, r)?;
         sets.push(direct(store.resource_events(r.id, since, until)?));
+    }
+    if q.insights {
+        sets.push(direct(store.insight_events(since, until)?));
     }
     let mut sets = sets.into_iter();
     let mut rows = sets.next().unwrap_or_default();
@@ -851,6 +1340,14 @@ pub fn timeline(store: &Store, q: &TimelineQuery) -> Result<Timeline> {
             crate::model::integrity::worst(evidence.iter().map(|e| e.integrity.as_str()))
                 .to_string();
         let actor = actors.shared(&e)?;
+        let insight = if e.event_type.as_deref() == Some("AwsCloudTrailInsight") {
+            store
+                .raw_record(e.id)?
+                .and_then(|raw| Insight::from_record(&raw))
+        } else {
+            None
+        };
+        let cross_account_copy_of = copies.remove(&e.id);
         events.push(TimelineEvent {
             time: e.time_ms.map(format_ms),
             event_id: e.event_id,
@@ -867,6 +1364,8 @@ pub fn timeline(store: &Store, q: &TimelineQuery) -> Result<Timeline> {
             account: e.account,
             integrity,
             evidence,
+            cross_account_copy_of,
+            insight,
         });
     }
     Ok(Timeline { events })

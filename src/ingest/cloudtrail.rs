@@ -63,6 +63,18 @@ struct RecordRaw<'a> {
     response_elements: Option<&'a RawValue>,
     #[serde(rename = "resources", borrow)]
     resources: Option<&'a RawValue>,
+    /// CloudTrail Insights events name the API they are about here, not at the top level.
+    #[serde(rename = "insightDetails")]
+    insight_details: Option<InsightDetailsRaw>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct InsightDetailsRaw {
+    #[serde(rename = "eventSource", deserialize_with = "loose::string")]
+    event_source: Option<String>,
+    #[serde(rename = "eventName", deserialize_with = "loose::string")]
+    event_name: Option<String>,
 }
 
 /// Whether a JSON object looks like a CloudTrail record (used by container detection).
@@ -113,8 +125,17 @@ pub fn parse_record(
             r
         }
     };
-    let event_source = r.event_source.unwrap_or_default();
-    let event_name = r.event_name.unwrap_or_default();
+    // An Insights event (`eventType` AwsCloudTrailInsight) is about the API named in `insightDetails`: it is stored
+    // under that source and name, with the unusual activity (state, baseline) read from the raw record when shown.
+    let insight = r.insight_details.as_ref();
+    let event_source = r
+        .event_source
+        .or_else(|| insight.and_then(|i| i.event_source.clone()))
+        .unwrap_or_default();
+    let event_name = r
+        .event_name
+        .or_else(|| insight.and_then(|i| i.event_name.clone()))
+        .unwrap_or_default();
     if event_name.is_empty() && event_source.is_empty() {
         return Err(Diagnostic::error(
             Some(index),
@@ -135,7 +156,16 @@ pub fn parse_record(
             format!("record {index}: eventTime {shown}; event stored without a time"),
         ));
     }
-    let ident = identity::normalize(r.user_identity.as_ref());
+    let mut ident = identity::normalize(r.user_identity.as_ref());
+    if insight.is_some() && r.user_identity.is_none() {
+        // Insights are written by CloudTrail itself, about many callers (their attributions are in the record).
+        ident.principal = crate::model::Principal {
+            key: "service:insights.cloudtrail.amazonaws.com".into(),
+            ptype: "AWSService".into(),
+            name: Some("CloudTrail Insights".into()),
+            ..Default::default()
+        };
+    }
     let recipient_account = r
         .recipient_account
         .or_else(|| ctx.envelope_account.clone())
@@ -390,6 +420,31 @@ mod tests {
         assert_eq!(a.fingerprint, b.fingerprint);
         let c = parse_record(r#"{"eventName":"A","eventSource":"s","eventTime":{"__class__":"datetime","year":2023,"month":1,"day":1},"eventID":"x"}"#, 0, &RecordContext::default(), &mut d).unwrap();
         assert_eq!(c.time_ms, Some(1672531200000));
+    }
+
+    #[test]
+    fn insights_events_are_about_the_api_in_their_details() {
+        // From AWS's CloudTrail user guide (cloudtrail-log-file-examples).
+        let e = parse(
+            r#"{"eventVersion":"1.07","eventTime":"2019-11-14T00:51:00Z","awsRegion":"us-east-1","eventID":"EXAMPLE8-9621-4d00-b913-beca2EXAMPLE","eventType":"AwsCloudTrailInsight","recipientAccountId":"123456789012","sharedEventID":"EXAMPLE2-1729-42f1-b735-5d8c0EXAMPLE","insightDetails":{"state":"Start","eventSource":"ssm.amazonaws.com","eventName":"UpdateInstanceInformation","insightType":"ApiCallRateInsight","insightContext":{"statistics":{"baseline":{"average":85.4202380952},"insight":{"average":664}}}},"eventCategory":"Insight"}"#,
+        );
+        assert_eq!(
+            (
+                e.event_source.as_str(),
+                e.event_name.as_str(),
+                e.event_type.as_deref()
+            ),
+            (
+                "ssm.amazonaws.com",
+                "UpdateInstanceInformation",
+                Some("AwsCloudTrailInsight")
+            )
+        );
+        assert_eq!(
+            e.identity.principal.key,
+            "service:insights.cloudtrail.amazonaws.com"
+        );
+        assert_eq!(e.time_ms, Some(1573692660000));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use crate::model::json::{decode_embedded, Embedded};
 use crate::model::time::parse_time_value;
-use crate::model::{ConfigItem, ResourceRef};
+use crate::model::{ConfigDiff, ConfigItem, ResourceRef};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -117,9 +117,28 @@ pub fn normalize_item(
         tags: json_text(first(item, &["tags"])),
         relationships: json_text(first(item, &["relationships"])),
         related_events,
+        diff: None,
         origin,
         resource,
         raw,
+    })
+}
+
+/// The `configurationItemDiff` of a change notification (None when absent or not an object).
+pub fn notification_diff(message: &Map<String, Value>) -> Option<ConfigDiff> {
+    let d = match message.get("configurationItemDiff")? {
+        Value::Object(d) => d.clone(),
+        // Some copies carry it as a JSON string.
+        Value::String(s) => serde_json::from_str::<Map<String, Value>>(s).ok()?,
+        _ => return None,
+    };
+    let props = match d.get("changedProperties") {
+        Some(Value::Object(p)) => Value::Object(p.clone()),
+        _ => Value::Object(Map::new()),
+    };
+    Some(ConfigDiff {
+        change_type: text(&d, &["changeType"]),
+        changed_properties: props.to_string(),
     })
 }
 

@@ -6,7 +6,7 @@
 //! rule invocation event), and falls back to JSON Lines when the text is not one JSON value.
 
 use super::cloudtrail::{looks_like_record, parse_record, RecordContext};
-use super::config::{looks_like_item, normalize_item};
+use super::config::{looks_like_item, normalize_item, notification_diff};
 use crate::model::{ConfigItem, Diagnostic, Event};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -589,6 +589,7 @@ fn element_inner(
         } else {
             "notification"
         };
+        let before = out.items.len();
         if let Some(Value::Object(item)) = obj.get("configurationItem") {
             push_item(item, origin, index, out);
         } else if let Some(Value::Array(items)) = obj.get("configurationItem") {
@@ -601,6 +602,12 @@ fn element_inner(
         } else {
             // ScheduledNotification, delivery-completed and compliance messages carry no item.
             out.skipped += 1;
+        }
+        // The change the notification reports: kept with its item (one item per notification since format 1.1).
+        if out.items.len() == before + 1 {
+            if let Some(d) = notification_diff(&obj) {
+                out.items[before].diff = Some(d);
+            }
         }
         return;
     }

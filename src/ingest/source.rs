@@ -80,6 +80,9 @@ pub struct ReadResult {
     pub contents: Option<Contents>,
     /// Why the whole file could not be used (I/O, truncated gzip, too large, not JSON...).
     pub failure: Option<String>,
+    /// Why the file was passed over as plainly not audit data (a README, a CSV or YAML file beside the data):
+    /// set instead of `failure`, and not a failure of the run unless `--strict`.
+    pub skipped: Option<String>,
     /// File-level warnings (repaired UTF-8).
     pub warnings: Vec<Diagnostic>,
 }
@@ -94,9 +97,59 @@ impl ReadResult {
             layout: KeyLayout::default(),
             contents: None,
             failure: Some(reason),
+            skipped: None,
             warnings: Vec::new(),
         }
     }
+}
+
+/// File name extensions of documents, tables and code that sit beside audit data in real folders.
+const NOT_DATA_EXTENSIONS: &[&str] = &[
+    "md", "markdown", "rst", "txt", "adoc", "csv", "tsv", "yaml", "yml", "toml", "ini", "cfg",
+    "conf", "xml", "html", "htm", "py", "sh", "js", "ts", "rs", "go", "java", "rb", "pdf", "png",
+    "jpg", "jpeg", "gif", "svg",
+];
+
+/// File names without an extension that are documents (README, LICENSE...).
+const NOT_DATA_NAMES: &[&str] = &[
+    "readme",
+    "license",
+    "licence",
+    "notice",
+    "copying",
+    "authors",
+    "changelog",
+    "provenance",
+    "makefile",
+];
+
+/// Why a file that is not JSON is plainly not audit data, judged by its name and a sniff of its content: a known
+/// document/table/code extension (or a README-like name), and content that does not even start like JSON. A
+/// file that starts like JSON but cannot be read is never skipped: it is broken data (a failure).
+pub fn not_audit_data(name: &str, text: &str) -> Option<String> {
+    let file = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let lower = file.to_ascii_lowercase();
+    let base = lower.strip_suffix(".gz").unwrap_or(&lower);
+    let ext = base.rsplit_once('.').map(|(_, e)| e);
+    let stem = base.split('.').next().unwrap_or(base);
+    let by_name = match ext {
+        Some(e) => NOT_DATA_EXTENSIONS.contains(&e),
+        None => NOT_DATA_NAMES.contains(&stem),
+    } || NOT_DATA_NAMES.contains(&stem) && matches!(ext, Some("md" | "txt" | "rst"));
+    if !by_name {
+        return None;
+    }
+    let first = text
+        .trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n'])
+        .chars()
+        .next();
+    if matches!(first, Some('{' | '[')) {
+        return None;
+    }
+    Some(format!(
+        "not audit data (a .{} file that is not JSON); skipped",
+        ext.unwrap_or(stem)
+    ))
 }
 
 /// Whether a file is one that is skipped without a word (AWS Config's bucket write probe).
@@ -128,6 +181,7 @@ pub fn read_bytes(name: &str, bytes: Vec<u8>, opts: &ReadOptions) -> ReadResult 
         layout: key_layout(name),
         contents: None,
         failure: None,
+        skipped: None,
         warnings: Vec::new(),
     };
     let data = if bytes.starts_with(&[0x1f, 0x8b]) {
@@ -179,7 +233,10 @@ pub fn read_bytes(name: &str, bytes: Vec<u8>, opts: &ReadOptions) -> ReadResult 
     };
     match parse_text(&text, &ctx) {
         Ok(c) => res.contents = Some(c),
-        Err(NotRecognized(reason)) => res.failure = Some(reason),
+        Err(NotRecognized(reason)) => match not_audit_data(name, &text) {
+            Some(why) => res.skipped = Some(why),
+            None => res.failure = Some(reason),
+        },
     }
     res
 }
@@ -187,6 +244,24 @@ pub fn read_bytes(name: &str, bytes: Vec<u8>, opts: &ReadOptions) -> ReadResult 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn documents_beside_data_are_skipped_broken_json_is_not() {
+        let skip = |n: &str, t: &str| not_audit_data(n, t).is_some();
+        assert!(skip("/c/PROVENANCE.md", "# sans504\n"));
+        assert!(skip("/c/README", "This dataset..."));
+        assert!(skip("/c/logs.csv", "a,b,c\n1,2,3"));
+        assert!(skip("/c/rule.yml", "AnalysisType: rule\n"));
+        assert!(skip("/c/x.tsv.gz", "a\tb\tc"));
+        // Broken data stays a failure: JSON that cannot be read, whatever the name, and unknown kinds of files.
+        assert!(!skip("/c/data.csv", "[{\"eventName\": "));
+        assert!(!skip("/c/events.json", "# not json"));
+        assert!(!skip(
+            "/c/access.log",
+            "79a5 bucket [06/Feb/2019:00:00:38 +0000]"
+        ));
+        assert!(!skip("/c/noext", "hello"));
+    }
 
     #[test]
     fn key_layouts() {

@@ -118,6 +118,26 @@ fn file_name(p: &str) -> &str {
     p.rsplit(['/', '\\']).next().unwrap_or(p)
 }
 
+/// Whether a file that is not named like a digest holds one: a small JSON document with the digest's own fields.
+fn looks_like_digest(path: &std::path::Path) -> bool {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    if meta.len() > MAX_DIGEST {
+        return false;
+    }
+    let Ok(bytes) = std::fs::read(path) else {
+        return false;
+    };
+    let Ok((raw, _)) = decompress_all(&bytes, MAX_DIGEST) else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&raw);
+    text.contains("\"digestStartTime\"")
+        && text.contains("\"logFiles\"")
+        && parse_digest(&raw).is_ok()
+}
+
 /// Validates every digest and log file among `files` against `keys`.
 pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
     let mut cx = Ctx {
@@ -156,6 +176,10 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
                 time,
                 hashed: None,
             });
+        } else if looks_like_digest(f) {
+            // A digest is recognized by its content too: renamed or moved, it is still checked (and reported as
+            // moved), never counted among the other files.
+            digest_paths.push(path);
         } else {
             others += 1;
         }

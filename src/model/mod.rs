@@ -112,9 +112,20 @@ pub struct ConfigItem {
     pub tags: Option<String>,
     pub relationships: Option<String>,
     pub related_events: Vec<String>,
+    /// The change a Config change notification carried with the item (`configurationItemDiff`).
+    pub diff: Option<ConfigDiff>,
     /// How the item arrived: file, api, notification, oversized, rule_event, select.
     pub origin: &'static str,
     pub raw: String,
+}
+
+/// `configurationItemDiff` of a change notification: what changed between the previous state and this one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConfigDiff {
+    /// CREATE, UPDATE or DELETE.
+    pub change_type: Option<String>,
+    /// `changedProperties` as JSON text: `{"Configuration.State": {"previousValue", "updatedValue", "changeType"}}`.
+    pub changed_properties: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -51,6 +51,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_collect.sql"),
     include_str!("migrations/0007_sql_views.sql"),
     include_str!("migrations/0008_session_window.sql"),
+    include_str!("migrations/0009_logged_identities.sql"),
+    include_str!("migrations/0010_config_diffs.sql"),
 ];
 
 /// SQL functions available to every connection: `tg_event_key(event_id)`, `tg_key_hash(resource_key)`,
@@ -110,6 +112,7 @@ const DEFERRABLE_INDEXES: &[&str] = &[
     "config_items_name",
     "event_resources_access",
     "sessions_principal",
+    "events_shared_event",
     "resources_object_id",
     "events_name_time",
     "diagnostics_source",

@@ -39,6 +39,8 @@ pub struct EventRow {
     /// The source (file) of its first delivery, and its position there (`events.source_id`, `record_index`).
     pub first_source: i64,
     pub first_record_index: i64,
+    /// `eventType` (AwsApiCall, AwsServiceEvent, AwsConsoleSignIn, AwsCloudTrailInsight...).
+    pub event_type: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -77,6 +79,10 @@ pub struct ItemRow {
     pub supplementary: Option<String>,
     pub tags: Option<String>,
     pub related_events: Vec<String>,
+    pub relationships: Option<String>,
+    /// The notification's `configurationItemDiff` (change type, changedProperties JSON), when one was ingested.
+    pub diff_change_type: Option<String>,
+    pub diff: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -101,7 +107,7 @@ pub struct EvidenceRow {
 
 const EVENT_COLS: &str = "e.id, e.event_id, e.event_time, e.event_source, e.event_name, e.aws_region, e.source_ip,
     e.user_agent, e.error_code, e.error_message, e.read_only, e.recipient_account, e.user_identity_arn,
-    e.user_identity_type, e.access_key_id, e.principal_id, e.source_id, e.record_index";
+    e.user_identity_type, e.access_key_id, e.principal_id, e.source_id, e.record_index, e.event_type";
 
 fn event_row(r: &Row, access: bool) -> rusqlite::Result<EventRow> {
     Ok(EventRow {
@@ -121,7 +127,8 @@ fn event_row(r: &Row, access: bool) -> rusqlite::Result<EventRow> {
         identity_type: r.get(13)?,
         access_key_id: r.get(14)?,
         principal_id: r.get(15)?,
-        access: if access { r.get(18)? } else { None },
+        access: if access { r.get(19)? } else { None },
+        event_type: r.get(18)?,
         first_source: r.get(16)?,
         first_record_index: r.get(17)?,
     })
@@ -299,7 +306,8 @@ impl Store {
 
     pub fn resource_items(&self, resource: i64) -> Result<Vec<ItemRow>> {
         self.collect(
-            "SELECT id, capture_time, state_id, status, configuration, supplementary, tags, related_events
+            "SELECT id, capture_time, state_id, status, configuration, supplementary, tags, related_events,
+                    relationships, diff_change_type, diff
              FROM config_items WHERE resource = ?1 ORDER BY capture_time, id",
             [resource],
             |r| {
@@ -313,6 +321,9 @@ impl Store {
                     supplementary: r.get(5)?,
                     tags: r.get(6)?,
                     related_events: related.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default(),
+                    relationships: r.get(8)?,
+                    diff_change_type: r.get(9)?,
+                    diff: r.get(10)?,
                 })
             },
         )
@@ -436,6 +447,65 @@ impl Store {
         until: Option<i64>,
     ) -> Result<Vec<EventRow>> {
         self.events_where(EventKey::Principal, &principal, since, until)
+    }
+
+    /// Principals a string from a log names (session ARN, federated-user ARN, principalId, Identity Center or
+    /// SSO user name), each with the userIdentity.arn its calls were logged with ('' when none).
+    pub fn logged_identities(&self, text: &str) -> Result<Vec<(i64, String)>> {
+        self.collect(
+            "SELECT DISTINCT principal_id, arn FROM logged_identities WHERE text = ?1 ORDER BY principal_id, arn",
+            [text],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    }
+
+    /// The events of a principal logged with one userIdentity.arn ('' for all of them).
+    pub fn events_by_principal_as(
+        &self,
+        principal: i64,
+        arn: &str,
+        since: Option<i64>,
+        until: Option<i64>,
+    ) -> Result<Vec<EventRow>> {
+        let mut rows = self.events_by_principal(principal, since, until)?;
+        if !arn.is_empty() {
+            rows.retain(|e| e.identity_arn.as_deref() == Some(arn));
+        }
+        Ok(rows)
+    }
+
+    /// The other accounts' copies (`userIdentity.type` AWSAccount) of cross-account calls among `events` (rows),
+    /// found by their shared event id: (copy, the row it is a copy of).
+    pub fn cross_account_copies(&self, events: &[i64]) -> Result<Vec<(EventRow, String)>> {
+        let list: rusqlite::vtab::array::Array = std::rc::Rc::new(
+            events
+                .iter()
+                .map(|i| rusqlite::types::Value::from(*i))
+                .collect(),
+        );
+        self.collect(
+            &format!(
+                "SELECT {EVENT_COLS}, o.event_id FROM events o JOIN events e ON e.shared_event_id = o.shared_event_id
+                  WHERE o.id IN rarray(?1) AND o.shared_event_id IS NOT NULL AND e.id <> o.id
+                    AND e.user_identity_type = 'AWSAccount'"
+            ),
+            [list],
+            |r| Ok((event_row(r, false)?, r.get(19)?)),
+        )
+    }
+
+    /// CloudTrail Insights events in a window (found through the shared-event index: they all carry one).
+    pub fn insight_events(&self, since: Option<i64>, until: Option<i64>) -> Result<Vec<EventRow>> {
+        let (s, u) = bounds(since, until);
+        self.collect(
+            &format!(
+                "SELECT {EVENT_COLS} FROM events e
+                  WHERE e.shared_event_id IS NOT NULL AND e.event_type = 'AwsCloudTrailInsight' AND {}",
+                time_condition(since, until)
+            ),
+            params![0i64, s, u],
+            |r| event_row(r, false),
+        )
     }
 
     pub fn events_by_access_key(

@@ -24,6 +24,8 @@ pub struct Stats {
     pub diagnostics_by_severity: std::collections::BTreeMap<String, i64>,
     /// Files that could not be ingested at all (their latest failure).
     pub failed_files: i64,
+    /// Files passed over as not audit data (docs/ingest.md).
+    pub skipped_files: i64,
     pub sources_by_kind: std::collections::BTreeMap<String, i64>,
     /// The five principals with the most events.
     pub top_principals: Vec<TopPrincipal>,
@@ -90,7 +92,8 @@ impl Store {
             sessions: q("SELECT count(*) FROM sessions")?,
             duplicate_deliveries: q("SELECT count(*) FROM event_deliveries")?,
             diagnostics_by_severity: grouped("SELECT severity, count(*) FROM diagnostics GROUP BY severity ORDER BY severity")?,
-            failed_files: q("SELECT count(*) FROM diagnostics WHERE source_id IS NULL")?,
+            failed_files: q("SELECT count(*) FROM diagnostics WHERE source_id IS NULL AND severity = 'error'")?,
+            skipped_files: q("SELECT count(*) FROM diagnostics WHERE source_id IS NULL AND code = 'file_skipped'")?,
             sources_by_kind: grouped("SELECT kind, count(*) FROM sources GROUP BY kind ORDER BY kind")?,
             top_principals: {
                 let mut st = c

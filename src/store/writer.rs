@@ -59,6 +59,8 @@ struct Caches {
     /// By the 64-bit key hash: small entries, so the cache can hold a year's S3 objects of a busy bucket.
     resources: HashMap<i64, (i64, u8)>,
     sessions: HashMap<String, u8>,
+    /// `logged_identities` rows already written: (text, principal, arn).
+    logged: std::collections::HashSet<(String, i64, String)>,
 }
 
 /// A bit per optional field that is present (`Some`).
@@ -77,6 +79,9 @@ impl Caches {
         if self.sessions.len() > CACHE_LIMIT {
             self.sessions.clear();
         }
+        if self.logged.len() > CACHE_LIMIT {
+            self.logged.clear();
+        }
         if self.resources.len() > CACHE_LIMIT {
             self.resources.clear();
         }
@@ -94,6 +99,8 @@ pub struct Writer<'c> {
     touches: Vec<(i64, i64, &'static str)>,
     touch_sql_full: String,
     touch_sql_one: String,
+    /// The last raw chunk read back to compare a re-delivered record with the stored one: (source, chunk), bytes.
+    raw_cache: Option<((i64, i64), Vec<u8>)>,
 }
 
 fn multi_row_sql(rows: usize) -> String {
@@ -127,12 +134,14 @@ impl<'c> Writer<'c> {
             in_tx: false,
             last: EventInsert::New,
             touches: Vec::new(),
+            raw_cache: None,
             touch_sql_full: multi_row_sql(64),
             touch_sql_one: multi_row_sql(1),
             caches: Caches {
                 principals: HashMap::new(),
                 resources: HashMap::new(),
                 sessions: HashMap::new(),
+                logged: Default::default(),
             },
         }
     }
@@ -188,6 +197,77 @@ impl<'c> Writer<'c> {
             .execute(
                 "INSERT INTO diagnostics(source_id, path, record_index, severity, code, message) VALUES (NULL, ?1, NULL, 'error', ?2, ?3)",
                 params![path, code, message],
+            )
+            .map_err(|e| self.e(e))?;
+        Ok(())
+    }
+
+    /// The strings the call's identity was logged as (session ARN, principalId, Identity Center or SSO user name),
+    /// mapped to its principal, once each (`logged_identities`, docs/correlation.md).
+    fn log_identity(&mut self, ev: &Event, principal: i64) -> Result<()> {
+        let id = &ev.identity;
+        let p = &id.principal;
+        let arn = id.arn.clone().unwrap_or_default();
+        let mut texts: Vec<&str> = Vec::with_capacity(3);
+        if let Some(a) = id.arn.as_deref() {
+            if a != p.key && Some(a) != p.arn.as_deref() {
+                texts.push(a);
+            }
+        }
+        if let Some(pid) = id.principal_id.as_deref() {
+            if pid != p.key {
+                texts.push(pid);
+            }
+        }
+        // An IAM Identity Center user signs in to AWSReservedSSO_* roles with their user name as session name.
+        let sso = p
+            .name
+            .as_deref()
+            .is_some_and(|n| n.starts_with("AWSReservedSSO_"));
+        if let Some(u) = id.user_name.as_deref().or(if sso {
+            id.session_name.as_deref()
+        } else {
+            None
+        }) {
+            if p.name.as_deref() != Some(u)
+                && (sso || id.utype.as_deref() == Some("IdentityCenterUser"))
+            {
+                texts.push(u);
+            }
+        }
+        for t in texts {
+            if t.is_empty() {
+                continue;
+            }
+            let k = (t.to_string(), principal, arn.clone());
+            if self.caches.logged.contains(&k) {
+                continue;
+            }
+            self.conn
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO logged_identities(text, principal_id, arn) VALUES (?1, ?2, ?3)",
+                )
+                .and_then(|mut s| s.execute(params![t, principal, arn]))
+                .map_err(|e| self.e(e))?;
+            self.caches.logged.insert(k);
+        }
+        Ok(())
+    }
+
+    /// Records that a file was passed over as not audit data (a `file_skipped` warning without a source), in
+    /// place of any earlier record of that path.
+    pub fn record_skip(&mut self, path: &str, message: &str) -> Result<()> {
+        self.begin()?;
+        self.conn
+            .execute(
+                "DELETE FROM diagnostics WHERE source_id IS NULL AND path = ?1",
+                [path],
+            )
+            .map_err(|e| self.e(e))?;
+        self.conn
+            .execute(
+                "INSERT INTO diagnostics(source_id, path, record_index, severity, code, message) VALUES (NULL, ?1, NULL, 'warning', 'file_skipped', ?2)",
+                params![path, message],
             )
             .map_err(|e| self.e(e))?;
         Ok(())
@@ -250,8 +330,8 @@ impl<'c> Writer<'c> {
 
         // Raw chunks are stored only when they hold at least one new event.
         let mut needed = vec![false; chunks.len()];
-        for (i, ev) in events.iter().enumerate() {
-            match self.insert_event(ev, source_id, i as u64)? {
+        for (i, _) in events.iter().enumerate() {
+            match self.insert_event(events, i, source_id)? {
                 EventInsert::New => out.events_new += 1,
                 EventInsert::Duplicate => out.events_duplicate += 1,
                 EventInsert::Conflict => {
@@ -371,7 +451,12 @@ impl<'c> Writer<'c> {
         Ok(())
     }
 
-    fn insert_event(&mut self, ev: &Event, source_id: i64, index: u64) -> Result<EventInsert> {
+    /// Inserts event `i` of the source being written. A record whose id and account are stored already is a
+    /// re-delivery only when its whole content is the same, compared canonically (`model::json::same_record`);
+    /// otherwise it is a variant, so an AccessDenied attempt never hides behind the call that succeeded.
+    fn insert_event(&mut self, events: &[Event], i: usize, source_id: i64) -> Result<EventInsert> {
+        let ev = &events[i];
+        let index = i as u64;
         // Insert first (the common case: a new event); only on a conflict look at what is stored.
         let principal = self.principal_id(&ev.identity.principal)?;
         if self.insert_event_row(ev, 0, principal, source_id, index)? {
@@ -379,13 +464,15 @@ impl<'c> Writer<'c> {
         }
         let c = self.conn;
         // Same key stored: a re-delivery if id, account and content match; else a variant (same id with other
-        // content, or, vanishingly rarely, another id with the same 64-bit key).
+        // content, or, vanishingly rarely, another id with the same 64-bit key). The fingerprint (time, source,
+        // name, caller, request id) differs for most variants; equal fingerprints are settled on the records.
         let mut variant = 0i64;
         let mut same_id_seen = false;
-        {
+        let rows: Vec<(i64, i64, i64, bool, i64, i64)> = {
             let mut st = c
                 .prepare_cached(
-                    "SELECT id, variant, fingerprint, event_id = ?2 AND recipient_account = ?3 FROM events WHERE event_key = ?1",
+                    "SELECT id, variant, fingerprint, event_id = ?2 AND recipient_account = ?3, source_id, record_index
+                       FROM events WHERE event_key = ?1 ORDER BY variant",
                 )
                 .map_err(|e| self.e(e))?;
             let rows = st
@@ -393,26 +480,39 @@ impl<'c> Writer<'c> {
                     params![key_hash(&ev.event_id), ev.event_id, ev.recipient_account],
                     |r| {
                         Ok((
-                            r.get::<_, i64>(0)?,
-                            r.get::<_, i64>(1)?,
-                            r.get::<_, i64>(2)?,
-                            r.get::<_, bool>(3)?,
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
                         ))
                     },
                 )
                 .map_err(|e| self.e(e))?;
-            for row in rows {
-                let (id, v, fp, same_id) = row.map_err(|e| self.e(e))?;
-                same_id_seen |= same_id;
-                if same_id && fp == ev.fingerprint {
+            rows.collect::<rusqlite::Result<_>>()
+                .map_err(|e| self.e(e))?
+        };
+        for (id, v, fp, same_id, stored_source, stored_index) in rows {
+            same_id_seen |= same_id;
+            if same_id && fp == ev.fingerprint {
+                let same = if stored_source == source_id {
+                    events
+                        .get(stored_index as usize)
+                        .is_some_and(|s| crate::model::json::same_record(&s.raw, &ev.raw))
+                } else {
+                    self.stored_raw(stored_source, stored_index)?
+                        .is_some_and(|s| crate::model::json::same_record(&s, &ev.raw))
+                };
+                if same {
                     c.prepare_cached("INSERT OR IGNORE INTO event_deliveries(event, source_id, record_index) VALUES (?1, ?2, ?3)")
                         .and_then(|mut s| s.execute(params![id, source_id, index as i64]))
                         .map_err(|e| self.e(e))?;
                     self.last = EventInsert::Duplicate;
                     return Ok(EventInsert::Duplicate);
                 }
-                variant = variant.max(v + 1);
             }
+            variant = variant.max(v + 1);
         }
         self.insert_event_row(ev, variant, principal, source_id, index)?;
         self.finish_event(
@@ -424,6 +524,32 @@ impl<'c> Writer<'c> {
                 EventInsert::New
             },
         )
+    }
+
+    /// The raw record of an event stored from an earlier source (its chunk decompressed once for consecutive
+    /// re-deliveries from the same file).
+    fn stored_raw(&mut self, source_id: i64, record_index: i64) -> Result<Option<String>> {
+        let chunk = (source_id, record_index / CHUNK_RECORDS as i64);
+        if self.raw_cache.as_ref().map(|(k, _)| *k) != Some(chunk) {
+            let data: Option<Vec<u8>> = self
+                .conn
+                .prepare_cached(
+                    "SELECT data FROM raw_chunks WHERE source_id = ?1 AND chunk_no = ?2",
+                )
+                .and_then(|mut s| {
+                    s.query_row(params![chunk.0, chunk.1], |r| r.get(0))
+                        .optional()
+                })
+                .map_err(|e| self.e(e))?;
+            let Some(data) = data else { return Ok(None) };
+            let Ok(buf) = zstd::stream::decode_all(&data[..]) else {
+                return Ok(None);
+            };
+            self.raw_cache = Some((chunk, buf));
+        }
+        Ok(self.raw_cache.as_ref().and_then(|(_, buf)| {
+            super::raw::nth_record(buf, (record_index % CHUNK_RECORDS as i64) as usize)
+        }))
     }
 
     /// Inserts the event row; false when an event with the same (id, account, variant) exists.
@@ -498,6 +624,7 @@ impl<'c> Writer<'c> {
         if let Some(key) = &id.access_key_id {
             self.observe_session(key, principal, ev)?;
         }
+        self.log_identity(ev, principal)?;
         if let Some(issued) = &ev.issued {
             if ev.error_code.is_none() {
                 self.conn
@@ -714,6 +841,15 @@ impl<'c> Writer<'c> {
                 )
                 .map_err(|e| self.e(e))?;
             }
+            // A notification's diff completes a state first stored from a history file (and is kept when the
+            // history file comes after the notification).
+            if let Some(d) = &item.diff {
+                c.prepare_cached(
+                    "UPDATE config_items SET diff_change_type = ?2, diff = ?3 WHERE id = ?1 AND diff IS NULL",
+                )
+                .and_then(|mut s| s.execute(params![id, d.change_type, d.changed_properties]))
+                .map_err(|e| self.e(e))?;
+            }
             c.prepare_cached("INSERT OR IGNORE INTO config_item_deliveries(item, source_id, record_index) VALUES (?1, ?2, ?3)")
                 .and_then(|mut s| s.execute(params![id, source_id, index as i64]))
                 .map_err(|e| self.e(e))?;
@@ -722,8 +858,10 @@ impl<'c> Writer<'c> {
         c.prepare_cached(
             "INSERT INTO config_items(resource, resource_type, resource_id, resource_name, account_id, region, capture_time,
                 state_id, state_id_synthesized, status, version, md5, creation_time, availability_zone, configuration,
-                supplementary, tags, relationships, related_events, origin, source_id, record_index, raw)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+                supplementary, tags, relationships, related_events, origin, source_id, record_index, raw,
+                diff_change_type, diff)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23,
+                ?24, ?25)",
         )
         .and_then(|mut s| {
             s.execute(params![
@@ -750,6 +888,8 @@ impl<'c> Writer<'c> {
                 source_id,
                 index as i64,
                 raw,
+                item.diff.as_ref().and_then(|d| d.change_type.as_deref()),
+                item.diff.as_ref().map(|d| d.changed_properties.as_str()),
             ])
         })
         .map_err(|e| self.e(e))?;

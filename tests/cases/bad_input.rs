@@ -29,8 +29,20 @@ fn every_kind_of_bad_file_is_reported_and_the_rest_ingested() {
     write(&dir, "02-invalid.json", br#"{"Records":[{"eventName": "#);
     write(
         &dir,
-        "03-not-json.txt",
+        "03-not-json.dat",
         b"this is a plain text file\nwith two lines\n",
+    );
+    // Documents beside the data are skipped with the reason, not failures (issue 13); a .csv that starts like
+    // JSON but is broken is still a failure, and so is the unknown kind of text file above.
+    write(
+        &dir,
+        "README.md",
+        b"# Notes\nThese files came from the trail bucket.\n",
+    );
+    write(
+        &dir,
+        "events.csv",
+        b"eventTime,eventName,user\n2023-01-01,GetObject,alice\n",
     );
     write(&dir, "04-empty.json", b"");
     write(&dir, "05-empty-array.json", b"[]");
@@ -98,7 +110,7 @@ fn every_kind_of_bad_file_is_reported_and_the_rest_ingested() {
     let expect: [(&str, &str); 7] = [
         ("01-truncated.json.gz", "corrupt or truncated gzip"),
         ("02-invalid.json", "not JSON (invalid JSON)"),
-        ("03-not-json.txt", "not JSON (unknown text format)"),
+        ("03-not-json.dat", "not JSON (unknown text format)"),
         ("04-empty.json", "file is empty"),
         (
             "09-bomb.json.gz",
@@ -119,6 +131,32 @@ fn every_kind_of_bad_file_is_reported_and_the_rest_ingested() {
             r.stderr
         );
     }
+    let skipped: Vec<(String, String)> = s["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let p = f["path"].as_str().unwrap();
+            (
+                p.rsplit('/').next().unwrap().to_string(),
+                f["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            (
+                "README.md".to_string(),
+                "not audit data (a .md file that is not JSON); skipped".to_string()
+            ),
+            (
+                "events.csv".to_string(),
+                "not audit data (a .csv file that is not JSON); skipped".to_string()
+            )
+        ]
+    );
+    assert_eq!(s["files_skipped"], 2);
     // Good, non-UTF-8 (repaired), and the 5 MB record are stored; the empty array and deep file are sources.
     let st = stats(&db);
     assert_eq!(st["events"], 5);
@@ -155,7 +193,7 @@ fn every_kind_of_bad_file_is_reported_and_the_rest_ingested() {
     assert_eq!(
         count(
             &db,
-            "SELECT count(*) FROM diagnostics WHERE source_id IS NULL"
+            "SELECT count(*) FROM diagnostics WHERE source_id IS NULL AND severity = 'error'"
         ),
         7
     );
@@ -210,6 +248,41 @@ fn strict_turns_record_errors_into_failures() {
     assert_eq!(strict.code, 1);
     assert_eq!(stats(&db2)["events"], 0);
     assert_eq!(strict.json()["files_failed"], 1);
+}
+
+/// Issue 13: a real folder has a README (or CSV, YAML) beside the data; that is not a failed ingest.
+#[test]
+fn a_folder_with_a_readme_ingests_cleanly_unless_strict() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("in");
+    std::fs::create_dir(&dir).unwrap();
+    write(&dir, "trail.json", GOOD.as_bytes());
+    write(&dir, "PROVENANCE.md", b"# Where these files come from\n");
+    write(&dir, "rules.yml", b"AnalysisType: rule\nEnabled: true\n");
+    let db = tmp.path().join("t.db");
+    let r = run(&db, &["ingest", "--format", "json", dir.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["files_skipped"], 2);
+    assert_eq!(r.json()["files_failed"], 0);
+    let st = stats(&db);
+    assert_eq!(
+        (st["skipped_files"].as_i64(), st["failed_files"].as_i64()),
+        (Some(2), Some(0))
+    );
+    let db2 = tmp.path().join("t2.db");
+    let strict = run(
+        &db2,
+        &[
+            "ingest",
+            "--strict",
+            "--format",
+            "json",
+            dir.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(strict.code, 1);
+    assert_eq!(strict.json()["files_failed"], 2);
+    assert_eq!(stats(&db2)["events"], 1);
 }
 
 #[test]

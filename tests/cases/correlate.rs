@@ -244,6 +244,26 @@ fn scenarios_give_the_expected_answers() {
             *want,
             "timeline of {principal}"
         );
+        // The other account's copy of her cross-account AssumeRole (userIdentity AWSAccount, same
+        // sharedEventID) is in her timeline, marked as the copy of her own record (issue 13).
+        let copies: Vec<(&str, &str)> = got["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| {
+                Some((
+                    e["event_id"].as_str()?,
+                    e["cross_account_copy_of"].as_str()?,
+                ))
+            })
+            .collect();
+        assert_eq!(
+            copies,
+            [(
+                "sc000003-0000-4000-8000-000000000003",
+                "sc000002-0000-4000-8000-000000000002"
+            )]
+        );
     }
     // The other selectors: a stolen session key (with the session it started), an IP, a resource.
     let ids = |args: &[&str]| -> Vec<(String, Option<String>)> {

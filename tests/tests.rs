@@ -20,6 +20,8 @@ mod fixtures;
 mod idempotency;
 #[path = "cases/lineage.rs"]
 mod lineage;
+#[path = "cases/oracle.rs"]
+mod oracle;
 #[path = "cases/report.rs"]
 mod report;
 #[path = "cases/sample.rs"]

@@ -459,7 +459,8 @@ def s3_objects(events: list[Event]) -> dict[str, dict[str, set]]:
     out: dict[str, dict[str, set]] = {}
     for e in events:
         for obj, acc in s3_object_access(e.rec):
-            out.setdefault(obj, {"read": set(), "write": set()})[acc].add((principal_of(e.rec), e.event_id))
+            eid = "<no id>" if e.event_id is None else e.event_id
+            out.setdefault(obj, {"read": set(), "write": set()})[acc].add((principal_of(e.rec), eid))
     return out
 
 

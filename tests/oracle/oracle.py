@@ -351,14 +351,40 @@ def user_identity(rec: dict) -> dict:
     return ui if isinstance(ui, dict) else {}
 
 
-def principal_of(rec: dict) -> str:
-    """The principal as CloudTrail logs it: userIdentity.arn. Without an arn (AWS services, Insights,
-    anonymous callers, some cross-account copies): "<type>:<invokedBy|principalId|accountId>", '-' for a
-    missing part."""
+def principal_ids(records: Iterable[dict]) -> dict[tuple[str, str], str]:
+    """How records without userIdentity.arn are tied to a logged arn, from the arns logged in these records:
+    (accountId, principalId) -> the one arn logged with that principalId, and (accountId, "user/" + userName) ->
+    the one IAM user arn of that account whose last path element is userName. Keys seen with several arns are
+    left out (documentation examples reuse placeholder ids)."""
+    seen: dict[tuple[str, str], set] = {}
+    for rec in records:
+        ui = user_identity(rec)
+        arn, pid, acct = ui.get("arn"), ui.get("principalId"), str(ui.get("accountId") or "")
+        if not (isinstance(arn, str) and arn):
+            continue
+        if isinstance(pid, str) and pid:
+            seen.setdefault((acct, pid), set()).add(arn)
+        m = re.match(r"^arn:aws[a-z-]*:iam::(\d+):user/(?:.*/)?([^/]+)$", arn)
+        if m:
+            seen.setdefault((m.group(1), "user/" + m.group(2)), set()).add(arn)
+    return {k: next(iter(v)) for k, v in seen.items() if len(v) == 1}
+
+
+def principal_of(rec: dict, pids: dict[tuple[str, str], str] | None = None) -> str:
+    """The principal as CloudTrail logs it: userIdentity.arn. Without an arn: the arn logged elsewhere in the
+    same source with the same (accountId, principalId) -- principalId is the principal's unique id (AIDA...
+    for a user, AROA...:session for a role session) -- when there is exactly one; else (AWS services, Insights,
+    anonymous callers, ...) "<type>:<invokedBy|principalId|accountId>", '-' for a missing part."""
     ui = user_identity(rec)
     arn = ui.get("arn")
     if isinstance(arn, str) and arn:
         return arn
+    pid, acct = ui.get("principalId"), str(ui.get("accountId") or "")
+    if pids and isinstance(pid, str) and (acct, pid) in pids:
+        return pids[(acct, pid)]
+    name = ui.get("userName")
+    if pids and ui.get("type") == "IAMUser" and isinstance(name, str) and (acct, "user/" + name) in pids:
+        return pids[(acct, "user/" + name)]
     typ = ui.get("type") or "-"
     for k in ("invokedBy", "principalId", "accountId"):
         if ui.get(k) not in (None, ""):
@@ -408,10 +434,10 @@ def variants(events: list[Event]) -> dict[tuple[str, str], list[Event]]:
     return {k: v for k, v in g.items() if len(v) > 1}
 
 
-def per_principal(events: list[Event]) -> dict[str, dict[str, Any]]:
+def per_principal(events: list[Event], pids=None) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for e in events:
-        p = principal_of(e.rec)
+        p = principal_of(e.rec, pids)
         d = out.setdefault(p, {"events": 0, "failed": 0, "ids": []})
         d["events"] += 1
         if error_code(e.rec):
@@ -454,13 +480,13 @@ def s3_object_access(rec: dict) -> list[tuple[str, str]]:
     return [(f"{bucket}/{k}", access) for k in keys]
 
 
-def s3_objects(events: list[Event]) -> dict[str, dict[str, set]]:
+def s3_objects(events: list[Event], pids=None) -> dict[str, dict[str, set]]:
     """object -> {'read': {(principal, eventID)}, 'write': {...}}"""
     out: dict[str, dict[str, set]] = {}
     for e in events:
         for obj, acc in s3_object_access(e.rec):
             eid = "<no id>" if e.event_id is None else e.event_id
-            out.setdefault(obj, {"read": set(), "write": set()})[acc].add((principal_of(e.rec), eid))
+            out.setdefault(obj, {"read": set(), "write": set()})[acc].add((principal_of(e.rec, pids), eid))
     return out
 
 
@@ -505,6 +531,8 @@ class State:
     files: list[str]
     origin: str
     diffs: list[dict]
+    arn: str | None = None
+    name: str | None = None
 
 
 def ci_state_id(item: dict) -> str | None:
@@ -539,8 +567,12 @@ def config_states(items: list[ConfigItem]) -> dict[tuple[str, str], list[State]]
             if ci.diff:
                 s.diffs.append(ci.diff)
         else:
+            arn = it.get("arn", it.get("ARN"))
+            name = it.get("resourceName")
             states[key] = State(rtype, rid, sid, cap, it.get("configurationItemStatus"), content, [ci.file],
-                                ci.origin, [ci.diff] if ci.diff else [])
+                                ci.origin, [ci.diff] if ci.diff else [],
+                                arn if isinstance(arn, str) and arn else None,
+                                name if isinstance(name, str) and name else None)
     return {k: sorted(v.values(), key=_state_order) for k, v in by.items()}
 
 

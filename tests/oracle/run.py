@@ -127,12 +127,12 @@ def q_principals(ctx):
     """Events and failed calls (errorCode) per principal (userIdentity.arn as logged, else type:fallback)."""
     if not ctx.events and not ctx.tg_events:
         return "SKIP", []
-    oracle = {p: (d["events"], d["failed"]) for p, d in O.per_principal(ctx.events).items()}
+    oracle = {p: (d["events"], d["failed"]) for p, d in O.per_principal(ctx.events, ctx.pids).items()}
     tg: dict = {}
     for r in ctx.tg_events:
         ui = r["useridentity"]
         rec = {"userIdentity": json.loads(ui) if isinstance(ui, str) else ui}
-        p = O.principal_of(rec)
+        p = O.principal_of(rec, ctx.pids)
         n, f = tg.get(p, (0, 0))
         tg[p] = (n + 1, f + (1 if r["errorcode"] not in (None, "") else 0))
     lines = compare_maps(oracle, tg)
@@ -146,7 +146,7 @@ def _eid(eid) -> str:
 
 def q_timeline(ctx):
     """timeline --principal ARN --no-follow-sessions: the principal's own events, for every ARN logged."""
-    per = O.per_principal(ctx.events)
+    per = O.per_principal(ctx.events, ctx.pids)
     arns = sorted(p for p in per if p.startswith("arn:"))
     if not arns:
         return "SKIP", []
@@ -177,7 +177,7 @@ FLOW_SQL = (
 def q_s3_objects(ctx):
     """Readers (GetObject/HeadObject) and writers (Put/Copy/CompleteMultipartUpload/DeleteObject(s)) per S3
     object, successful calls, as (principal, eventID) pairs."""
-    oracle = {k: {a: sorted(v) for a, v in d.items()} for k, d in O.s3_objects(ctx.events).items()}
+    oracle = {k: {a: sorted(v) for a, v in d.items()} for k, d in O.s3_objects(ctx.events, ctx.pids).items()}
     if not oracle and not any(r["eventsource"] == "s3.amazonaws.com" for r in ctx.tg_events):
         return "SKIP", []
     tg: dict = {}
@@ -186,7 +186,7 @@ def q_s3_objects(ctx):
         if not ((name in O.S3_READS and acc == "read") or (name in O.S3_WRITES and acc == "write")):
             continue  # e.g. the source of a CopyObject: not in the oracle's definition
         ui = r["useridentity"]
-        p = O.principal_of({"userIdentity": json.loads(ui) if isinstance(ui, str) else ui})
+        p = O.principal_of({"userIdentity": json.loads(ui) if isinstance(ui, str) else ui}, ctx.pids)
         tg.setdefault(r["object"], {"read": set(), "write": set()})[acc].add((p, _eid(r["event_id"])))
     tg = {k: {a: sorted(v) for a, v in d.items()} for k, d in tg.items()}
     lines = compare_maps(oracle, tg)
@@ -239,19 +239,31 @@ def q_config_changes(ctx):
         want = {(c["capture"] // 1000 if c["capture"] is not None else None): c["why"]
                 for c in O.config_changes(sts)}
         total += len(want)
-        p = ctx.tg.run("who-changed", "--format", "json", "--", f"{t}:{i}")
-        if p.returncode != 0:
-            lines.append(f"{t}:{i}: oracle {len(want)} changes / trailgraph exit {p.returncode}: "
-                         f"{p.stderr.strip()[:160]}")
+        # The resource is named by the ARN of its items (documented form); items of one (type, id) in several
+        # accounts carry several ARNs: each is asked and the answers united. Without an ARN: AWS::TYPE:ID.
+        # An ARN shared by two resources (two Config types) is ambiguous by nature: then AWS::TYPE:ID.
+        names = sorted({s.arn for s in sts if s.arn}) or [f"{t}:{i}"]
+        got: dict = {}
+        failed = False
+        for name in names:
+            p = ctx.tg.run("who-changed", "--format", "json", "--", name)
+            if p.returncode == 2 and "ambiguous" in p.stderr:
+                name = f"{t}:{i}"
+                p = ctx.tg.run("who-changed", "--format", "json", "--", name)
+            if p.returncode != 0:
+                lines.append(f"{t}:{i}: oracle {len(want)} changes / trailgraph `who-changed {name}` exit "
+                             f"{p.returncode}: {p.stderr.strip()[:160]}")
+                failed = True
+                continue
+            w = json.loads(p.stdout)
+            for c in w.get("changes", []):
+                if c.get("after"):
+                    got.setdefault(_ms(c["after"].get("capture_time")), []).append(f"call {c.get('event_id')}")
+            for c in w.get("unexplained_changes", []):
+                got.setdefault(_ms(c["after"].get("capture_time")), []).append(
+                    "unexplained " + ",".join(c.get("diff_lines", [])[:3])[:120])
+        if failed:
             continue
-        w = json.loads(p.stdout)
-        got = {}
-        for c in w.get("changes", []):
-            if c.get("after"):
-                got.setdefault(_ms(c["after"].get("capture_time")), []).append(f"call {c.get('event_id')}")
-        for c in w.get("unexplained_changes", []):
-            got.setdefault(_ms(c["after"].get("capture_time")), []).append(
-                "unexplained " + ",".join(c.get("diff_lines", [])[:3])[:120])
         if set(want) != set(got):
             for k in sorted(set(want) - set(got), key=lambda x: x or 0):
                 lines.append(f"{t}:{i} @{O.iso_of_us(k * 1000) if k is not None else None}: oracle change "
@@ -260,6 +272,29 @@ def q_config_changes(ctx):
                 lines.append(f"{t}:{i} @{O.iso_of_us(k * 1000) if k is not None else None}: oracle no change / "
                              f"trailgraph {got[k]}")
     return ("DIFF" if lines else "OK"), lines or [f"{total} changes over {len(ctx.states)} resources"]
+
+
+def q_resource_names(ctx):
+    """who-changed AWS::TYPE:NAME (the documented form; NAME = the item's resourceName, else its resourceId)
+    finds the resource of that Config type and id."""
+    if not ctx.states:
+        return "SKIP", []
+    lines = []
+    for (t, i), sts in sorted(ctx.states.items()):
+        if len({s.arn for s in sts}) > 1:
+            continue  # the same (type, id) in several accounts: a name is ambiguous by nature
+        name = next((s.name for s in sts if s.name), i)
+        p = ctx.tg.run("who-changed", "--format", "json", "--", f"{t}:{name}")
+        if p.returncode != 0:
+            lines.append(f"`who-changed {t}:{name}` exit {p.returncode}: {p.stderr.strip()[:140]}")
+            continue
+        r = json.loads(p.stdout)["resource"]
+        arn = next((s.arn for s in sts if s.arn), None)
+        same = r.get("type") == t and (r.get("arn") == arn if arn else r.get("id") in (i, name))
+        if not same:
+            lines.append(f"`who-changed {t}:{name}` found {r.get('type')} {r.get('id')!r} {r.get('arn')!r}, "
+                         f"oracle {t} {i!r} {arn!r}")
+    return ("DIFF" if lines else "OK"), lines or [f"{len(ctx.states)} resources found by type and name"]
 
 
 DIGEST_SQL = ("SELECT s.path AS path, d.body AS body FROM digests d JOIN sources s ON s.id = d.source_id "
@@ -295,6 +330,7 @@ QUESTIONS = [
     ("s3_objects", q_s3_objects),
     ("config_states", q_config_states),
     ("config_changes", q_config_changes),
+    ("resource_names", q_resource_names),
     ("digests", q_digests),
 ]
 
@@ -313,6 +349,7 @@ def run_source(binary: str, folder: Path) -> dict:
     ctx.corpus = corpus
     ctx.events = O.distinct_events(corpus.records)
     ctx.states = O.config_states(corpus.items)
+    ctx.pids = O.principal_ids(r.rec for r in corpus.records)
     out = {"source": folder.name, "questions": {}}
     with tempfile.TemporaryDirectory(prefix="tg-oracle-") as d:
         db = Path(d) / "store.db"

@@ -50,6 +50,24 @@ class Canon(unittest.TestCase):
         self.assertEqual(O.diff_paths(O.canon(a), O.canon(rec("1", errorCode="X"))), ["/errorCode"])
 
 
+class Principals(unittest.TestCase):
+    def test_records_without_arn_are_tied_to_a_logged_arn(self):
+        alice = {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/ops/alice", "principalId": "AIDA1",
+                 "accountId": "111122223333", "userName": "alice"}
+        by_pid = {"type": "IAMUser", "principalId": "AIDA1", "accountId": "111122223333"}
+        by_name = {"type": "IAMUser", "principalId": "AIDA9", "accountId": "111122223333", "userName": "alice"}
+        other_acct = {"type": "IAMUser", "principalId": "AIDA1", "accountId": "999999999999", "userName": "alice"}
+        svc = {"type": "AWSService", "invokedBy": "s3.amazonaws.com"}
+        recs = [rec("1", userIdentity=u) for u in (alice, by_pid, by_name, other_acct, svc)]
+        pids = O.principal_ids(recs)
+        got = [O.principal_of(r, pids) for r in recs]
+        self.assertEqual(got, [alice["arn"]] * 3 + ["IAMUser:AIDA1", "AWSService:s3.amazonaws.com"])
+        # a placeholder principalId logged with two arns ties nothing
+        twice = dict(alice, arn="arn:aws:iam::111122223333:user/bob", userName="bob")
+        pids = O.principal_ids([rec("1", userIdentity=alice), rec("2", userIdentity=twice)])
+        self.assertEqual(O.principal_of(rec("3", userIdentity=by_pid), pids), "IAMUser:AIDA1")
+
+
 class Folder(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()

@@ -20,6 +20,8 @@ mod fixtures;
 mod idempotency;
 #[path = "cases/lineage.rs"]
 mod lineage;
+#[path = "cases/oracle.rs"]
+mod oracle;
 #[path = "cases/real_data.rs"]
 mod real_data;
 #[path = "cases/report.rs"]

@@ -1187,20 +1187,24 @@ fn select_principal(
     }
     if let Some(p) = found.pop() {
         // Calls of a federated user (GetFederationToken) belong to the IAM user that obtained the token, and come
-        // through that session like a role session's calls do.
+        // through that session like a role session's calls do: marked with it, and left out with
+        // --no-follow-sessions. A role's sessions are the role's own calls.
+        let through_session = |e: &EventRow| {
+            p.ptype != "Role"
+                && p.ptype != "FederatedUser"
+                && matches!(
+                    e.identity_type.as_deref(),
+                    Some("FederatedUser" | "AssumedRole")
+                )
+        };
         let mut set: Vec<Selected> = store
             .events_by_principal(p.id, since, until)?
             .into_iter()
-            .filter(|e| {
-                follow
-                    || p.ptype == "FederatedUser"
-                    || e.identity_type.as_deref() != Some("FederatedUser")
-            })
+            .filter(|e| follow || !through_session(e))
             .map(|e| {
-                let via = (p.ptype != "FederatedUser"
-                    && e.identity_type.as_deref() == Some("FederatedUser"))
-                .then(|| e.access_key_id.clone())
-                .flatten();
+                let via = through_session(&e)
+                    .then(|| e.access_key_id.clone())
+                    .flatten();
                 (Box::new(e), via)
             })
             .collect();

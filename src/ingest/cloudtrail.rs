@@ -83,6 +83,8 @@ pub fn looks_like_record(keys: &[&str]) -> bool {
     (has("eventName") && (has("eventSource") || has("eventTime") || has("eventID")))
         || (has("eventID") && has("eventTime"))
         || (has("eventVersion") && has("userIdentity"))
+        // Panther-normalized exports: `p_event_time` (and `p_log_type`) stand in for fields they may drop.
+        || (has("eventName") && (has("p_event_time") || has("p_log_type")))
 }
 
 /// Context from where the record was found (the account in the file's S3 key, when any).

@@ -55,6 +55,17 @@ fn parse_time_str_any(s: &str) -> Option<i64> {
     }
     // Python repr that leaked into some exports: `datetime.datetime(2020, 4, 22, 13, 13, 17, 718000, tzinfo=...)`.
     if let Some(rest) = s.strip_prefix("datetime.datetime(") {
+        // A zone of the machine that printed it (`tzlocal()`) is unknown here: not an instant. Only UTC (or no
+        // zone, which boto's placebo recordings use for UTC) is read.
+        if let Some((_, tz)) = rest.split_once("tzinfo=") {
+            let tz = tz.trim_end_matches(')').trim();
+            if !matches!(
+                tz,
+                "tzutc(" | "tzutc()" | "datetime.timezone.utc" | "UTC" | "tzutc"
+            ) {
+                return None;
+            }
+        }
         let nums: Vec<u32> = rest
             .split(',')
             .map_while(|p| p.trim().trim_end_matches(')').parse().ok())
@@ -147,8 +158,18 @@ mod tests {
             ("1678875630.5", Some(1678875630500)),
             ("1678875630123", Some(1678875630123)),
             ("Jan 1, 2023, 1:00:00 AM", Some(1672534800000)),
+            // The local zone of the machine that printed it is not known (the item's own configurationStateId
+            // shows it was not UTC): not an instant.
             (
                 "datetime.datetime(2020, 4, 22, 13, 13, 17, 718000, tzinfo=tzlocal())",
+                None,
+            ),
+            (
+                "datetime.datetime(2020, 4, 22, 13, 13, 17, 718000, tzinfo=tzutc())",
+                Some(1587561197718),
+            ),
+            (
+                "datetime.datetime(2020, 4, 22, 13, 13, 17, 718000)",
                 Some(1587561197718),
             ),
             ("2024-03-01", Some(1709251200000)),

@@ -31,8 +31,9 @@ pub fn corpus() -> Option<PathBuf> {
 ///   skipped;
 /// - awsdocs 37 -> 45 events: CloudTrail Insights events are ingested (5; they were `not_a_record`), and
 ///   documentation records that reuse an eventID with other content are kept as variants (4 variant rows);
-/// - panther-analysis 344 -> 438 events: rule-test records reuse ids ("1", examples) for records that differ in
-///   errorCode, requestParameters or responseElements: each is a variant now, no longer merged into the first.
+/// - panther-analysis 344 -> 440 events: rule-test records reuse ids ("1", examples) for records that differ in
+///   errorCode, requestParameters or responseElements: each is a variant now, no longer merged into the first
+///   (94); two Panther-normalized records (`p_event_time`, no eventSource) are read (2).
 const EXPECTED: &[(&str, i64, i64, i64, i64, i64)] = &[
     ("aws-config-rdk", 0, 77, 78, 2, 1),
     ("awsdocs", 45, 12, 58, 6, 6),
@@ -40,7 +41,7 @@ const EXPECTED: &[(&str, i64, i64, i64, i64, i64)] = &[
     ("invictus-aws-dataset", 2900, 0, 55, 0, 1),
     ("llm-guard-digest", 0, 0, 1, 0, 1),
     ("otrf-security-datasets", 103, 0, 1, 0, 2),
-    ("panther-analysis", 438, 0, 1, 0, 9),
+    ("panther-analysis", 440, 0, 1, 0, 9),
     ("plaso", 6, 0, 1, 0, 1),
     ("powertools-lambda-python", 0, 2, 3, 0, 1),
     ("sans504-s3-ransomware-lab", 23981, 0, 3783, 0, 1),

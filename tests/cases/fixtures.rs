@@ -103,13 +103,14 @@ fn config_items_from_every_shape_land_in_one_table() {
            AND json_type(supplementary, '$.BucketPolicy') = 'object'",
     );
     assert!(policy_is_object >= 1);
-    // The Python-repr capture time of the ACM certificate is parsed.
+    // The Python-repr capture time of the ACM certificate is in the recording machine's zone (`tzlocal()`), which
+    // is not UTC (its configurationStateId is 6 hours later): not an instant, so stored without a time.
     assert_eq!(
         count(
             &db,
-            "SELECT capture_time FROM config_items WHERE resource_type = 'AWS::ACM::Certificate'"
+            "SELECT count(*) FROM config_items WHERE resource_type = 'AWS::ACM::Certificate' AND capture_time IS NULL"
         ),
-        1587561197718
+        1
     );
     // relatedEvents are kept when present.
     assert!(

@@ -443,6 +443,23 @@ fn verify_newest_digest_and_logs_deleted_after_ingest_the_store_remembers() {
         .contains("the store holds event"));
 }
 
+/// Issue 13: a digest is recognized by its content; renamed, it is still checked and reported as moved, never
+/// counted among the other files.
+#[test]
+fn verify_renamed_digest_is_recognized_by_its_content() {
+    let t = tree();
+    let renamed = d(3).rsplit_once('/').unwrap().0.to_string() + "/renamed-by-someone.json.gz";
+    std::fs::rename(t.p(&d(3)), t.p(&renamed)).unwrap();
+    std::fs::rename(sidecar(&t.p(&d(3))), sidecar(&t.p(&renamed))).unwrap();
+    let (code, v) = t.verify(&[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        t.findings(&v),
+        vec![f("digest_moved", &renamed, Some(&renamed))]
+    );
+    assert!(!v.to_string().contains("neither CloudTrail log files"), "{v}");
+}
+
 #[test]
 fn verify_digest_moved_and_stray_copy_do_not_hide_tampering() {
     let t = tree();

@@ -309,3 +309,58 @@ fn federated_user_calls_come_through_their_session() {
         BTreeSet::from([fed["eventID"].as_str().unwrap().to_string()])
     );
 }
+
+/// Defect 2, representation: the same real record delivered to S3, returned by LookupEvents (the record as a
+/// `CloudTrailEvent` string) and by CloudTrail Lake (columns, JSON ones as strings, another time format) is one
+/// event; the same record with an errorCode added is a variant.
+#[test]
+fn one_event_across_s3_lookup_events_and_lake() {
+    let Some(root) = corpus() else { return };
+    let file = root.join(
+        "trailscraper/111111111111_CloudTrail_eu-central-1_20171211T1505Z_A6kvhMoVeCsc7v8U.json",
+    );
+    let v: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let rec = v["Records"][0].clone();
+    let dir = tempfile::tempdir().unwrap();
+    let lookup = serde_json::json!({"Events": [{
+        "EventId": rec["eventID"], "EventName": rec["eventName"],
+        "CloudTrailEvent": rec.to_string()
+    }]});
+    let mut cells = Vec::new();
+    for (k, val) in rec.as_object().unwrap() {
+        let cell = match (k.as_str(), val) {
+            ("eventTime", Value::String(t)) => {
+                Value::String(t.replace('T', " ").replace('Z', ".000"))
+            }
+            (_, Value::Object(_) | Value::Array(_)) => Value::String(val.to_string()),
+            (_, Value::Bool(b)) => Value::String(b.to_string()),
+            _ => val.clone(),
+        };
+        cells.push(serde_json::json!({ k: cell }));
+    }
+    let lake = serde_json::json!({"QueryResultRows": [cells]});
+    let mut denied = rec.clone();
+    denied["errorCode"] = "AccessDenied".into();
+    for (name, doc) in [
+        ("a-lookup.json", lookup),
+        ("b-lake.json", lake),
+        ("c-denied.json", serde_json::json!({ "Records": [denied] })),
+    ] {
+        std::fs::write(dir.path().join(name), doc.to_string()).unwrap();
+    }
+    let db = dir.path().join("t.db");
+    let r = ingest(&db, &[&file, dir.path()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let id = rec["eventID"].as_str().unwrap();
+    let rows = |sql: &str| count(&db, &sql.replace("ID", id));
+    assert_eq!(rows("SELECT count(*) FROM events WHERE event_id = 'ID'"), 2);
+    assert_eq!(
+        rows("SELECT count(*) FROM events WHERE event_id = 'ID' AND error_code = 'AccessDenied' AND variant = 1"),
+        1
+    );
+    // The first event has its three deliveries: S3, LookupEvents, Lake.
+    assert_eq!(
+        rows("SELECT count(*) FROM event_deliveries d JOIN events e ON e.id = d.event WHERE e.event_id = 'ID' AND e.variant = 0"),
+        2
+    );
+}

@@ -457,7 +457,10 @@ fn verify_renamed_digest_is_recognized_by_its_content() {
         t.findings(&v),
         vec![f("digest_moved", &renamed, Some(&renamed))]
     );
-    assert!(!v.to_string().contains("neither CloudTrail log files"), "{v}");
+    assert!(
+        !v.to_string().contains("neither CloudTrail log files"),
+        "{v}"
+    );
 }
 
 #[test]

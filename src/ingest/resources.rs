@@ -1,7 +1,14 @@
-//! Which resources a call touched, and how: from `resources[]`, `requestParameters` and `responseElements`.
+//! Which resources a call touched, and how: from `resources[]`, `requestParameters` and `responseElements` (and
+//! the `Resources` list of a LookupEvents item, `listed`).
 //!
-//! The field tables below are the one place that knows where each service names its resources.
+//! Where each service names its resources comes from the generated table `ingest::resource_table` (derived from
+//! AWS's API models and the IAM Service Authorization Reference by `tools/gen_resource_table.py`). The hand-written
+//! tables below are overrides, each for a reason the models cannot tell: S3 bucket/key and `x-amz-copy-source`,
+//! access semantics (read/write/target), CloudTrail's own spellings (EC2 `keyName`, `...Set.items[]`), names that
+//! are not the model's (Glue tables as `db/table`, KMS aliases, Lambda qualified names).
 
+use super::resource_table as table;
+use crate::model::resource::{canonical_type, cmp_ignore_case, named_by_name};
 use crate::model::{Access, ResourceRef};
 use serde::Deserialize;
 use serde_json::Value;
@@ -30,8 +37,13 @@ pub struct Call<'a> {
     pub entries: &'a [ResourceEntry],
 }
 
-/// (event source, parameter path, Config type). A path is `a.b` through objects; `a[].b` through arrays.
-/// Values may be names, ids or ARNs: ARNs are recognized and parsed instead.
+/// Overrides: (event source, parameter path, Config type). A path is `a.b` through objects; `a[].b` through arrays.
+/// Values may be names, ids or ARNs: ARNs are recognized and parsed instead. A member named here (by its last
+/// segment) is not looked up in the generated table for that service. Why each stays hand-written: these are the
+/// fields the resources of the lineage and who-changed rules were first written against, with CloudTrail's own
+/// spellings (EC2 `keyName` and `...Set.items[]`, `resourcesSet` of CreateTags typed by id prefix, STS `roleArn`
+/// naming another service's resource, Config's `configurationRecorder.name`, CloudTrail/SSM bare `name`, Lambda's
+/// qualified `functionName`, KMS `keyId` that may be an alias), where the models alone would miss or mistype them.
 const PARAM_FIELDS: &[(&str, &str, &str)] = &[
     ("iam.amazonaws.com", "userName", "AWS::IAM::User"),
     ("iam.amazonaws.com", "roleName", "AWS::IAM::Role"),
@@ -169,7 +181,7 @@ const PARAM_FIELDS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// Resources named only in the response (created by the call, or ids handed back).
+/// Overrides: resources named only in the response (created by the call, or ids handed back); same reasons.
 const RESPONSE_FIELDS: &[(&str, &str, &str)] = &[
     ("iam.amazonaws.com", "role.arn", "AWS::IAM::Role"),
     ("iam.amazonaws.com", "user.arn", "AWS::IAM::User"),
@@ -422,6 +434,7 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
             }
         }
     }
+    generated(c, data_access.unwrap_or(Access::Target), &mut out);
     for e in c.entries {
         let Some(arn) = e.arn.as_deref() else {
             continue;
@@ -449,6 +462,263 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
         add_as(r, access, false);
     }
     out
+}
+
+/// Members the hand-written code of a service reads itself (besides `PARAM_FIELDS`/`RESPONSE_FIELDS`): the
+/// generated table is not consulted for them.
+const HANDLED: &[(&str, &str)] = &[
+    // S3: bucket/key build global keys and object access; CloudTrail's S3 names are not the model's.
+    ("s3.amazonaws.com", "bucketName"),
+    ("s3.amazonaws.com", "key"),
+    ("s3.amazonaws.com", "Key"),
+    // Glue: tables are `db/table`, `name` means a table or a job depending on the call.
+    ("glue.amazonaws.com", "databaseName"),
+    ("glue.amazonaws.com", "tableName"),
+    ("glue.amazonaws.com", "name"),
+    ("athena.amazonaws.com", "queryExecutionId"),
+];
+
+/// Values of the generated table's kinds (bits 3-4 of a row's flags).
+const KIND_ID: u8 = 0;
+const KIND_NAME: u8 = 1;
+const KIND_ARN: u8 = 2;
+
+/// The generated rows of one event source (binary search on the sorted source list).
+fn rows_of(source: &str) -> &'static [(&'static str, &'static str, u8, u16)] {
+    match table::SOURCES.binary_search_by(|(s, _, _)| (*s).cmp(source)) {
+        Ok(i) => {
+            let (_, a, b) = table::SOURCES[i];
+            &table::FIELDS[a as usize..b as usize]
+        }
+        Err(_) => &[],
+    }
+}
+
+/// The generated rule for member `key` on `side` (1 request, 2 response) of call `op`: the call's own row first,
+/// then the service-wide one. Returns (Config type, kind).
+fn lookup(
+    rows: &'static [(&'static str, &'static str, u8, u16)],
+    key: &str,
+    op: &str,
+    side: u8,
+    top: bool,
+) -> Option<(&'static str, u8)> {
+    let start = rows.partition_point(|r| cmp_ignore_case(r.0, key).is_lt());
+    let mut any = None;
+    for r in &rows[start..] {
+        if !r.0.eq_ignore_ascii_case(key) {
+            break;
+        }
+        if r.2 & side == 0 || (r.2 & 4 != 0 && !top) {
+            continue;
+        }
+        let found = (table::TYPES[r.3 as usize], (r.2 >> 3) & 3);
+        if r.1 == op {
+            return Some(found);
+        }
+        if r.1.is_empty() {
+            any = Some(found);
+        }
+    }
+    any
+}
+
+/// At most this many strings of one call are looked up (a bound on pathological parameters).
+const MAX_LEAVES: usize = 2000;
+
+/// Every string of a JSON value with the key it sits under, depth-first, to a bounded depth: (key, value, top).
+fn leaves<'a>(v: &'a Value, depth: usize, out: &mut Vec<(&'a str, &'a str, bool)>) {
+    let Value::Object(m) = v else { return };
+    if depth > 8 {
+        return;
+    }
+    for (k, x) in m {
+        if out.len() >= MAX_LEAVES {
+            return;
+        }
+        match x {
+            Value::String(s) if !s.is_empty() => out.push((k, s, depth == 0)),
+            Value::Array(items) => {
+                for item in items.iter().take(MAX_LEAVES) {
+                    match item {
+                        Value::String(s) if !s.is_empty() => out.push((k, s, depth == 0)),
+                        Value::Object(_) => leaves(item, depth + 1, out),
+                        _ => {}
+                    }
+                }
+            }
+            Value::Object(_) => leaves(x, depth + 1, out),
+            _ => {}
+        }
+    }
+}
+
+/// Whether the hand-written code already reads member `key` of this service.
+fn overridden(source: &str, key: &str) -> bool {
+    let last = |path: &str| {
+        path.rsplit('.')
+            .next()
+            .unwrap_or(path)
+            .trim_end_matches("[]")
+            .eq_ignore_ascii_case(key)
+    };
+    PARAM_FIELDS
+        .iter()
+        .chain(RESPONSE_FIELDS)
+        .any(|(s, p, _)| *s == source && last(p))
+        || HANDLED
+            .iter()
+            .any(|(s, k)| *s == source && k.eq_ignore_ascii_case(key))
+}
+
+/// Resources named by members the generated table knows. One call naming one resource of a type both by id and by
+/// name (`CreateSecurityGroup`: `groupName` in the request, `groupId` in the response) gives one resource, keyed
+/// the way Config keys the type (id, or name for IAM and buckets), the other name kept as an alias.
+fn generated(c: &Call, access: Access, out: &mut Vec<(ResourceRef, Access)>) {
+    let rows = rows_of(c.source);
+    if rows.is_empty() {
+        return;
+    }
+    // (type, kind, value)
+    let mut found: Vec<(&'static str, u8, &str)> = Vec::new();
+    let mut strings = Vec::new();
+    for (side, v) in [(1u8, c.params), (2u8, c.response)] {
+        let Some(v) = v else { continue };
+        strings.clear();
+        leaves(v, 0, &mut strings);
+        for (k, s, top) in &strings {
+            if let Some((t, kind)) = lookup(rows, k, c.name, side, *top) {
+                if !overridden(c.source, k) && !found.iter().any(|f| f.0 == t && f.2 == *s) {
+                    found.push((t, kind, s));
+                }
+            }
+        }
+    }
+    let mut i = 0;
+    while i < found.len() {
+        let (t, kind, value) = found[i];
+        i += 1;
+        if found[..i - 1].iter().any(|f| f.0 == t) {
+            continue; // this type was handled with its first value
+        }
+        let of_type: Vec<(u8, &str)> = found
+            .iter()
+            .filter(|f| f.0 == t)
+            .map(|f| (f.1, f.2))
+            .collect();
+        let _ = (kind, value);
+        // The kind that keys this type (names for IAM and buckets, ids otherwise); the other is an alias when
+        // exactly one of each names it (or the overrides already named exactly one resource of the type).
+        let (key_kind, alias_kind) = if named_by_name(t) {
+            (KIND_NAME, KIND_ID)
+        } else {
+            (KIND_ID, KIND_NAME)
+        };
+        let keys: Vec<&str> = of_type
+            .iter()
+            .filter(|(k, _)| *k == key_kind)
+            .map(|(_, v)| *v)
+            .collect();
+        let aliases: Vec<&str> = of_type
+            .iter()
+            .filter(|(k, _)| *k == alias_kind)
+            .map(|(_, v)| *v)
+            .collect();
+        let existing: Vec<usize> = (0..out.len()).filter(|&j| out[j].0.rtype == t).collect();
+        let merge_alias = aliases.len() == 1 && (keys.len() == 1 || (keys.is_empty() && existing.len() == 1));
+        for (k, v) in &of_type {
+            if merge_alias && *k == alias_kind {
+                continue;
+            }
+            let Some(mut r) = typed_ref(t, *k, v, c) else {
+                continue;
+            };
+            if merge_alias && *k == key_kind {
+                r.aliases.push(aliases[0].to_string());
+            }
+            push_ref(out, r, access);
+        }
+        if merge_alias && keys.is_empty() {
+            let r = &mut out[existing[0]].0;
+            if r.id != aliases[0] && !r.aliases.iter().any(|a| a == aliases[0]) {
+                r.aliases.push(aliases[0].to_string());
+            }
+        }
+    }
+}
+
+/// A resource of generated type `t` from a value of `kind`: ARNs parse to their own key (typed by `t` when trailgraph
+/// does not know the shape), anything else is the identifier.
+fn typed_ref(t: &str, kind: u8, value: &str, c: &Call) -> Option<ResourceRef> {
+    if value.starts_with("arn:") {
+        return match ResourceRef::from_arn(value)? {
+            r if r.generic => ResourceRef::from_typed_arn(t, value),
+            r => Some(r),
+        };
+    }
+    if kind == KIND_ARN {
+        return None; // an `...Arn` member whose value is no ARN (redacted, a placeholder)
+    }
+    make_ref(t, value, c)
+}
+
+/// Adds a resource unless its key is listed; a listed one gains the aliases.
+fn push_ref(out: &mut Vec<(ResourceRef, Access)>, r: ResourceRef, access: Access) {
+    if let Some((x, _)) = out.iter_mut().find(|(x, _)| x.key == r.key) {
+        for a in r.aliases {
+            if a != x.id && !x.aliases.contains(&a) {
+                x.aliases.push(a);
+            }
+        }
+        if x.arn.is_none() {
+            x.arn = r.arn;
+        }
+        return;
+    }
+    out.push((r, access));
+}
+
+/// Resources of a LookupEvents item's `Resources` list (`[{ResourceType, ResourceName}]`, outside the record):
+/// names, ids or ARNs with a type spelled as LookupEvents spells it. Adds those the record did not already name
+/// (by key, or by an alias of a resource of the same type).
+pub fn listed(resources: &mut Vec<(ResourceRef, Access)>, raw: &str, account: &str, region: &str) {
+    #[derive(Deserialize)]
+    struct Listed {
+        #[serde(rename = "ResourceType", default, deserialize_with = "super::loose::string")]
+        rtype: Option<String>,
+        #[serde(rename = "ResourceName", default, deserialize_with = "super::loose::string")]
+        name: Option<String>,
+    }
+    let Ok(items) = serde_json::from_str::<Vec<Listed>>(raw) else {
+        return;
+    };
+    for it in items {
+        let (Some(t), Some(name)) = (it.rtype.as_deref(), it.name.as_deref()) else {
+            continue;
+        };
+        if name.is_empty() || !t.starts_with("AWS::") {
+            continue;
+        }
+        let t = canonical_type(t).unwrap_or(t);
+        let r = if name.starts_with("arn:") {
+            match ResourceRef::from_arn(name) {
+                Some(r) if r.generic => ResourceRef::from_typed_arn(t, name).unwrap_or(r),
+                Some(r) => r,
+                None => continue,
+            }
+        } else {
+            match t {
+                "AWS::S3::Bucket" => ResourceRef::s3_bucket(name),
+                _ => ResourceRef::named(t, account, region, name),
+            }
+        };
+        let known = resources.iter().any(|(x, _)| {
+            x.key == r.key || (x.rtype == r.rtype && (x.id == name || x.aliases.iter().any(|a| a == name)))
+        });
+        if !known {
+            resources.push((r, Access::Target));
+        }
+    }
 }
 
 /// Read/write for data calls (on the object, item, stream...), `None` for management calls.

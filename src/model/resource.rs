@@ -232,6 +232,28 @@ const NAMED_BY_NAME: &[&str] = &[
     "AWS::IAM::Policy",
 ];
 
+/// The AWS Config spelling of a resource type written in any case (`AWS::EC2::VOLUME` -> `AWS::EC2::Volume`), from
+/// the generated list of Config types; `None` for a type not in it.
+pub fn canonical_type(rtype: &str) -> Option<&'static str> {
+    let types = super::resource_types::CONFIG_TYPES;
+    types
+        .binary_search_by(|t| cmp_ignore_case(t, rtype))
+        .ok()
+        .map(|i| types[i])
+}
+
+/// ASCII case-insensitive order, without allocating.
+pub fn cmp_ignore_case(a: &str, b: &str) -> std::cmp::Ordering {
+    a.bytes()
+        .map(|x| x.to_ascii_lowercase())
+        .cmp(b.bytes().map(|x| x.to_ascii_lowercase()))
+}
+
+/// Whether a type is keyed by name (IAM, S3 buckets) rather than by Config's resourceId.
+pub fn named_by_name(rtype: &str) -> bool {
+    NAMED_BY_NAME.contains(&rtype) || rtype == "AWS::S3::Bucket"
+}
+
 fn scope_of(rtype: &str) -> Scope {
     if rtype.starts_with("AWS::S3::") {
         return Scope::Global;
@@ -253,7 +275,9 @@ fn make_key(rtype: &str, account: &str, region: &str, id: &str) -> String {
 
 impl ResourceRef {
     /// A resource known by type and identifier (Config naming), e.g. from a call's parameters.
+    /// The type is spelled as Config spells it whatever its case (`AWS::EC2::VOLUME` names `AWS::EC2::Volume`).
     pub fn named(rtype: &str, account: &str, region: &str, id: &str) -> ResourceRef {
+        let rtype = canonical_type(rtype).unwrap_or(rtype);
         let (account, region) = match scope_of(rtype) {
             Scope::Global => ("", ""),
             Scope::Account => (account, ""),
@@ -366,6 +390,7 @@ impl ResourceRef {
         resource_name: Option<&str>,
         arn: Option<&str>,
     ) -> Option<ResourceRef> {
+        let rtype = canonical_type(rtype).unwrap_or(rtype);
         let by_arn = arn
             .and_then(ResourceRef::from_arn)
             .filter(|r| r.rtype == rtype);
@@ -373,7 +398,7 @@ impl ResourceRef {
             Some(r) => r,
             None => {
                 // IAM types and buckets are named by name; everything else by Config's resourceId.
-                let id = if NAMED_BY_NAME.contains(&rtype) || rtype == "AWS::S3::Bucket" {
+                let id = if named_by_name(rtype) {
                     resource_name.or(resource_id)?
                 } else {
                     resource_id.or(resource_name)?

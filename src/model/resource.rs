@@ -235,6 +235,14 @@ const NAMED_BY_NAME: &[&str] = &[
 /// The AWS Config spelling of a resource type written in any case (`AWS::EC2::VOLUME` -> `AWS::EC2::Volume`), from
 /// the generated list of Config types; `None` for a type not in it.
 pub fn canonical_type(rtype: &str) -> Option<&'static str> {
+    // Spellings of LookupEvents' `Resources[].ResourceType` that are no Config type name.
+    const OTHER_SPELLINGS: &[(&str, &str)] = &[("AWS::EC2::Ami", "AWS::EC2::Image")];
+    if let Some((_, t)) = OTHER_SPELLINGS
+        .iter()
+        .find(|(o, _)| o.eq_ignore_ascii_case(rtype))
+    {
+        return Some(t);
+    }
     let types = super::resource_types::CONFIG_TYPES;
     types
         .binary_search_by(|t| cmp_ignore_case(t, rtype))
@@ -507,5 +515,27 @@ mod tests {
                 .key
         );
         assert!(ResourceRef::from_arn("bucket-name").is_none());
+    }
+
+    #[test]
+    fn types_are_spelled_as_config_spells_them() {
+        let types = crate::model::resource_types::CONFIG_TYPES;
+        assert!(types
+            .windows(2)
+            .all(|w| cmp_ignore_case(w[0], w[1]).is_lt()));
+        for (given, want) in [
+            ("AWS::EC2::VOLUME", Some("AWS::EC2::Volume")),
+            ("aws::ec2::volume", Some("AWS::EC2::Volume")),
+            ("AWS::EC2::Volume", Some("AWS::EC2::Volume")),
+            ("AWS::EC2::Ami", Some("AWS::EC2::Image")),
+            ("AWS::RDS::DBSNAPSHOT", Some("AWS::RDS::DBSnapshot")),
+            ("AWS::Nope::Thing", None),
+            ("", None),
+        ] {
+            assert_eq!(canonical_type(given), want, "{given}");
+        }
+        let a = ResourceRef::named("AWS::EC2::VOLUME", "1", "r", "vol-1");
+        let b = ResourceRef::named("AWS::EC2::Volume", "1", "r", "vol-1");
+        assert_eq!((a.key, a.rtype), (b.key, b.rtype));
     }
 }

@@ -12,7 +12,8 @@ Inputs (pinned below, fetched from PyPI with `pip download`, or read from --inpu
     or an ambiguous member (`GroupId`) names.
 
 Outputs (committed; never edit them by hand):
-  * src/model/resource_types.rs: the AWS Config type names (canonical spelling, sorted case-insensitively).
+  * src/model/resource_types.rs: the AWS Config type names (canonical spelling, sorted case-insensitively), and
+    the Config type of each ARN shape (ARN service, resource type) of the IAM reference that maps to one.
   * src/ingest/resource_table.rs: (eventSource, member key, eventName or any) -> Config type and id kind.
 
 Usage:
@@ -28,8 +29,8 @@ Rules (what counts as a resource member), in order:
   2. A member whose NOUN is only the end of a type's name (`GroupName`, `GroupId`) names it in an operation whose
      IAM resource types, or whose own name, single that type out (`CreateSecurityGroup` -> AWS::EC2::SecurityGroup).
   3. A bare top-level `Name`/`Id`/`Arn`/`Identifier` names the operation's resource when the operation's name ends
-     with one type of the service (`CreateTrail` -> AWS::CloudTrail::Trail) or its IAM action has exactly one
-     resource type with a Config type.
+     with one type of the service (`CreateTrail` -> AWS::CloudTrail::Trail).
+  DENY lists the (eventSource, member) pairs these rules get wrong, each with its reason.
 A key that means one type in every operation of a service is written once for the service (eventName empty).
 """
 
@@ -134,6 +135,12 @@ DENY = {
     ("iam.amazonaws.com", "policynames"),
     # RunInstances' reservationId is the launch's reservation (r-...), not a capacity reservation.
     ("ec2.amazonaws.com", "reservationid"),
+    # STS sessions (assumedRoleUser, federatedUser) are principals (ingest::identity), not resources.
+    ("sts.amazonaws.com", "assumedroleid"),
+    ("sts.amazonaws.com", "federateduserid"),
+    ("sts.amazonaws.com", "name"),
+    # A function URL is an endpoint of the function, not its identifier.
+    ("lambda.amazonaws.com", "functionurl"),
 }
 KIND_BITS = {"id": 0, "name": 1, "arn": 2, "url": 3}
 VERBS = re.compile(
@@ -329,7 +336,9 @@ def main():
                                 pick = next(iter(narrow))
                                 break
                     elif top:
-                        for narrow in (by_op_name, op_types):
+                        # Only the call's own name: an IAM action on a parent (lambda:CreateAlias on a
+                        # function, kms:CreateGrant on a key) takes the child's bare Name.
+                        for narrow in (by_op_name,):
                             if len(narrow) == 1:
                                 pick = next(iter(narrow))
                                 break
@@ -351,6 +360,44 @@ def main():
                             slot[op_name] = (pick, flags)
                         else:
                             slot[key] = (pick, flags)
+
+    # ARN shapes: (ARN service, ARN resource type) -> Config type, from the IAM reference's ARN formats, for ARNs
+    # of shapes src/model/resource.rs does not know by hand (keyed by the ARN, typed as Config types them).
+    ns_of_prefix = {}
+    for svc, model in models.items():
+        md = model["metadata"]
+        for p in {md.get("signingName"), md.get("endpointPrefix"), svc} - {None}:
+            ns_of_prefix.setdefault(p, set()).update(namespaces(svc, md))
+    shapes = {}
+    for prefix, svc_def in sorted(iam.items()):
+        if not isinstance(svc_def, dict) or "resources" not in svc_def:
+            continue
+        for rname, res in sorted(svc_def["resources"].items()):
+            parts = res.get("arn", "").split(":", 5)
+            if len(parts) != 6 or parts[0] != "arn":
+                continue
+            arn_svc, rest = parts[2], parts[5]
+            m = re.match(r"^([A-Za-z0-9_.-]*)[/:]", rest)
+            token = "" if rest.startswith("${") else (m.group(1) if m else None)
+            if token is None or "$" in arn_svc:
+                continue
+            nss = ns_of_prefix.get(arn_svc, set()) | ns_of_prefix.get(prefix, set())
+            if norm(arn_svc) in by_ns:
+                nss.add(norm(arn_svc))
+            types = [t for ns in sorted(nss) for t in by_ns[ns]]
+            words = {norm(rname.rstrip("*/"))}
+            for var in re.findall(r"\$\{([A-Za-z]+)\}", rest):
+                noun, _ = split_member(var)
+                if noun:
+                    words.add(norm(noun))
+            picks = set()
+            for t in types:
+                ns, noun = (norm(x) for x in t.split("::")[1:])
+                rest_noun = noun[len(ns):] if noun.startswith(ns) else noun
+                if any(w and (w == noun or w == rest_noun or "db" + w == noun) for w in words):
+                    picks.add(t)
+            shapes.setdefault((arn_svc, token), set()).update(picks if len(picks) == 1 else {None})
+    arn_shapes = sorted((k, next(iter(v))) for k, v in shapes.items() if len(v) == 1 and None not in v)
 
     # Compact: a generic entry with a conflicting type stays for the ops that agree; drop the conflict marker.
     rows = []
@@ -412,6 +459,11 @@ def main():
         + "//! types trailgraph keys that Config does not record), sorted by their lower-case spelling.\n\n"
         + "pub const CONFIG_TYPES: &[&str] = &[\n"
         + "".join(f'    "{t}",\n' for t in all_types)
+        + "];\n\n"
+        + "/// (ARN service, ARN resource type, Config type) from the IAM Service Authorization Reference's ARN formats,\n"
+        + "/// sorted: the Config type of an ARN shape `model::resource` has no hand-written rule for.\n"
+        + "pub const ARN_SHAPES: &[(&str, &str, &str)] = &[\n"
+        + "".join(f'    ("{a}", "{b}", "{t}"),\n' for (a, b), t in arn_shapes)
         + "];\n"
     )
 
@@ -424,7 +476,7 @@ def main():
     for p, text in results:
         with open(p, "w") as f:
             f.write(text)
-    print(f"{len(fields)} fields over {len(sources)} event sources, {len(used_types)} types; {len(all_types)} Config types")
+    print(f"{len(fields)} fields over {len(sources)} event sources, {len(used_types)} types; {len(all_types)} Config types; {len(arn_shapes)} ARN shapes")
 
 
 if __name__ == "__main__":

@@ -377,6 +377,12 @@ impl ResourceRef {
                 }
                 r
             }
+            // A shape of the IAM reference (generated table): typed as Config types it, keyed by the ARN, as a
+            // Config item or a `resources[]` entry of that type is.
+            None if arn_shape_type(&arn).is_some() => {
+                let rtype = arn_shape_type(&arn).unwrap_or_default();
+                ResourceRef::named(rtype, &arn.account, &arn.region, text)
+            }
             None => {
                 let rtype = generic_type(&arn);
                 let mut r = ResourceRef::named(&rtype, &arn.account, &arn.region, text);
@@ -399,7 +405,10 @@ impl ResourceRef {
         arn: Option<&str>,
     ) -> Option<ResourceRef> {
         let rtype = canonical_type(rtype).unwrap_or(rtype);
+        // An ARN of a shape known only from the IAM reference keys the item only when it is the item's resourceId
+        // (SNS topics, ELBv2): otherwise the resourceId keys it as before, where calls naming it by id meet it.
         let by_arn = arn
+            .filter(|a| hand_known(a) || resource_id == Some(*a))
             .and_then(ResourceRef::from_arn)
             .filter(|r| r.rtype == rtype);
         let mut r = match by_arn {
@@ -423,6 +432,27 @@ impl ResourceRef {
         }
         Some(r)
     }
+}
+
+/// The Config type of an ARN shape from the IAM reference (`resource_types::ARN_SHAPES`), by binary search.
+fn arn_shape_type(arn: &Arn) -> Option<&'static str> {
+    let shapes = super::resource_types::ARN_SHAPES;
+    shapes
+        .binary_search_by(|(s, t, _)| {
+            (*s, *t).cmp(&(arn.service.as_str(), arn.resource_type.as_str()))
+        })
+        .ok()
+        .map(|i| shapes[i].2)
+}
+
+/// Whether an ARN's shape has a hand-written rule (`ARN_TYPES`, S3): its key is the name calls use.
+fn hand_known(text: &str) -> bool {
+    Arn::parse(text).is_some_and(|a| {
+        a.service == "s3"
+            || ARN_TYPES
+                .iter()
+                .any(|(svc, t, _, _)| *svc == a.service && *t == a.resource_type)
+    })
 }
 
 fn generic_type(arn: &Arn) -> String {
@@ -495,8 +525,13 @@ mod tests {
         assert_eq!(c.key, by_arn.key);
         assert!(c.aliases.contains(&"AROAEXAMPLE".to_string()));
 
-        let odd = ResourceRef::from_arn("arn:aws:sns:us-east-1:111122223333:alerts").unwrap();
-        assert_eq!(odd.rtype, "AWS::Sns::Resource");
+        // A shape known from the IAM reference's ARN formats is typed as Config types it, keyed by the ARN.
+        let topic_arn = ResourceRef::from_arn("arn:aws:sns:us-east-1:111122223333:alerts").unwrap();
+        assert_eq!(topic_arn.rtype, "AWS::SNS::Topic");
+        // A shape known nowhere gets a type guessed from the ARN.
+        let odd = ResourceRef::from_arn("arn:aws:nosuch:us-east-1:111122223333:thing/x").unwrap();
+        assert_eq!(odd.rtype, "AWS::Nosuch::Thing");
+        assert!(odd.generic);
         // With a type (Config item, or resources[] of a record) both sides meet.
         let topic = "arn:aws:sns:us-east-1:111122223333:alerts";
         let from_config = ResourceRef::from_config(
@@ -514,6 +549,7 @@ mod tests {
                 .unwrap()
                 .key
         );
+        assert_eq!(from_config.key, topic_arn.key);
         assert!(ResourceRef::from_arn("bucket-name").is_none());
     }
 

@@ -22,6 +22,8 @@ mod idempotency;
 mod lineage;
 #[path = "cases/report.rs"]
 mod report;
+#[path = "cases/resources.rs"]
+mod resources;
 #[path = "cases/sample.rs"]
 mod sample;
 #[path = "cases/schemas.rs"]

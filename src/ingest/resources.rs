@@ -466,7 +466,7 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
             // resources[] sometimes holds a bare id with a type (`AWS::EC2::Instance`, `i-...`).
             None => match e.rtype.as_deref() {
                 Some(t) if t.starts_with("AWS::") => {
-                    ResourceRef::named(t, c.account, c.region, arn)
+                    ResourceRef::typed(t, c.account, c.region, arn)
                 }
                 _ => continue,
             },

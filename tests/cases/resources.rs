@@ -57,6 +57,12 @@ fn who_changed_finds_calls_on_resources_of_every_service() {
             "AWS::RDS::DBSnapshot|111122223333|us-east-1|exfiltration".to_string(),
             "e1",
         ),
+        // Its ARN (a shape of the IAM reference: `snapshot:${SnapshotName}`) names the same resource.
+        (
+            "arn:aws:rds:us-east-1:111122223333:snapshot:exfiltration",
+            "AWS::RDS::DBSnapshot|111122223333|us-east-1|exfiltration".to_string(),
+            "e1",
+        ),
         (
             &format!("AWS::ElasticLoadBalancingV2::LoadBalancer:{lb}"),
             format!("AWS::ElasticLoadBalancingV2::LoadBalancer|111122223333|us-east-1|{lb}"),
@@ -64,7 +70,8 @@ fn who_changed_finds_calls_on_resources_of_every_service() {
         ),
         (
             &format!("AWS::SQS::Queue:{queue}"),
-            format!("AWS::SQS::Queue|111122223333|us-east-1|{queue}"),
+            // Keyed by name, as its ARN is; the URL (Config's resourceId) is an alias.
+            "AWS::SQS::Queue|111122223333|us-east-1|jobs".to_string(),
             "e3",
         ),
         (

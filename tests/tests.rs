@@ -26,6 +26,8 @@ mod oracle;
 mod real_data;
 #[path = "cases/report.rs"]
 mod report;
+#[path = "cases/resources.rs"]
+mod resources;
 #[path = "cases/sample.rs"]
 mod sample;
 #[path = "cases/schemas.rs"]

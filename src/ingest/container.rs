@@ -524,7 +524,15 @@ fn element_inner(
         }
         let mut diags = Vec::new();
         match parse_record(&inner, index, ctx, &mut diags) {
-            Ok(e) => out.events.push(e),
+            Ok(mut e) => {
+                // The item's `Resources` list (type + name) names resources the record may not.
+                if let Some(list) = m.get("Resources") {
+                    let region = e.region.clone().unwrap_or_default();
+                    let account = e.recipient_account.clone();
+                    super::resources::listed(&mut e.resources, list.get(), &account, &region);
+                }
+                out.events.push(e)
+            }
             Err(d) => out.diagnostics.push(d),
         }
         out.diagnostics.extend(diags);

@@ -6,6 +6,8 @@ pub mod config;
 pub mod container;
 pub mod identity;
 pub mod loose;
+#[rustfmt::skip]
+pub mod resource_table;
 pub mod resources;
 pub mod source;
 pub mod walk;

@@ -1,7 +1,14 @@
-//! Which resources a call touched, and how: from `resources[]`, `requestParameters` and `responseElements`.
+//! Which resources a call touched, and how: from `resources[]`, `requestParameters` and `responseElements` (and
+//! the `Resources` list of a LookupEvents item, `listed`).
 //!
-//! The field tables below are the one place that knows where each service names its resources.
+//! Where each service names its resources comes from the generated table `ingest::resource_table` (derived from
+//! AWS's API models and the IAM Service Authorization Reference by `tools/gen_resource_table.py`). The hand-written
+//! tables below are overrides, each for a reason the models cannot tell: S3 bucket/key and `x-amz-copy-source`,
+//! access semantics (read/write/target), CloudTrail's own spellings (EC2 `keyName`, `...Set.items[]`), names that
+//! are not the model's (Glue tables as `db/table`, KMS aliases, Lambda qualified names).
 
+use super::resource_table as table;
+use crate::model::resource::{canonical_type, cmp_ignore_case, named_by_name};
 use crate::model::{Access, ResourceRef};
 use serde::Deserialize;
 use serde_json::Value;
@@ -30,8 +37,13 @@ pub struct Call<'a> {
     pub entries: &'a [ResourceEntry],
 }
 
-/// (event source, parameter path, Config type). A path is `a.b` through objects; `a[].b` through arrays.
-/// Values may be names, ids or ARNs: ARNs are recognized and parsed instead.
+/// Overrides: (event source, parameter path, Config type). A path is `a.b` through objects; `a[].b` through arrays.
+/// Values may be names, ids or ARNs: ARNs are recognized and parsed instead. A member named here (by its last
+/// segment) is not looked up in the generated table for that service. Why each stays hand-written: these are the
+/// fields the resources of the lineage and who-changed rules were first written against, with CloudTrail's own
+/// spellings (EC2 `keyName` and `...Set.items[]`, `resourcesSet` of CreateTags typed by id prefix, STS `roleArn`
+/// naming another service's resource, Config's `configurationRecorder.name`, CloudTrail/SSM bare `name`, Lambda's
+/// qualified `functionName`, KMS `keyId` that may be an alias), where the models alone would miss or mistype them.
 const PARAM_FIELDS: &[(&str, &str, &str)] = &[
     ("iam.amazonaws.com", "userName", "AWS::IAM::User"),
     ("iam.amazonaws.com", "roleName", "AWS::IAM::Role"),
@@ -67,6 +79,12 @@ const PARAM_FIELDS: &[(&str, &str, &str)] = &[
         "AWS::EC2::NetworkInterface",
     ),
     ("ec2.amazonaws.com", "keyName", "AWS::EC2::KeyPair"),
+    // RunInstances logs its launch parameters under `instancesSet.items[]`; the model's `KeyName` says no type.
+    (
+        "ec2.amazonaws.com",
+        "instancesSet.items[].keyName",
+        "AWS::EC2::KeyPair",
+    ),
     ("kms.amazonaws.com", "keyId", "AWS::KMS::Key"),
     ("kms.amazonaws.com", "targetKeyId", "AWS::KMS::Key"),
     ("kms.amazonaws.com", "aliasName", "AWS::KMS::Alias"),
@@ -169,7 +187,7 @@ const PARAM_FIELDS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// Resources named only in the response (created by the call, or ids handed back).
+/// Overrides: resources named only in the response (created by the call, or ids handed back); same reasons.
 const RESPONSE_FIELDS: &[(&str, &str, &str)] = &[
     ("iam.amazonaws.com", "role.arn", "AWS::IAM::Role"),
     ("iam.amazonaws.com", "user.arn", "AWS::IAM::User"),
@@ -180,6 +198,11 @@ const RESPONSE_FIELDS: &[(&str, &str, &str)] = &[
         "ec2.amazonaws.com",
         "instancesSet.items[].instanceId",
         "AWS::EC2::Instance",
+    ),
+    (
+        "ec2.amazonaws.com",
+        "instancesSet.items[].keyName",
+        "AWS::EC2::KeyPair",
     ),
     ("kms.amazonaws.com", "keyMetadata.arn", "AWS::KMS::Key"),
     (
@@ -282,7 +305,7 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
     let mut out: Vec<(ResourceRef, Access)> = Vec::new();
     // `upgrade`: whether this sighting may raise the access of a resource already listed. `resources[]` may not:
     // it lists the source of a copy under the call's (write) access, while the request says it was read.
-    let mut add_as = |r: ResourceRef, a: Access, upgrade: bool| {
+    fn add_as(out: &mut Vec<(ResourceRef, Access)>, r: ResourceRef, a: Access, upgrade: bool) {
         if let Some(existing) = out.iter_mut().find(|(x, _)| x.key == r.key) {
             // Keep the most specific access (write > read > target) and the best-known ARN.
             if upgrade && a > existing.1 {
@@ -294,7 +317,7 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
         } else {
             out.push((r, a));
         }
-    };
+    }
     let data_access = data_access(c);
 
     if c.source == "s3.amazonaws.com" {
@@ -303,12 +326,14 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
             // An object-level data call reads or writes the bucket's data: the bucket gets the object's access,
             // so `target` on a bucket means a call about the bucket itself (what who-changed looks at).
             add_as(
+                &mut out,
                 ResourceRef::s3_bucket(b),
                 data_access.unwrap_or(Access::Target),
                 true,
             );
             if let Some(k) = c.params.and_then(|p| str_at(p, "key")) {
                 add_as(
+                    &mut out,
                     ResourceRef::s3_object(b, k),
                     data_access.unwrap_or(Access::Target),
                     true,
@@ -320,7 +345,7 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
                 .map(|p| strs_at(p, "delete.Object[].Key"))
                 .unwrap_or_default()
             {
-                add_as(ResourceRef::s3_object(b, k), Access::Write, true);
+                add_as(&mut out, ResourceRef::s3_object(b, k), Access::Write, true);
             }
         }
         // CopyObject / UploadPartCopy: `x-amz-copy-source` = `[/]bucket/key[?versionId=...]`, URL-encoded.
@@ -329,8 +354,8 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
             let src = src.split("?versionId=").next().unwrap_or(src);
             let decoded = percent_decode(src);
             if let Some((b, k)) = decoded.split_once('/') {
-                add_as(ResourceRef::s3_bucket(b), Access::Read, true);
-                add_as(ResourceRef::s3_object(b, k), Access::Read, true);
+                add_as(&mut out, ResourceRef::s3_bucket(b), Access::Read, true);
+                add_as(&mut out, ResourceRef::s3_object(b, k), Access::Read, true);
             }
         }
     }
@@ -345,7 +370,7 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
             .and_then(|v| v.as_str())
         {
             if let Some(r) = ResourceRef::from_arn(arn) {
-                add_as(r, data_access.unwrap_or(Access::Target), true);
+                add_as(&mut out, r, data_access.unwrap_or(Access::Target), true);
             }
         }
     }
@@ -356,7 +381,7 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
         }
         for v in c.params.map(|p| strs_at(p, path)).unwrap_or_default() {
             if let Some(r) = make_ref(rtype, v, c) {
-                add_as(r, data_access.unwrap_or(Access::Target), true);
+                add_as(&mut out, r, data_access.unwrap_or(Access::Target), true);
             }
         }
     }
@@ -376,6 +401,7 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
                     });
                 match table {
                     Some(t) => add_as(
+                        &mut out,
                         ResourceRef::named(
                             "AWS::Glue::Table",
                             c.account,
@@ -386,6 +412,7 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
                         true,
                     ),
                     None => add_as(
+                        &mut out,
                         ResourceRef::named("AWS::Glue::Database", c.account, c.region, db),
                         Access::Target,
                         true,
@@ -395,6 +422,7 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
             if matches!(c.name, "CreateJob" | "UpdateJob" | "DeleteJob" | "GetJob") {
                 if let Some(n) = str_at(p, "name").or_else(|| str_at(p, "jobName")) {
                     add_as(
+                        &mut out,
                         ResourceRef::named("AWS::Glue::Job", c.account, c.region, n),
                         Access::Target,
                         true,
@@ -406,6 +434,7 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
     if c.source == "athena.amazonaws.com" {
         if let Some(q) = c.params.and_then(|p| str_at(p, "queryExecutionId")) {
             add_as(
+                &mut out,
                 ResourceRef::named("AWS::Athena::QueryExecution", c.account, c.region, q),
                 Access::Target,
                 true,
@@ -418,7 +447,28 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
         }
         for v in c.response.map(|p| strs_at(p, path)).unwrap_or_default() {
             if let Some(r) = make_ref(rtype, v, c) {
-                add_as(r, Access::Target, true);
+                add_as(&mut out, r, Access::Target, true);
+            }
+        }
+    }
+    generated(c, data_access.unwrap_or(Access::Target), &mut out);
+    // Override for every service: the tagging and resource-policy calls name the resource they are about by ARN
+    // in a member the models call `ResourceArn`/`ResourceARN` (RDS: `ResourceName`) with no type; the ARN's shape
+    // types it.
+    if let Some(Value::Object(m)) = c.params {
+        for (k, v) in m {
+            if !RESOURCE_ARN_KEYS.iter().any(|x| x.eq_ignore_ascii_case(k)) {
+                continue;
+            }
+            let arns: Vec<&str> = match v {
+                Value::String(a) => vec![a.as_str()],
+                Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
+                _ => Vec::new(),
+            };
+            for a in arns.into_iter().filter(|a| a.starts_with("arn:")) {
+                if let Some(r) = ResourceRef::from_arn(a) {
+                    push_ref(&mut out, r, data_access.unwrap_or(Access::Target));
+                }
             }
         }
     }
@@ -436,7 +486,7 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
             // resources[] sometimes holds a bare id with a type (`AWS::EC2::Instance`, `i-...`).
             None => match e.rtype.as_deref() {
                 Some(t) if t.starts_with("AWS::") => {
-                    ResourceRef::named(t, c.account, c.region, arn)
+                    ResourceRef::typed(t, c.account, c.region, arn)
                 }
                 _ => continue,
             },
@@ -446,9 +496,342 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
             "AWS::S3::Bucket" => data_access.unwrap_or(Access::Target),
             _ => data_access.unwrap_or(Access::Target),
         };
-        add_as(r, access, false);
+        add_as(&mut out, r, access, false);
     }
     out
+}
+
+/// Members the hand-written code of a service reads itself (besides `PARAM_FIELDS`/`RESPONSE_FIELDS`): the
+/// generated table is not consulted for them.
+const HANDLED: &[(&str, &str)] = &[
+    // S3: bucket/key build global keys and object access; CloudTrail's S3 names are not the model's.
+    ("s3.amazonaws.com", "bucketName"),
+    ("s3.amazonaws.com", "key"),
+    ("s3.amazonaws.com", "Key"),
+    // Glue: tables are `db/table`, `name` means a table or a job depending on the call.
+    ("glue.amazonaws.com", "databaseName"),
+    ("glue.amazonaws.com", "tableName"),
+    ("glue.amazonaws.com", "name"),
+    ("athena.amazonaws.com", "queryExecutionId"),
+];
+
+/// Top-level request members that hold the ARN of the resource a call is about, in every service.
+const RESOURCE_ARN_KEYS: &[&str] = &[
+    "resourceArn",
+    "resourceArns",
+    "resourceName",
+    "resourceARNList",
+];
+
+/// Values of the generated table's kinds (bits 3-4 of a row's flags).
+const KIND_ID: u8 = 0;
+const KIND_NAME: u8 = 1;
+const KIND_ARN: u8 = 2;
+const KIND_URL: u8 = 3;
+
+/// The generated rows of one event source (binary search on the sorted source list).
+fn rows_of(source: &str) -> &'static [(&'static str, &'static str, u8, u16)] {
+    match table::SOURCES.binary_search_by(|(s, _, _)| (*s).cmp(source)) {
+        Ok(i) => {
+            let (_, a, b) = table::SOURCES[i];
+            &table::FIELDS[a as usize..b as usize]
+        }
+        Err(_) => &[],
+    }
+}
+
+/// The generated rule for member `key` on `side` (1 request, 2 response) of call `op`: the call's own row first,
+/// then the service-wide one. Returns (Config type, kind).
+fn lookup(
+    rows: &'static [(&'static str, &'static str, u8, u16)],
+    key: &str,
+    op: &str,
+    side: u8,
+    top: bool,
+) -> Option<(&'static str, u8)> {
+    let start = rows.partition_point(|r| cmp_ignore_case(r.0, key).is_lt());
+    let mut any = None;
+    for r in &rows[start..] {
+        if !r.0.eq_ignore_ascii_case(key) {
+            break;
+        }
+        if r.2 & side == 0 || (r.2 & 4 != 0 && !top) {
+            continue;
+        }
+        let found = (table::TYPES[r.3 as usize], (r.2 >> 3) & 3);
+        if r.1 == op {
+            return Some(found);
+        }
+        if r.1.is_empty() {
+            any = Some(found);
+        }
+    }
+    any
+}
+
+/// At most this many strings of one call are looked up (a bound on pathological parameters).
+const MAX_LEAVES: usize = 2000;
+
+/// A string of a call's parameters or response: the key it sits under, its depth (objects entered; an array's
+/// elements are one level below the array's key, like `a[].b`), and which object holds it (a counter).
+struct Leaf<'a> {
+    key: &'a str,
+    value: &'a str,
+    depth: usize,
+    object: usize,
+}
+
+/// Every string of a JSON value with the key it sits under, depth-first, to a bounded depth.
+fn leaves<'a>(v: &'a Value, depth: usize, objects: &mut usize, out: &mut Vec<Leaf<'a>>) {
+    let Value::Object(m) = v else { return };
+    if depth > 8 {
+        return;
+    }
+    *objects += 1;
+    let object = *objects;
+    for (key, x) in m {
+        if out.len() >= MAX_LEAVES {
+            return;
+        }
+        match x {
+            Value::String(value) if !value.is_empty() => out.push(Leaf {
+                key,
+                value,
+                depth,
+                object,
+            }),
+            Value::Array(items) => {
+                for item in items.iter().take(MAX_LEAVES) {
+                    match item {
+                        Value::String(value) if !value.is_empty() => out.push(Leaf {
+                            key,
+                            value,
+                            depth,
+                            object,
+                        }),
+                        Value::Object(_) => leaves(item, depth + 2, objects, out),
+                        _ => {}
+                    }
+                }
+            }
+            Value::Object(_) => leaves(x, depth + 1, objects, out),
+            _ => {}
+        }
+    }
+}
+
+/// Whether the hand-written code already reads member `key` at this depth of this service's calls (an override
+/// path `a.b[].c` reads `c` at depth 3 - 1 = 2 in the same counting as `leaves`).
+fn overridden(source: &str, key: &str, depth: usize) -> bool {
+    let reads = |path: &str| {
+        let segments = path.split('.').count();
+        let last = path.rsplit('.').next().unwrap_or(path);
+        last.trim_end_matches("[]").eq_ignore_ascii_case(key) && segments == depth + 1
+    };
+    PARAM_FIELDS
+        .iter()
+        .chain(RESPONSE_FIELDS)
+        .any(|(s, p, _)| *s == source && reads(p))
+        || HANDLED
+            .iter()
+            .any(|(s, k)| *s == source && k.eq_ignore_ascii_case(key))
+}
+
+/// Resources named by members the generated table knows. A resource named both by id and by name gives one
+/// resource, keyed the way Config keys the type (id, or name for IAM and buckets), the other name kept as an alias:
+/// when both sit in one object (`{"groupId":"sg-1","groupName":"default"}`), or when the call names exactly one of
+/// each (`CreateSecurityGroup`: `groupName` in the request, `groupId` in the response).
+fn generated(c: &Call, access: Access, out: &mut Vec<(ResourceRef, Access)>) {
+    let rows = rows_of(c.source);
+    if rows.is_empty() {
+        return;
+    }
+    // (type, kind, value, object)
+    let mut found: Vec<(&'static str, u8, &str, usize)> = Vec::new();
+    let mut strings = Vec::new();
+    let mut objects = 0;
+    for (side, v) in [(1u8, c.params), (2u8, c.response)] {
+        let Some(v) = v else { continue };
+        strings.clear();
+        leaves(v, 0, &mut objects, &mut strings);
+        for l in &strings {
+            if let Some((t, kind)) = lookup(rows, l.key, c.name, side, l.depth == 0) {
+                if !overridden(c.source, l.key, l.depth)
+                    && !found
+                        .iter()
+                        .any(|f| f.0 == t && f.1 == kind && f.2 == l.value)
+                {
+                    found.push((t, kind, l.value, l.object));
+                }
+            }
+        }
+    }
+    let mut types: Vec<&'static str> = Vec::new();
+    for f in &found {
+        if !types.contains(&f.0) {
+            types.push(f.0);
+        }
+    }
+    for t in types {
+        let of_type: Vec<(u8, &str, usize)> = found
+            .iter()
+            .filter(|f| f.0 == t)
+            .map(|f| (f.1, f.2, f.3))
+            .collect();
+        // The kind that keys this type (names for IAM and buckets, ids otherwise); the other is an alias.
+        let (key_kind, alias_kind) = if named_by_name(t) {
+            (KIND_NAME, KIND_ID)
+        } else {
+            (KIND_ID, KIND_NAME)
+        };
+        let keys: Vec<(&str, usize)> = of_type
+            .iter()
+            .filter(|f| f.0 == key_kind)
+            .map(|f| (f.1, f.2))
+            .collect();
+        let alias_of = |object: usize| -> Option<&str> {
+            let mut same = keys.iter().filter(|k| k.1 == object);
+            match (same.next(), same.next()) {
+                (Some(k), None) => Some(k.0),
+                _ => None,
+            }
+        };
+        let n_alias = of_type.iter().filter(|f| f.0 == alias_kind).count();
+        let existing: Vec<usize> = (0..out.len()).filter(|&j| out[j].0.rtype == t).collect();
+        // (alias, key value or None for the one resource the overrides already named)
+        let mut pairs: Vec<(&str, Option<&str>)> = Vec::new();
+        for (kind, v, object) in &of_type {
+            if *kind != alias_kind {
+                continue;
+            }
+            if let Some(k) = alias_of(*object) {
+                pairs.push((v, Some(k)));
+            } else if n_alias == 1 && keys.len() == 1 {
+                pairs.push((v, Some(keys[0].0)));
+            } else if n_alias == 1 && keys.is_empty() && existing.len() == 1 {
+                pairs.push((v, None));
+            }
+        }
+        for (kind, v, _) in &of_type {
+            if *kind == alias_kind && pairs.iter().any(|p| p.0 == *v) {
+                continue;
+            }
+            let Some(mut r) = typed_ref(t, *kind, v, c) else {
+                continue;
+            };
+            for (a, k) in &pairs {
+                if *k == Some(*v) && !r.aliases.iter().any(|x| x == a) {
+                    r.aliases.push(a.to_string());
+                }
+            }
+            push_ref(out, r, access);
+        }
+        for (a, k) in &pairs {
+            if k.is_none() {
+                let r = &mut out[existing[0]].0;
+                if r.id != *a && !r.aliases.iter().any(|x| x == a) {
+                    r.aliases.push(a.to_string());
+                }
+            }
+        }
+    }
+}
+
+/// A resource of generated type `t` from a value of `kind`: ARNs parse to their own key (typed by `t` when trailgraph
+/// does not know the shape), anything else is the identifier.
+fn typed_ref(t: &str, kind: u8, value: &str, c: &Call) -> Option<ResourceRef> {
+    if value.starts_with("arn:") {
+        return match ResourceRef::from_arn(value)? {
+            r if r.generic => ResourceRef::from_typed_arn(t, value),
+            r => Some(r),
+        };
+    }
+    if kind == KIND_ARN {
+        return None; // an `...Arn` member whose value is no ARN (redacted, a placeholder)
+    }
+    // Override: a queue URL (`https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`) names the queue its ARN names by
+    // NAME; Config's resourceId is the URL, kept as an alias (found by `AWS::SQS::Queue:https://...`).
+    if kind == KIND_URL && t == "AWS::SQS::Queue" {
+        let name = value
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or(value);
+        let mut r = ResourceRef::named(t, c.account, c.region, name);
+        if name != value {
+            r.aliases.push(value.to_string());
+        }
+        return Some(r);
+    }
+    make_ref(t, value, c)
+}
+
+/// Adds a resource unless its key is listed; a listed one gains the aliases.
+fn push_ref(out: &mut Vec<(ResourceRef, Access)>, r: ResourceRef, access: Access) {
+    if let Some((x, _)) = out.iter_mut().find(|(x, _)| x.key == r.key) {
+        for a in r.aliases {
+            if a != x.id && !x.aliases.contains(&a) {
+                x.aliases.push(a);
+            }
+        }
+        if x.arn.is_none() {
+            x.arn = r.arn;
+        }
+        return;
+    }
+    out.push((r, access));
+}
+
+/// Resources of a LookupEvents item's `Resources` list (`[{ResourceType, ResourceName}]`, outside the record):
+/// names, ids or ARNs with a type spelled as LookupEvents spells it. Adds those the record did not already name
+/// (by key, or by an alias of a resource of the same type).
+pub fn listed(resources: &mut Vec<(ResourceRef, Access)>, raw: &str, account: &str, region: &str) {
+    #[derive(Deserialize)]
+    struct Listed {
+        #[serde(
+            rename = "ResourceType",
+            default,
+            deserialize_with = "super::loose::string"
+        )]
+        rtype: Option<String>,
+        #[serde(
+            rename = "ResourceName",
+            default,
+            deserialize_with = "super::loose::string"
+        )]
+        name: Option<String>,
+    }
+    let Ok(items) = serde_json::from_str::<Vec<Listed>>(raw) else {
+        return;
+    };
+    for it in items {
+        let (Some(t), Some(name)) = (it.rtype.as_deref(), it.name.as_deref()) else {
+            continue;
+        };
+        if name.is_empty() || !t.starts_with("AWS::") {
+            continue;
+        }
+        let t = canonical_type(t).unwrap_or(t);
+        let r = if name.starts_with("arn:") {
+            match ResourceRef::from_arn(name) {
+                Some(r) if r.generic => ResourceRef::from_typed_arn(t, name).unwrap_or(r),
+                Some(r) => r,
+                None => continue,
+            }
+        } else {
+            match t {
+                "AWS::S3::Bucket" => ResourceRef::s3_bucket(name),
+                _ => ResourceRef::named(t, account, region, name),
+            }
+        };
+        let known = resources.iter().any(|(x, _)| {
+            x.key == r.key
+                || (x.rtype == r.rtype && (x.id == name || x.aliases.iter().any(|a| a == name)))
+        });
+        if !known {
+            resources.push((r, Access::Target));
+        }
+    }
 }
 
 /// Read/write for data calls (on the object, item, stream...), `None` for management calls.
@@ -641,9 +1024,221 @@ mod tests {
         );
         assert!(
             got.iter()
-                .any(|(k, _)| k == "AWS::SNS::Topic|111|us-east-1|arn:aws:sns:us-east-1:111:t"),
+                .any(|(k, _)| k == "AWS::SNS::Topic|111|us-east-1|t"),
             "{got:?}"
         );
+    }
+
+    /// Keys and aliases of a call's resources, sorted by key.
+    fn keys_of(
+        source: &str,
+        name: &str,
+        account: &str,
+        region: &str,
+        p: &str,
+        r: &str,
+    ) -> Vec<(String, Vec<String>)> {
+        let p: Value = serde_json::from_str(p).unwrap();
+        let r: Value = serde_json::from_str(r).unwrap();
+        let c = Call {
+            source,
+            name,
+            read_only: Some(false),
+            account,
+            region,
+            params: Some(&p),
+            response: Some(&r),
+            entries: &[],
+        };
+        let mut got: Vec<(String, Vec<String>)> = extract(&c)
+            .into_iter()
+            .map(|(r, _)| (r.key, r.aliases))
+            .collect();
+        got.sort();
+        got
+    }
+
+    #[test]
+    fn rds_snapshot_shared_with_another_account() {
+        // stratus-red-team (Apache-2.0), aws.exfiltration.rds-share-snapshot.json.
+        let got = keys_of(
+            "rds.amazonaws.com",
+            "ModifyDBSnapshotAttribute",
+            "171471557522",
+            "meiso-eastwest-2r",
+            r#"{"attributeName":"restore","dBSnapshotIdentifier":"exfiltration","valuesToAdd":["503161813013"]}"#,
+            r#"{"dBSnapshotAttributes":[{"attributeName":"restore","attributeValues":["503161813013"]}],"dBSnapshotIdentifier":"exfiltration"}"#,
+        );
+        assert_eq!(
+            got,
+            vec![(
+                "AWS::RDS::DBSnapshot|171471557522|meiso-eastwest-2r|exfiltration".to_string(),
+                vec![]
+            )]
+        );
+    }
+
+    #[test]
+    fn run_instances_names_everything_it_launches_into() {
+        // cloud-custodian (Apache-2.0), cloudtrail-bare-records/event-cloud-trail-run-instances.json (abridged).
+        let got = keys_of(
+            "ec2.amazonaws.com",
+            "RunInstances",
+            "619193117841",
+            "us-west-1",
+            r#"{"instancesSet":{"items":[{"imageId":"ami-06116566","minCount":1,"maxCount":2,"keyName":"PersonalWest"}]},"groupSet":{"items":[{"groupId":"sg-bd2d87d9"}]},"instanceType":"t2.micro","availabilityZone":"us-west-1c","subnetId":"subnet-5f7a3106","clientToken":"d4673c83-0aaf-4e52-b2a8-99bf7dfbe074_subnet-5f7a3106_2","iamInstanceProfile":{"name":"BaseIAMRole"}}"#,
+            r#"{"reservationId":"r-05b201b7","ownerId":"619193117841","groupSet":{},"instancesSet":{"items":[{"instanceId":"i-784cdacd","imageId":"ami-06116566","instanceState":{"code":0,"name":"pending"},"keyName":"PersonalWest","subnetId":"subnet-5f7a3106","vpcId":"vpc-1b4a1b7e","interfaceId":"interface-6a08d837","groupSet":{"items":[{"groupId":"sg-bd2d87d9","groupName":"default"}]},"networkInterfaceSet":{"items":[{"networkInterfaceId":"eni-6a08d837","subnetId":"subnet-5f7a3106","vpcId":"vpc-1b4a1b7e","groupSet":{"items":[{"groupId":"sg-bd2d87d9","groupName":"default"}]},"attachment":{"attachmentId":"eni-attach-1cabe8dc","instanceId":"i-784cdacd"}}]}}]}}"#,
+        );
+        let keys: Vec<&str> = got.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "AWS::EC2::Image|619193117841|us-west-1|ami-06116566",
+                "AWS::EC2::Instance|619193117841|us-west-1|i-784cdacd",
+                "AWS::EC2::KeyPair|619193117841|us-west-1|PersonalWest",
+                "AWS::EC2::NetworkInterface|619193117841|us-west-1|eni-6a08d837",
+                "AWS::EC2::SecurityGroup|619193117841|us-west-1|sg-bd2d87d9",
+                "AWS::EC2::Subnet|619193117841|us-west-1|subnet-5f7a3106",
+                "AWS::EC2::VPC|619193117841|us-west-1|vpc-1b4a1b7e",
+            ]
+        );
+        // The group's name in the response is an alias of the group, not a second group.
+        let sg = got.iter().find(|(k, _)| k.contains("sg-bd2d87d9")).unwrap();
+        assert_eq!(sg.1, vec!["default".to_string()]);
+    }
+
+    #[test]
+    fn create_security_group_keeps_the_name_as_an_alias_of_the_id() {
+        // invictus-aws-dataset (MIT), CloudTrail/..._20230710T1215Z_YMDRJwtmC82bUwAo.json.
+        let got = keys_of(
+            "ec2.amazonaws.com",
+            "CreateSecurityGroup",
+            "123837392027",
+            "us-east-1",
+            r#"{"groupName":"stratus-red-team-open-sg-sg","groupDescription":"Allow TLS inbound traffic","vpcId":"vpc-0e568b18707c87afa","tagSpecificationSet":{"items":[{"resourceType":"security-group","tags":[{"key":"StratusRedTeam","value":"true"},{"key":"Name","value":"stratus-red-team-open-sg-sg"}]}]}}"#,
+            r#"{"requestId":"0298451a-830a-419e-ab4b-4861bd336b68","_return":true,"groupId":"sg-04cfb7a4712d75b00","tagSet":{"items":[{"key":"StratusRedTeam","value":"true"},{"key":"Name","value":"stratus-red-team-open-sg-sg"}]}}"#,
+        );
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "AWS::EC2::SecurityGroup|123837392027|us-east-1|sg-04cfb7a4712d75b00"
+                        .to_string(),
+                    vec!["stratus-red-team-open-sg-sg".to_string()]
+                ),
+                (
+                    "AWS::EC2::VPC|123837392027|us-east-1|vpc-0e568b18707c87afa".to_string(),
+                    vec![]
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn arns_and_urls_of_types_trailgraph_has_no_shape_for_key_as_config_does() {
+        let lb = "arn:aws:elasticloadbalancing:us-east-1:111:loadbalancer/app/web/50dc6c495c0c9188";
+        let got = keys_of(
+            "elasticloadbalancing.amazonaws.com",
+            "ModifyLoadBalancerAttributes",
+            "111",
+            "us-east-1",
+            &format!(
+                r#"{{"loadBalancerArn":"{lb}","attributes":[{{"key":"deletion_protection.enabled","value":"false"}}]}}"#
+            ),
+            "null",
+        );
+        assert_eq!(
+            got,
+            vec![(
+                format!("AWS::ElasticLoadBalancingV2::LoadBalancer|111|us-east-1|{lb}"),
+                vec![]
+            )]
+        );
+        let q = "https://sqs.us-east-1.amazonaws.com/111/jobs";
+        let got = keys_of(
+            "sqs.amazonaws.com",
+            "SetQueueAttributes",
+            "111",
+            "us-east-1",
+            &format!(r#"{{"queueUrl":"{q}","attributes":{{"Policy":"{{}}"}}}}"#),
+            "null",
+        );
+        assert_eq!(
+            got,
+            vec![(
+                "AWS::SQS::Queue|111|us-east-1|jobs".to_string(),
+                vec![q.to_string()]
+            )]
+        );
+    }
+
+    #[test]
+    fn lookup_events_resources_list() {
+        // plaso (Apache-2.0), aws_cloudtrail.jsonl: a LookupEvents item's Resources, with its own spellings.
+        let mut res: Vec<(ResourceRef, Access)> = vec![(
+            ResourceRef::named(
+                "AWS::EC2::Instance",
+                "1",
+                "us-east-1",
+                "i-01234567890123456",
+            ),
+            Access::Target,
+        )];
+        listed(
+            &mut res,
+            r#"[{"ResourceType":"AWS::EC2::VPC","ResourceName":"vpc-01234567890123456"},{"ResourceType":"AWS::EC2::Ami","ResourceName":"ami-01234567890123456"},{"ResourceType":"AWS::EC2::Instance","ResourceName":"i-01234567890123456"},{"ResourceType":"AWS::EC2::VOLUME","ResourceName":"vol-1"},{"ResourceType":"AWS::S3::Bucket","ResourceName":"b"},{"ResourceType":"AWS::SNS::Topic","ResourceName":"arn:aws:sns:us-east-1:1:t"},{"ResourceType":"x","ResourceName":"y"},{"ResourceName":"z"}]"#,
+            "1",
+            "us-east-1",
+        );
+        let keys: Vec<&str> = res.iter().map(|(r, _)| r.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "AWS::EC2::Instance|1|us-east-1|i-01234567890123456",
+                "AWS::EC2::VPC|1|us-east-1|vpc-01234567890123456",
+                "AWS::EC2::Image|1|us-east-1|ami-01234567890123456",
+                "AWS::EC2::Volume|1|us-east-1|vol-1",
+                "AWS::S3::Bucket|||b",
+                "AWS::SNS::Topic|1|us-east-1|t",
+            ]
+        );
+    }
+
+    #[test]
+    fn generated_table_is_current() {
+        // The committed table must come from the committed generator with its pinned inputs: editing the script
+        // (rules, pins) without regenerating fails here. `python3 tools/gen_resource_table.py --check` compares
+        // the whole output (it needs the pinned wheels from PyPI).
+        use sha2::{Digest, Sha256};
+        let script = include_bytes!("../../tools/gen_resource_table.py");
+        let hex: String = Sha256::digest(script)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            hex,
+            table::GENERATOR_SHA256,
+            "src/ingest/resource_table.rs is out of date: run python3 tools/gen_resource_table.py"
+        );
+        let text = std::str::from_utf8(script).unwrap();
+        let pins = text
+            .lines()
+            .find_map(|l| l.strip_prefix("PINS = "))
+            .expect("PINS line");
+        for pin in table::INPUTS.split(' ') {
+            let (name, version) = pin.split_once("==").unwrap();
+            assert!(
+                pins.contains(&format!(r#""{name}": "{version}""#)),
+                "{pin} not in {pins}"
+            );
+        }
+        // Binary searches need sorted rows.
+        assert!(table::SOURCES.windows(2).all(|w| w[0].0 < w[1].0));
+        for (_, a, b) in table::SOURCES {
+            let rows = &table::FIELDS[*a as usize..*b as usize];
+            assert!(rows.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)));
+            assert!(rows.iter().all(|r| (r.3 as usize) < table::TYPES.len()));
+        }
     }
 
     #[test]

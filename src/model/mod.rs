@@ -4,6 +4,8 @@ pub mod arn;
 pub mod integrity;
 pub mod json;
 pub mod resource;
+#[rustfmt::skip]
+pub mod resource_types;
 pub mod time;
 
 pub use resource::{Access, ResourceRef};

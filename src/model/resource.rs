@@ -232,6 +232,36 @@ const NAMED_BY_NAME: &[&str] = &[
     "AWS::IAM::Policy",
 ];
 
+/// The AWS Config spelling of a resource type written in any case (`AWS::EC2::VOLUME` -> `AWS::EC2::Volume`), from
+/// the generated list of Config types; `None` for a type not in it.
+pub fn canonical_type(rtype: &str) -> Option<&'static str> {
+    // Spellings of LookupEvents' `Resources[].ResourceType` that are no Config type name.
+    const OTHER_SPELLINGS: &[(&str, &str)] = &[("AWS::EC2::Ami", "AWS::EC2::Image")];
+    if let Some((_, t)) = OTHER_SPELLINGS
+        .iter()
+        .find(|(o, _)| o.eq_ignore_ascii_case(rtype))
+    {
+        return Some(t);
+    }
+    let types = super::resource_types::CONFIG_TYPES;
+    types
+        .binary_search_by(|t| cmp_ignore_case(t, rtype))
+        .ok()
+        .map(|i| types[i])
+}
+
+/// ASCII case-insensitive order, without allocating.
+pub fn cmp_ignore_case(a: &str, b: &str) -> std::cmp::Ordering {
+    a.bytes()
+        .map(|x| x.to_ascii_lowercase())
+        .cmp(b.bytes().map(|x| x.to_ascii_lowercase()))
+}
+
+/// Whether a type is keyed by name (IAM, S3 buckets) rather than by Config's resourceId.
+pub fn named_by_name(rtype: &str) -> bool {
+    NAMED_BY_NAME.contains(&rtype) || rtype == "AWS::S3::Bucket"
+}
+
 fn scope_of(rtype: &str) -> Scope {
     if rtype.starts_with("AWS::S3::") {
         return Scope::Global;
@@ -253,6 +283,8 @@ fn make_key(rtype: &str, account: &str, region: &str, id: &str) -> String {
 
 impl ResourceRef {
     /// A resource known by type and identifier (Config naming), e.g. from a call's parameters.
+    /// `rtype` is taken as spelled: a type from outside (a record, a Config item, the user) goes through
+    /// `canonical_type` first (`typed` does both), so `AWS::EC2::VOLUME` is never a second type.
     pub fn named(rtype: &str, account: &str, region: &str, id: &str) -> ResourceRef {
         let (account, region) = match scope_of(rtype) {
             Scope::Global => ("", ""),
@@ -271,9 +303,19 @@ impl ResourceRef {
         }
     }
 
+    /// `named` for a type spelled by someone else (a record's `resources[]`, LookupEvents): Config's spelling.
+    pub fn typed(rtype: &str, account: &str, region: &str, id: &str) -> ResourceRef {
+        ResourceRef::named(canonical_type(rtype).unwrap_or(rtype), account, region, id)
+    }
+
     /// A resource of a known Config type named by an ARN of a shape not in the table (SNS topics, SQS queues...):
     /// the ARN is the identifier, account and region come from it, so CloudTrail and Config agree on the key.
     pub fn from_typed_arn(rtype: &str, text: &str) -> Option<ResourceRef> {
+        let rtype = canonical_type(rtype).unwrap_or(rtype);
+        // A shape trailgraph knows gives that type its own key (by name where the shape says so).
+        if let Some(r) = ResourceRef::from_arn(text).filter(|r| !r.generic && r.rtype == rtype) {
+            return Some(r);
+        }
         let a = Arn::parse(text)?;
         let mut r = ResourceRef::named(rtype, &a.account, &a.region, text);
         r.arn = Some(text.to_string());
@@ -345,6 +387,13 @@ impl ResourceRef {
                 }
                 r
             }
+            // A shape of the IAM reference (generated table): typed as Config types it; keyed by the name or id
+            // its format has after the type (`snapshot:${SnapshotName}`: how calls name it), else by the ARN.
+            None if arn_shape(&arn).is_some() => {
+                let (rtype, by_name) = arn_shape(&arn).unwrap_or_default();
+                let id = if by_name { arn.resource.as_str() } else { text };
+                ResourceRef::named(rtype, &arn.account, &arn.region, id)
+            }
             None => {
                 let rtype = generic_type(&arn);
                 let mut r = ResourceRef::named(&rtype, &arn.account, &arn.region, text);
@@ -366,14 +415,18 @@ impl ResourceRef {
         resource_name: Option<&str>,
         arn: Option<&str>,
     ) -> Option<ResourceRef> {
+        let rtype = canonical_type(rtype).unwrap_or(rtype);
+        // An ARN keyed by the whole ARN keys the item only when it is the item's resourceId (ELBv2): otherwise the
+        // resourceId does, where calls naming it by id meet it.
         let by_arn = arn
+            .filter(|a| keyed_by_name(a) || resource_id == Some(*a))
             .and_then(ResourceRef::from_arn)
             .filter(|r| r.rtype == rtype);
         let mut r = match by_arn {
             Some(r) => r,
             None => {
                 // IAM types and buckets are named by name; everything else by Config's resourceId.
-                let id = if NAMED_BY_NAME.contains(&rtype) || rtype == "AWS::S3::Bucket" {
+                let id = if named_by_name(rtype) {
                     resource_name.or(resource_id)?
                 } else {
                     resource_id.or(resource_name)?
@@ -390,6 +443,30 @@ impl ResourceRef {
         }
         Some(r)
     }
+}
+
+/// The Config type of an ARN shape from the IAM reference (`resource_types::ARN_SHAPES`), by binary search, and
+/// whether the name after the type keys it.
+fn arn_shape(arn: &Arn) -> Option<(&'static str, bool)> {
+    let shapes = super::resource_types::ARN_SHAPES;
+    shapes
+        .binary_search_by(|(s, t, _, _)| {
+            (*s, *t).cmp(&(arn.service.as_str(), arn.resource_type.as_str()))
+        })
+        .ok()
+        .map(|i| (shapes[i].2, shapes[i].3))
+}
+
+/// Whether an ARN keys its resource by the name calls use (S3, a hand-written shape of `ARN_TYPES`, or a shape of
+/// the IAM reference with one name after the type), rather than by the whole ARN.
+fn keyed_by_name(text: &str) -> bool {
+    Arn::parse(text).is_some_and(|a| {
+        a.service == "s3"
+            || ARN_TYPES
+                .iter()
+                .any(|(svc, t, _, _)| *svc == a.service && *t == a.resource_type)
+            || arn_shape(&a).is_some_and(|(_, by_name)| by_name)
+    })
 }
 
 fn generic_type(arn: &Arn) -> String {
@@ -462,8 +539,13 @@ mod tests {
         assert_eq!(c.key, by_arn.key);
         assert!(c.aliases.contains(&"AROAEXAMPLE".to_string()));
 
-        let odd = ResourceRef::from_arn("arn:aws:sns:us-east-1:111122223333:alerts").unwrap();
-        assert_eq!(odd.rtype, "AWS::Sns::Resource");
+        // A shape known from the IAM reference's ARN formats is typed as Config types it, keyed by the ARN.
+        let topic_arn = ResourceRef::from_arn("arn:aws:sns:us-east-1:111122223333:alerts").unwrap();
+        assert_eq!(topic_arn.rtype, "AWS::SNS::Topic");
+        // A shape known nowhere gets a type guessed from the ARN.
+        let odd = ResourceRef::from_arn("arn:aws:nosuch:us-east-1:111122223333:thing/x").unwrap();
+        assert_eq!(odd.rtype, "AWS::Nosuch::Thing");
+        assert!(odd.generic);
         // With a type (Config item, or resources[] of a record) both sides meet.
         let topic = "arn:aws:sns:us-east-1:111122223333:alerts";
         let from_config = ResourceRef::from_config(
@@ -481,6 +563,29 @@ mod tests {
                 .unwrap()
                 .key
         );
+        assert_eq!(from_config.key, topic_arn.key);
         assert!(ResourceRef::from_arn("bucket-name").is_none());
+    }
+
+    #[test]
+    fn types_are_spelled_as_config_spells_them() {
+        let types = crate::model::resource_types::CONFIG_TYPES;
+        assert!(types
+            .windows(2)
+            .all(|w| cmp_ignore_case(w[0], w[1]).is_lt()));
+        for (given, want) in [
+            ("AWS::EC2::VOLUME", Some("AWS::EC2::Volume")),
+            ("aws::ec2::volume", Some("AWS::EC2::Volume")),
+            ("AWS::EC2::Volume", Some("AWS::EC2::Volume")),
+            ("AWS::EC2::Ami", Some("AWS::EC2::Image")),
+            ("AWS::RDS::DBSNAPSHOT", Some("AWS::RDS::DBSnapshot")),
+            ("AWS::Nope::Thing", None),
+            ("", None),
+        ] {
+            assert_eq!(canonical_type(given), want, "{given}");
+        }
+        let a = ResourceRef::typed("AWS::EC2::VOLUME", "1", "r", "vol-1");
+        let b = ResourceRef::named("AWS::EC2::Volume", "1", "r", "vol-1");
+        assert_eq!((a.key, a.rtype), (b.key, b.rtype));
     }
 }

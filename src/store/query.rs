@@ -1,6 +1,7 @@
 //! Read queries for the query commands (who-changed, timeline). Rows are plain values; the logic is in `correlate`.
 
 use super::{Result, Store};
+use crate::model::resource::canonical_type;
 use crate::model::ResourceRef;
 use rusqlite::{params, Row};
 use std::collections::HashMap;
@@ -230,31 +231,55 @@ impl Store {
             )?);
         }
         if out.is_empty() && !q.starts_with("arn:") && !q.starts_with("s3://") {
-            // `AWS::S3::Bucket:NAME` or a bare name/id.
-            let (rtype, name) = match q.match_indices("::").count() {
-                2 => match q.rsplit_once(':') {
-                    Some((t, n)) if t.ends_with(|c: char| c.is_alphanumeric()) => {
-                        (Some(t.to_string()), n.to_string())
-                    }
-                    _ => (None, q.to_string()),
-                },
-                _ => (None, q.to_string()),
+            // `AWS::S3::Bucket:NAME` (the id may itself hold `:` or `/`: an ARN, a queue URL) or a bare name/id.
+            let (rtype, name) = match split_typed(q) {
+                Some((t, n)) => (Some(canonical_type(t).unwrap_or(t)), n),
+                None => (None, q),
             };
-            let found = self.collect(
-                &format!(
-                    "SELECT {sql_cols} FROM resources r WHERE r.id IN (
+            let by_name = |name: &str| {
+                self.collect(
+                    &format!(
+                        "SELECT {sql_cols} FROM resources r WHERE r.id IN (
                         SELECT id FROM resources WHERE resource_id = ?1 AND type <> 'AWS::S3::Object'
                         UNION SELECT resource FROM resource_aliases WHERE alias = ?1
                         UNION SELECT resource FROM config_items WHERE resource_name = ?1)
                      ORDER BY r.key"
-                ),
-                [&name],
-                row,
-            )?;
+                    ),
+                    [name],
+                    row,
+                )
+            };
+            let mut found = by_name(name)?;
+            if let (Some(t), true, true) = (rtype, found.is_empty(), name.starts_with("arn:")) {
+                // A typed ARN: the key its shape maps to, the key of its type, or the ARN column.
+                let keys = [
+                    ResourceRef::from_arn(name).map(|r| r.key),
+                    ResourceRef::from_typed_arn(t, name).map(|r| r.key),
+                ];
+                for k in keys.iter().flatten() {
+                    found.extend(self.collect(
+                        &format!("SELECT {sql_cols} FROM resources r WHERE r.key_hash = tg_key_hash(?1) AND r.key = ?1"),
+                        [k],
+                        row,
+                    )?);
+                }
+                found.extend(self.collect(
+                    &format!("SELECT {sql_cols} FROM resources r WHERE r.arn = ?1"),
+                    [name],
+                    row,
+                )?);
+            }
+            if let (true, Some(s3)) = (found.is_empty(), s3_typed(rtype, name)) {
+                found.extend(self.collect(
+                    &format!("SELECT {sql_cols} FROM resources r WHERE r.key_hash = tg_key_hash(?1) AND r.key = ?1"),
+                    [&s3],
+                    row,
+                )?);
+            }
             out.extend(
                 found
                     .into_iter()
-                    .filter(|r| rtype.as_deref().is_none_or(|t| t == r.rtype)),
+                    .filter(|r| rtype.is_none_or(|t| t.eq_ignore_ascii_case(&r.rtype))),
             );
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
@@ -887,4 +912,27 @@ fn principal_row(r: &Row) -> rusqlite::Result<PrincipalRow> {
         account: r.get(4)?,
         name: r.get(5)?,
     })
+}
+
+/// `AWS::SERVICE::TYPE:ID` split at the first `:` after the type, so the id may hold `:` and `/` (an ELBv2 ARN, an
+/// SQS queue URL). `None` unless the text starts with three `::`-separated alphanumeric names and has an id.
+pub(crate) fn split_typed(q: &str) -> Option<(&str, &str)> {
+    let mut parts = q.splitn(3, "::");
+    let (a, b, rest) = (parts.next()?, parts.next()?, parts.next()?);
+    let (c, id) = rest.split_once(':')?;
+    let word = |s: &str| !s.is_empty() && s.bytes().all(|x| x.is_ascii_alphanumeric());
+    if !(word(a) && word(b) && word(c)) || id.is_empty() {
+        return None;
+    }
+    Some((&q[..a.len() + b.len() + c.len() + 4], id))
+}
+
+/// The key of a typed S3 name (buckets and objects are keyed globally, not found through `resource_id`).
+fn s3_typed(rtype: Option<&str>, name: &str) -> Option<String> {
+    match rtype? {
+        "AWS::S3::Object" => name
+            .split_once('/')
+            .map(|(b, k)| ResourceRef::s3_object(b, k).key),
+        _ => None,
+    }
 }

@@ -472,6 +472,9 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
             }
         }
     }
+    // When the request names the objects a data call read or wrote, an S3 resource that only `resources[]` lists
+    // (anonymised or edited records name other ones) was touched in a role the record does not say: target.
+    let request_named_objects = out.iter().any(|(r, _)| r.rtype == "AWS::S3::Object");
     for e in c.entries {
         let Some(arn) = e.arn.as_deref() else {
             continue;
@@ -491,10 +494,13 @@ pub fn extract(c: &Call) -> Vec<(ResourceRef, Access)> {
                 _ => continue,
             },
         };
-        let access = match r.rtype.as_str() {
-            "AWS::S3::Object" => data_access.unwrap_or(Access::Target),
-            "AWS::S3::Bucket" => data_access.unwrap_or(Access::Target),
-            _ => data_access.unwrap_or(Access::Target),
+        let unnamed_s3 = request_named_objects
+            && matches!(r.rtype.as_str(), "AWS::S3::Object" | "AWS::S3::Bucket")
+            && !out.iter().any(|(x, _)| x.key == r.key);
+        let access = if unnamed_s3 {
+            Access::Target
+        } else {
+            data_access.unwrap_or(Access::Target)
         };
         add_as(&mut out, r, access, false);
     }
@@ -1026,6 +1032,55 @@ mod tests {
             got.iter()
                 .any(|(k, _)| k == "AWS::SNS::Topic|111|us-east-1|t"),
             "{got:?}"
+        );
+    }
+
+    /// Panther's anonymised CopyObject (rule tests, Apache-2.0): the request copies `my-source-bucket/data.csv`
+    /// onto itself while `resources[]` names `my-dest-bucket/data.csv`. The record does not say that object was
+    /// written: it is a target, and the object the request names is the write (oracle, issue 13).
+    #[test]
+    fn an_object_only_resources_lists_is_not_a_write_when_the_request_names_one() {
+        let p: Value = serde_json::from_str(
+            r#"{"bucketName":"my-source-bucket","key":"data.csv","x-amz-copy-source":"my-source-bucket/data.csv"}"#,
+        )
+        .unwrap();
+        let entries: Vec<ResourceEntry> = serde_json::from_str(
+            r#"[{"accountId":"12948575929274","arn":"arn:aws:s3:::my-source-bucket","type":"AWS::S3::Bucket"},{"arn":"arn:aws:s3:::my-source-bucket/data.csv","type":"AWS::S3::Object"},{"accountId":"12948575929274","arn":"arn:aws:s3:::my-dest-bucket","type":"AWS::S3::Bucket"},{"arn":"arn:aws:s3:::my-dest-bucket/data.csv","type":"AWS::S3::Object"}]"#,
+        )
+        .unwrap();
+        let c = Call {
+            source: "s3.amazonaws.com",
+            name: "CopyObject",
+            read_only: Some(false),
+            account: "12948575929274",
+            region: "us-east-1",
+            params: Some(&p),
+            response: None,
+            entries: &entries,
+        };
+        let mut got: Vec<(String, Access)> =
+            extract(&c).into_iter().map(|(r, a)| (r.key, a)).collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                (
+                    "AWS::S3::Bucket|||my-dest-bucket".to_string(),
+                    Access::Target
+                ),
+                (
+                    "AWS::S3::Bucket|||my-source-bucket".to_string(),
+                    Access::Write
+                ),
+                (
+                    "AWS::S3::Object|||my-dest-bucket/data.csv".to_string(),
+                    Access::Target
+                ),
+                (
+                    "AWS::S3::Object|||my-source-bucket/data.csv".to_string(),
+                    Access::Write
+                ),
+            ]
         );
     }
 

@@ -533,6 +533,19 @@ class State:
     diffs: list[dict]
     arn: str | None = None
     name: str | None = None
+    account: str | None = None
+
+
+def type_spelling(types) -> dict[str, str]:
+    """AWS Config resource types are fixed names; AWS's own older examples spell some in capitals
+    (`AWS::EC2::VOLUME` in the 1.0 notification example). Spellings that differ only in case are one type, shown
+    as the spelling with the fewest capitals (`AWS::EC2::Volume`)."""
+    best: dict[str, str] = {}
+    for t in types:
+        k = t.lower()
+        if k not in best or sum(c.isupper() for c in t) < sum(c.isupper() for c in best[k]):
+            best[k] = t
+    return best
 
 
 def ci_state_id(item: dict) -> str | None:
@@ -544,9 +557,10 @@ def config_states(items: list[ConfigItem]) -> dict[tuple[str, str], list[State]]
     """resource (type, id) -> its distinct states (by configurationStateId, else capture time), in capture
     order."""
     by: dict[tuple[str, str], dict[Any, State]] = {}
+    spelling = type_spelling(str(ci.item["resourceType"]) for ci in items)
     for ci in items:
         it = ci.item
-        rtype, rid = str(it["resourceType"]), str(it["resourceId"])
+        rtype, rid = spelling[str(it["resourceType"]).lower()], str(it["resourceId"])
         sid = ci_state_id(it)
         cap = capture_us(it.get("configurationItemCaptureTime"))
         content = None
@@ -557,7 +571,9 @@ def config_states(items: list[ConfigItem]) -> dict[tuple[str, str], list[State]]
                 "tags": it.get("tags"),
                 "relationships": _rels(it),
             })
-        key = sid if sid is not None else ("t", cap)
+        # A state is of one resource: the same (type, id) in two accounts is two resources.
+        acct = str(it.get("awsAccountId", it.get("accountId")) or "")
+        key = (acct, sid if sid is not None else ("t", cap))
         states = by.setdefault((rtype, rid), {})
         if key in states:
             s = states[key]
@@ -572,7 +588,8 @@ def config_states(items: list[ConfigItem]) -> dict[tuple[str, str], list[State]]
             states[key] = State(rtype, rid, sid, cap, it.get("configurationItemStatus"), content, [ci.file],
                                 ci.origin, [ci.diff] if ci.diff else [],
                                 arn if isinstance(arn, str) and arn else None,
-                                name if isinstance(name, str) and name else None)
+                                name if isinstance(name, str) and name else None,
+                                str(it.get("awsAccountId", it.get("accountId")) or "") or None)
     return {k: sorted(v.values(), key=_state_order) for k, v in by.items()}
 
 

@@ -129,7 +129,17 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
         }
     }
     let mut store = Store::open(db)?;
-    let (files, walk_errors) = discover(&args.paths);
+    let (mut files, walk_errors) = discover(&args.paths);
+    // The store itself (and its WAL, shared-memory and journal files) may sit in a folder being ingested.
+    let own: Vec<PathBuf> = ["", "-wal", "-shm", "-journal"]
+        .iter()
+        .filter_map(|suffix| {
+            let mut p = db.as_os_str().to_owned();
+            p.push(suffix);
+            std::fs::canonicalize(PathBuf::from(p)).ok()
+        })
+        .collect();
+    files.retain(|f| std::fs::canonicalize(&f.path).map_or(true, |c| !own.contains(&c)));
     let mut summary = Summary {
         files_seen: files.len() as u64,
         ..Default::default()

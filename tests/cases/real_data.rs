@@ -348,9 +348,15 @@ fn one_event_across_s3_lookup_events_and_lake() {
     ] {
         std::fs::write(dir.path().join(name), doc.to_string()).unwrap();
     }
+    // The store inside the folder being ingested: its own files are not read as input.
     let db = dir.path().join("t.db");
     let r = ingest(&db, &[&file, dir.path()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.json()["files_seen"],
+        4,
+        "the store's own files are not input"
+    );
     let id = rec["eventID"].as_str().unwrap();
     let rows = |sql: &str| count(&db, &sql.replace("ID", id));
     assert_eq!(rows("SELECT count(*) FROM events WHERE event_id = 'ID'"), 2);

@@ -1221,8 +1221,41 @@ fn select_principal(
         }
         return Ok(set);
     }
-    let logged = store.logged_identities(query)?;
-    if logged.is_empty() {
+    // A string a call was logged with: the principal(s) it belongs to, and which of their calls it names.
+    let mut targets: Vec<(i64, LoggedAs)> = Vec::new();
+    if let Some((account, role)) = crate::store::session_role(query) {
+        for p in store.roles_named(account, role)? {
+            targets.push((p.id, LoggedAs::Arn(query.to_string())));
+        }
+        // Calls of the session stored under another principal (no sessionIssuer, edited data).
+        for (principal, arn) in store.logged_identities(query)? {
+            if !targets.iter().any(|(p, _)| *p == principal) {
+                targets.push((principal, LoggedAs::Arn(arn)));
+            }
+        }
+    }
+    if targets.is_empty() {
+        // `AROA...:SESSION` is the role's unique id and the session name.
+        let (unique, session) = match query.split_once(':') {
+            Some((u, s))
+                if u.len() >= 16
+                    && u.bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) =>
+            {
+                (u, Some(s))
+            }
+            _ => (query, None),
+        };
+        for (principal, arn) in store.logged_identities(unique)? {
+            let which = match (session, arn.is_empty()) {
+                (Some(s), _) => LoggedAs::Session(format!("/{s}")),
+                (None, true) => LoggedAs::Any,
+                (None, false) => LoggedAs::Arn(arn),
+            };
+            targets.push((principal, which));
+        }
+    }
+    if targets.is_empty() {
         if looks_like_access_key(query) {
             return select_key(store, query, since, until, follow);
         }
@@ -1231,12 +1264,12 @@ fn select_principal(
             query: query.to_string(),
         });
     }
-    // A session as logged: its own calls (by its logged ARN), plus the sessions it started.
+    // A session as logged: its own calls, plus the sessions it started.
     let mut set = Vec::new();
-    for (principal, arn) in logged {
-        set.extend(direct(
-            store.events_by_principal_as(principal, &arn, since, until)?,
-        ));
+    for (principal, which) in targets {
+        let mut rows = store.events_by_principal(principal, since, until)?;
+        rows.retain(|e| which.matches(e.identity_arn.as_deref()));
+        set.extend(direct(rows));
     }
     if follow {
         let own: BTreeSet<String> = set
@@ -1248,6 +1281,26 @@ fn select_principal(
         set.extend(followed(store, roots, since, until)?);
     }
     Ok(set)
+}
+
+/// Which of a principal's calls a logged string names, by their `userIdentity.arn`.
+enum LoggedAs {
+    Any,
+    Arn(String),
+    /// An assumed-role session ARN ending in `/SESSION` (from a `principalId`).
+    Session(String),
+}
+
+impl LoggedAs {
+    fn matches(&self, arn: Option<&str>) -> bool {
+        match self {
+            LoggedAs::Any => true,
+            LoggedAs::Arn(a) => arn == Some(a.as_str()),
+            LoggedAs::Session(suffix) => {
+                arn.is_some_and(|a| a.contains(":assumed-role/") && a.ends_with(suffix.as_str()))
+            }
+        }
+    }
 }
 
 /// Every matching event once, in time order, with its actor, the session it came through and what it touched.

@@ -249,6 +249,11 @@ pub fn parse_record(
         resources,
         issued,
         fingerprint,
+        raw_hash: i64::from_le_bytes(
+            Sha256::digest(record.as_bytes())[..8]
+                .try_into()
+                .expect("8 bytes"),
+        ),
         raw: record.to_string(),
     })
 }

@@ -37,6 +37,8 @@ pub struct Event {
     pub issued: Option<IssuedCredentials>,
     /// A short hash of the fields that identify an event's content, to tell a re-delivery from an id collision.
     pub fingerprint: i64,
+    /// The first 8 bytes of SHA-256 over `raw`: a byte-identical re-delivery is known without reading it back.
+    pub raw_hash: i64,
     pub raw: String,
 }
 

@@ -16,7 +16,9 @@ pub use integrity::{NewestEvent, StoredKey};
 pub use raw::{decode_chunk, encode_chunk};
 pub use report::{SourceGroup, Verification};
 pub use stats::Stats;
-pub use writer::{encode_chunks, key_hash, SourceMeta, WriteOutcome, Writer, CHUNK_RECORDS};
+pub use writer::{
+    encode_chunks, key_hash, session_role, SourceMeta, WriteOutcome, Writer, CHUNK_RECORDS,
+};
 
 use rusqlite::{Connection, OpenFlags};
 use rusqlite_migration::{Migrations, M};
@@ -53,6 +55,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_session_window.sql"),
     include_str!("migrations/0009_logged_identities.sql"),
     include_str!("migrations/0010_config_diffs.sql"),
+    include_str!("migrations/0011_event_raw_hash.sql"),
 ];
 
 /// SQL functions available to every connection: `tg_event_key(event_id)`, `tg_key_hash(resource_key)`,

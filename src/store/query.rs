@@ -474,8 +474,8 @@ impl Store {
         self.events_where(EventKey::Principal, &principal, since, until)
     }
 
-    /// Principals a string from a log names (session ARN, federated-user ARN, principalId, Identity Center or
-    /// SSO user name), each with the userIdentity.arn its calls were logged with ('' when none).
+    /// Principals a string from a log names (federated-user ARN, the unique id of a principalId, an Identity
+    /// Center or SSO user name), each with the userIdentity.arn its calls were logged with ('' for all).
     pub fn logged_identities(&self, text: &str) -> Result<Vec<(i64, String)>> {
         self.collect(
             "SELECT DISTINCT principal_id, arn FROM logged_identities WHERE text = ?1 ORDER BY principal_id, arn",
@@ -484,19 +484,14 @@ impl Store {
         )
     }
 
-    /// The events of a principal logged with one userIdentity.arn ('' for all of them).
-    pub fn events_by_principal_as(
-        &self,
-        principal: i64,
-        arn: &str,
-        since: Option<i64>,
-        until: Option<i64>,
-    ) -> Result<Vec<EventRow>> {
-        let mut rows = self.events_by_principal(principal, since, until)?;
-        if !arn.is_empty() {
-            rows.retain(|e| e.identity_arn.as_deref() == Some(arn));
-        }
-        Ok(rows)
+    /// Role principals of an account by role name (an assumed-role session ARN names its role without the path).
+    pub fn roles_named(&self, account: &str, name: &str) -> Result<Vec<PrincipalRow>> {
+        self.collect(
+            "SELECT id, key, type, arn, account_id, name FROM principals
+              WHERE type = 'Role' AND account_id = ?1 AND name = ?2 ORDER BY key",
+            [account, name],
+            principal_row,
+        )
     }
 
     /// The other accounts' copies (`userIdentity.type` AWSAccount) of cross-account calls among `events` (rows),

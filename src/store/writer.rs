@@ -59,8 +59,8 @@ struct Caches {
     /// By the 64-bit key hash: small entries, so the cache can hold a year's S3 objects of a busy bucket.
     resources: HashMap<i64, (i64, u8)>,
     sessions: HashMap<String, u8>,
-    /// `logged_identities` rows already written: (text, principal, arn).
-    logged: std::collections::HashSet<(String, i64, String)>,
+    /// `logged_identities` rows already written, by a hash of (text, principal, arn).
+    logged: std::collections::HashSet<u64>,
 }
 
 /// A bit per optional field that is present (`Some`).
@@ -109,6 +109,21 @@ fn multi_row_sql(rows: usize) -> String {
         "INSERT OR IGNORE INTO event_resources(resource, event, access) VALUES {}",
         values.join(", ")
     )
+}
+
+/// (account, role name) of an assumed-role session ARN `arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/SESSION`.
+pub fn session_role(arn: &str) -> Option<(&str, &str)> {
+    let rest = arn.strip_prefix("arn:")?;
+    let mut parts = rest.splitn(5, ':');
+    let (_partition, service, _region, account, resource) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    let role = resource.strip_prefix("assumed-role/")?.split('/').next()?;
+    (service == "sts" && !role.is_empty()).then_some((account, role))
 }
 
 /// The indexed key of an event id or a resource key: the first 8 bytes of its SHA-256, as a signed integer.
@@ -202,21 +217,40 @@ impl<'c> Writer<'c> {
         Ok(())
     }
 
-    /// The strings the call's identity was logged as (session ARN, principalId, Identity Center or SSO user name),
-    /// mapped to its principal, once each (`logged_identities`, docs/correlation.md).
+    /// The strings a call's identity was logged as that its principal's key does not give (`logged_identities`,
+    /// docs/correlation.md): a federated-user ARN, the unique id in `principalId` (`AROA...` of a role, `AIDA...`
+    /// of a user), an Identity Center or SSO user name. Few per principal, written once each; session ARNs need no
+    /// row (they name their role and account).
     fn log_identity(&mut self, ev: &Event, principal: i64) -> Result<()> {
+        use std::hash::{Hash, Hasher};
         let id = &ev.identity;
         let p = &id.principal;
-        let arn = id.arn.clone().unwrap_or_default();
-        let mut texts: Vec<&str> = Vec::with_capacity(3);
-        if let Some(a) = id.arn.as_deref() {
-            if a != p.key && Some(a) != p.arn.as_deref() {
-                texts.push(a);
+        let mut rows: [Option<(&str, &str)>; 3] = [None; 3];
+        if let Some(a) = id
+            .arn
+            .as_deref()
+            .filter(|a| *a != p.key && Some(*a) != p.arn.as_deref())
+        {
+            // A session ARN names its role and account: a row only when the principal is not that role (a
+            // federated user, a record without sessionIssuer, edited data).
+            let derivable = session_role(a).is_some_and(|(acct, role)| {
+                p.ptype == "Role"
+                    && p.account.as_deref() == Some(acct)
+                    && p.name.as_deref() == Some(role)
+            });
+            if !derivable {
+                rows[0] = Some((a, a));
             }
         }
         if let Some(pid) = id.principal_id.as_deref() {
-            if pid != p.key {
-                texts.push(pid);
+            // `AROA...:session`: the role's unique id; the session is found through the session ARN.
+            let unique = pid.split_once(':').map_or(pid, |(u, _)| u);
+            let looks_unique = unique.len() >= 16
+                && unique
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+            if looks_unique && unique != p.key {
+                rows[1] = Some((unique, ""));
             }
         }
         // An IAM Identity Center user signs in to AWSReservedSSO_* roles with their user name as session name.
@@ -224,32 +258,38 @@ impl<'c> Writer<'c> {
             .name
             .as_deref()
             .is_some_and(|n| n.starts_with("AWSReservedSSO_"));
-        if let Some(u) = id.user_name.as_deref().or(if sso {
+        let user = if sso {
             id.session_name.as_deref()
+        } else if id.utype.as_deref() == Some("IdentityCenterUser") {
+            id.user_name.as_deref()
         } else {
             None
-        }) {
-            if p.name.as_deref() != Some(u)
-                && (sso || id.utype.as_deref() == Some("IdentityCenterUser"))
-            {
-                texts.push(u);
-            }
+        };
+        if let Some(u) = user.filter(|u| p.name.as_deref() != Some(*u)) {
+            rows[2] = Some((
+                u,
+                if sso {
+                    id.arn.as_deref().unwrap_or("")
+                } else {
+                    ""
+                },
+            ));
         }
-        for t in texts {
-            if t.is_empty() {
+        for (text, arn) in rows.into_iter().flatten() {
+            if text.is_empty() {
                 continue;
             }
-            let k = (t.to_string(), principal, arn.clone());
-            if self.caches.logged.contains(&k) {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (text, principal, arn).hash(&mut h);
+            if !self.caches.logged.insert(h.finish()) {
                 continue;
             }
             self.conn
                 .prepare_cached(
                     "INSERT OR IGNORE INTO logged_identities(text, principal_id, arn) VALUES (?1, ?2, ?3)",
                 )
-                .and_then(|mut s| s.execute(params![t, principal, arn]))
+                .and_then(|mut s| s.execute(params![text, principal, arn]))
                 .map_err(|e| self.e(e))?;
-            self.caches.logged.insert(k);
         }
         Ok(())
     }
@@ -468,10 +508,11 @@ impl<'c> Writer<'c> {
         // name, caller, request id) differs for most variants; equal fingerprints are settled on the records.
         let mut variant = 0i64;
         let mut same_id_seen = false;
-        let rows: Vec<(i64, i64, i64, bool, i64, i64)> = {
+        let rows: Vec<StoredKey> = {
             let mut st = c
                 .prepare_cached(
-                    "SELECT id, variant, fingerprint, event_id = ?2 AND recipient_account = ?3, source_id, record_index
+                    "SELECT id, variant, fingerprint, event_id = ?2 AND recipient_account = ?3, source_id, record_index,
+                            raw_hash
                        FROM events WHERE event_key = ?1 ORDER BY variant",
                 )
                 .map_err(|e| self.e(e))?;
@@ -486,6 +527,7 @@ impl<'c> Writer<'c> {
                             r.get(3)?,
                             r.get(4)?,
                             r.get(5)?,
+                            r.get(6)?,
                         ))
                     },
                 )
@@ -493,10 +535,12 @@ impl<'c> Writer<'c> {
             rows.collect::<rusqlite::Result<_>>()
                 .map_err(|e| self.e(e))?
         };
-        for (id, v, fp, same_id, stored_source, stored_index) in rows {
+        for (id, v, fp, same_id, stored_source, stored_index, raw_hash) in rows {
             same_id_seen |= same_id;
             if same_id && fp == ev.fingerprint {
-                let same = if stored_source == source_id {
+                let same = if raw_hash == Some(ev.raw_hash) {
+                    true // the same bytes
+                } else if stored_source == source_id {
                     events
                         .get(stored_index as usize)
                         .is_some_and(|s| crate::model::json::same_record(&s.raw, &ev.raw))
@@ -567,9 +611,9 @@ impl<'c> Writer<'c> {
             "INSERT INTO events(event_key, event_id, recipient_account, variant, event_time, event_version, event_source, event_name,
                 aws_region, source_ip, user_agent, error_code, error_message, request_id, event_type, event_category,
                 read_only, management_event, shared_event_id, vpc_endpoint_id, principal_id, user_identity_type,
-                user_identity_arn, access_key_id, fingerprint, source_id, record_index)
+                user_identity_arn, access_key_id, fingerprint, source_id, record_index, raw_hash)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
-                ?23, ?24, ?25, ?26, ?27)
+                ?23, ?24, ?25, ?26, ?27, ?28)
              ON CONFLICT DO NOTHING",
         )
         .and_then(|mut s| {
@@ -601,6 +645,7 @@ impl<'c> Writer<'c> {
                 ev.fingerprint,
                 source_id,
                 index as i64,
+                ev.raw_hash,
             ])
         })
         .map(|n| n == 1)
@@ -896,6 +941,10 @@ impl<'c> Writer<'c> {
         Ok(true)
     }
 }
+
+/// An event row with the key of one being inserted: id, variant, fingerprint, whether id and account are the
+/// same, first source and record index, raw-record hash.
+type StoredKey = (i64, i64, i64, bool, i64, i64, Option<i64>);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum EventInsert {

@@ -201,6 +201,11 @@ impl<'c> Writer<'c> {
 
     /// Records a file that could not be ingested at all. Replaces earlier failures recorded for that path.
     pub fn record_failure(&mut self, path: &str, code: &str, message: &str) -> Result<()> {
+        self.record_file(path, "error", code, message)
+    }
+
+    /// The one diagnostic kept for a file that is not a source (failed or skipped), in place of any earlier one.
+    fn record_file(&mut self, path: &str, severity: &str, code: &str, message: &str) -> Result<()> {
         self.begin()?;
         self.conn
             .execute(
@@ -210,8 +215,8 @@ impl<'c> Writer<'c> {
             .map_err(|e| self.e(e))?;
         self.conn
             .execute(
-                "INSERT INTO diagnostics(source_id, path, record_index, severity, code, message) VALUES (NULL, ?1, NULL, 'error', ?2, ?3)",
-                params![path, code, message],
+                "INSERT INTO diagnostics(source_id, path, record_index, severity, code, message) VALUES (NULL, ?1, NULL, ?2, ?3, ?4)",
+                params![path, severity, code, message],
             )
             .map_err(|e| self.e(e))?;
         Ok(())
@@ -297,20 +302,7 @@ impl<'c> Writer<'c> {
     /// Records that a file was passed over as not audit data (a `file_skipped` warning without a source), in
     /// place of any earlier record of that path.
     pub fn record_skip(&mut self, path: &str, message: &str) -> Result<()> {
-        self.begin()?;
-        self.conn
-            .execute(
-                "DELETE FROM diagnostics WHERE source_id IS NULL AND path = ?1",
-                [path],
-            )
-            .map_err(|e| self.e(e))?;
-        self.conn
-            .execute(
-                "INSERT INTO diagnostics(source_id, path, record_index, severity, code, message) VALUES (NULL, ?1, NULL, 'warning', 'file_skipped', ?2)",
-                params![path, message],
-            )
-            .map_err(|e| self.e(e))?;
-        Ok(())
+        self.record_file(path, "warning", "file_skipped", message)
     }
 
     /// Writes one source with everything read from it. Must be called inside `begin`/`commit`; the caller

@@ -18,6 +18,21 @@ fn write(dir: &Path, name: &str, data: &[u8]) {
     std::fs::write(dir.join(name), data).unwrap();
 }
 
+/// (file name, reason) of each entry of the summary's `failures` or `skipped`.
+fn named_reasons(list: &serde_json::Value) -> Vec<(String, String)> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let p = f["path"].as_str().unwrap();
+            (
+                p.rsplit('/').next().unwrap().to_string(),
+                f["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn every_kind_of_bad_file_is_reported_and_the_rest_ingested() {
     let tmp = tempfile::tempdir().unwrap();
@@ -95,18 +110,7 @@ fn every_kind_of_bad_file_is_reported_and_the_rest_ingested() {
     assert_eq!(r.code, 1, "stderr: {}", r.stderr);
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
     let s = r.json();
-    let reasons: Vec<(String, String)> = s["failures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            let p = f["path"].as_str().unwrap();
-            (
-                p.rsplit('/').next().unwrap().to_string(),
-                f["reason"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let reasons = named_reasons(&s["failures"]);
     let expect: [(&str, &str); 7] = [
         ("01-truncated.json.gz", "corrupt or truncated gzip"),
         ("02-invalid.json", "not JSON (invalid JSON)"),
@@ -131,18 +135,7 @@ fn every_kind_of_bad_file_is_reported_and_the_rest_ingested() {
             r.stderr
         );
     }
-    let skipped: Vec<(String, String)> = s["skipped"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            let p = f["path"].as_str().unwrap();
-            (
-                p.rsplit('/').next().unwrap().to_string(),
-                f["reason"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let skipped = named_reasons(&s["skipped"]);
     assert_eq!(
         skipped,
         [

@@ -395,6 +395,21 @@ fn federated_sessions_lead_back_to_the_federated_user() {
         .map(|e| e["event_name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["AssumeRoleWithSAML", "DeleteBucketPolicy"]);
+    // An IAM Identity Center user by the user name a log shows (the SSO session name), and the session by its ARN
+    // as logged (issue 13).
+    for who in [
+        "erin",
+        "arn:aws:sts::333333333333:assumed-role/AWSReservedSSO_ReadOnly_def/erin",
+    ] {
+        let t = run(&db, &["timeline", "--principal", who, "--format", "json"]).json();
+        let got: Vec<&str> = t["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event_name"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, ["PutBucketAcl"], "{who}");
+    }
 }
 
 /// One CloudTrail record of account 444444444444 (us-east-1).

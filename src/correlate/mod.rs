@@ -124,14 +124,23 @@ impl State {
             return None;
         }
         let mut s = State::from_item(i);
-        // Array elements are put back from the last index to the first, so that removals do not shift the
-        // indices of the paths still to come.
-        let mut paths: Vec<(Vec<String>, &Value)> = props
+        // Values are set back first, array elements in index order (a deleted element at index n goes back at
+        // n, after those before it); then what the change created is removed, last index first, so that removals
+        // do not shift the indices still to come.
+        let mut paths: Vec<(Vec<Seg>, Vec<String>, bool, &Value)> = props
             .iter()
-            .map(|(k, v)| (k.split('.').map(str::to_string).collect(), v))
+            .map(|(k, v)| {
+                let path: Vec<String> = k.split('.').map(str::to_string).collect();
+                let created = v.get("changeType").and_then(Value::as_str) == Some("CREATE");
+                (path.iter().map(|x| Seg::of(x)).collect(), path, created, v)
+            })
             .collect();
-        paths.sort_by(|(a, _), (b, _)| path_order(b, a));
-        for (path, change) in paths {
+        paths.sort_by(|a, b| match (a.2, b.2) {
+            (false, false) => a.0.cmp(&b.0),
+            (true, true) => b.0.cmp(&a.0),
+            (created, _) => created.cmp(&b.2),
+        });
+        for (_, path, created, change) in paths {
             let Some((head, rest)) = path.split_first() else {
                 continue;
             };
@@ -141,7 +150,6 @@ impl State {
                 "tags" => &mut s.tags,
                 _ => continue, // relationships are reported as relationship_changes
             };
-            let created = change.get("changeType").and_then(Value::as_str) == Some("CREATE");
             let previous = change
                 .get("previousValue")
                 .filter(|_| !created)
@@ -201,18 +209,25 @@ fn relationship_diff(i: &ItemRow) -> Option<(Vec<Value>, Vec<Value>)> {
     (!added.is_empty() || !removed.is_empty()).then_some((added, removed))
 }
 
-/// Orders diff paths segment by segment, numbers (array indices) as numbers.
-fn path_order(a: &[String], b: &[String]) -> std::cmp::Ordering {
-    for (x, y) in a.iter().zip(b) {
-        let o = match (x.parse::<u64>(), y.parse::<u64>()) {
-            (Ok(m), Ok(n)) => m.cmp(&n),
-            _ => x.cmp(y),
-        };
-        if o != std::cmp::Ordering::Equal {
-            return o;
+/// How far before the first stored state of a resource the calls explaining its notification's relationship
+/// changes are looked for (docs/correlation.md).
+const FIRST_ITEM_LOOKBACK_MS: i64 = 24 * 3600 * 1000;
+
+/// A segment of a diff path as a sort key: array indices as numbers, before names (a total order, whatever the
+/// input).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Seg {
+    Index(u64),
+    Name(String),
+}
+
+impl Seg {
+    fn of(s: &str) -> Seg {
+        match s.parse::<u64>() {
+            Ok(n) => Seg::Index(n),
+            Err(_) => Seg::Name(s.to_string()),
         }
     }
-    a.len().cmp(&b.len())
 }
 
 /// Sets (Some) or removes (None) the value at `path` in `doc`. Config names properties in diffs with a capital
@@ -268,7 +283,13 @@ fn put_back(doc: &mut Value, path: &[String], value: Option<Value>) {
             let Ok(n) = last.parse::<usize>() else { return };
             match v {
                 Some(v) if n < a.len() => a[n] = v,
-                Some(v) => a.push(v),
+                // Bounded: a diff cannot make the array longer than its own paths reach (and no further than
+                // 100,000 elements, whatever an index says).
+                Some(v) if n < 100_000 => {
+                    a.resize(n, Value::Null);
+                    a.push(v);
+                }
+                Some(_) => {}
                 None if n < a.len() => {
                     a.remove(n);
                 }
@@ -668,7 +689,13 @@ impl States {
     /// The virtual index of the state before the first item, rebuilt from its change notification, when it has
     /// a diff that describes one.
     fn rebuilt_before(items: &[ItemRow], j: usize) -> Option<usize> {
-        (j == 0 && State::before_from_diff(&items[j]).is_some()).then_some(items.len() + j)
+        // The same test as `State::before_from_diff` makes, without building the state (done once, in `get`).
+        let i = &items[j];
+        let usable = i.diff_change_type.as_deref() != Some("CREATE")
+            && i.diff
+                .as_deref()
+                .is_some_and(|d| serde_json::from_str::<serde_json::Map<String, Value>>(d).is_ok());
+        (j == 0 && usable).then_some(items.len() + j)
     }
 
     fn diff(&mut self, items: &[ItemRow], b: usize, a: usize) -> Diff {
@@ -730,11 +757,15 @@ pub fn who_changed(
         let i = items.partition_point(|i| i.capture_ms.is_some_and(|c| c <= t));
         (i < items.len()).then_some(i)
     };
+    // The state before the first item, rebuilt from its notification: decided once per answer.
+    let rebuilt_first = if items.is_empty() {
+        None
+    } else {
+        States::rebuilt_before(&items, 0)
+    };
     let before_of = |e: &EventRow, after: Option<usize>| -> Option<usize> {
         match after {
-            Some(a) => a
-                .checked_sub(1)
-                .or_else(|| States::rebuilt_before(&items, a)),
+            Some(a) => a.checked_sub(1).or(rebuilt_first),
             None => {
                 let t = e.time_ms?;
                 items
@@ -854,7 +885,7 @@ pub fn who_changed(
                 if !first_is_change {
                     continue;
                 }
-                States::rebuilt_before(&items, 0)
+                rebuilt_first
             }
         };
         let a = states.get(&items, i);
@@ -920,16 +951,19 @@ pub fn who_changed(
                 Some(items[i - 1].state_id.clone()),
             )
         };
-        let window_start = i
-            .checked_sub(1)
-            .and_then(|b| items[b].capture_ms)
-            .map(|t| t + 1);
+        // Between the two captures; before the first stored item, the day before it (Config records a change
+        // within minutes, and an unbounded look-back would list every call ever made on a busy related
+        // resource). Without a capture time, no call is searched.
+        let window_start = match i.checked_sub(1) {
+            Some(b) => items[b].capture_ms.map(|t| t + 1),
+            None => items[i].capture_ms.map(|t| t - FIRST_ITEM_LOOKBACK_MS),
+        };
         let mut explained_by = Vec::new();
         let mut seen_calls = BTreeSet::new();
         for rel in added.iter().chain(&removed) {
             let text = |k: &str| rel.get(k).and_then(Value::as_str).unwrap_or("");
             let (rtype, rid) = (text("resourceType"), text("resourceId"));
-            if rtype.is_empty() || rid.is_empty() {
+            if rtype.is_empty() || rid.is_empty() || window_start.is_none() {
                 continue;
             }
             for related in store

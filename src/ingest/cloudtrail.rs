@@ -258,11 +258,17 @@ pub fn parse_record(
     })
 }
 
-/// `tg-` + the first 32 hex digits of SHA-256 over the record re-serialized with sorted keys, so the same record
-/// pretty-printed or compact gets the same id.
+/// `tg-` + the first 32 hex digits of SHA-256 over the record re-serialized with sorted keys (Panther's `p_*`
+/// fields left out), so the same record pretty-printed, compact or exported by Panther gets the same id.
 fn synthesized_id(record: &str) -> String {
+    // Panther's own `p_*` fields (row id, parse time) differ between exports of one record: left out.
     let canonical = serde_json::from_str::<serde_json::Value>(record)
-        .map(|v| v.to_string())
+        .map(|mut v| {
+            if let serde_json::Value::Object(m) = &mut v {
+                m.retain(|k, _| !k.starts_with("p_"));
+            }
+            v.to_string()
+        })
         .unwrap_or_else(|_| record.to_string());
     let digest = Sha256::digest(canonical.as_bytes());
     format!("tg-{}", &hex::encode(digest)[..32])

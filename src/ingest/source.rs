@@ -146,6 +146,21 @@ pub fn not_audit_data(name: &str, text: &str) -> Option<String> {
     if matches!(first, Some('{' | '[')) {
         return None;
     }
+    // CloudTrail records written as YAML or CSV (a SIEM's scenario file, the console's "Download events" CSV)
+    // are audit data in a form not read: a failure, never a silent skip.
+    // (Documents — Markdown, text — that talk about such fields are still documents.)
+    let tabular = matches!(ext, Some("yaml" | "yml" | "csv" | "tsv" | "xml"));
+    let head: String = text.chars().take(64 * 1024).collect();
+    let fields = [
+        "eventName",
+        "eventSource",
+        "eventID",
+        "Event ID",
+        "Event name",
+    ];
+    if tabular && fields.iter().any(|k| head.contains(k)) {
+        return None;
+    }
     Some(format!(
         "not audit data (a .{} file that is not JSON); skipped",
         ext.unwrap_or(stem)
@@ -249,6 +264,10 @@ mod tests {
     fn documents_beside_data_are_skipped_broken_json_is_not() {
         let skip = |n: &str, t: &str| not_audit_data(n, t).is_some();
         assert!(skip("/c/PROVENANCE.md", "# sans504\n"));
+        assert!(skip(
+            "/c/PROVENANCE.md",
+            "# notes\nRecords reuse eventID 1.\n"
+        ));
         assert!(skip("/c/README", "This dataset..."));
         assert!(skip("/c/logs.csv", "a,b,c\n1,2,3"));
         assert!(skip("/c/rule.yml", "AnalysisType: rule\n"));
@@ -261,6 +280,15 @@ mod tests {
             "79a5 bucket [06/Feb/2019:00:00:38 +0000]"
         ));
         assert!(!skip("/c/noext", "hello"));
+        // CloudTrail records as YAML or as the console's CSV are audit data that is not read: failures.
+        assert!(!skip(
+            "/c/victim_cloudtrail.yml",
+            "- eventName: ConsoleLogin\n  eventSource: signin"
+        ));
+        assert!(!skip(
+            "/c/events.csv",
+            "Event ID,Event time,User name,Event name\n"
+        ));
     }
 
     #[test]

@@ -53,11 +53,15 @@ pub fn decode_embedded(v: Value, how: Embedded) -> Value {
 ///
 /// Only representation is normalized: key order (objects are sorted maps), JSON held in strings (decoded),
 /// date-times in any accepted format (the instant), scalars as text (`true` and `"true"`, `5` and `"5"`), and
-/// null values, which Lake writes for absent fields (dropped). Nothing else: every value of the record counts.
+/// null values, which Lake writes for absent fields (dropped), and the `p_*` fields Panther adds to its exports.
+/// Nothing else: every value of the record counts.
 pub fn canonical_record(text: &str) -> Option<Value> {
-    serde_json::from_str::<Value>(text)
-        .ok()
-        .map(canonical_value)
+    let mut v = serde_json::from_str::<Value>(text).ok()?;
+    // Panther adds its own top-level `p_*` fields (parse time, row id) to each copy it exports: not the event's.
+    if let Value::Object(m) = &mut v {
+        m.retain(|k, _| !k.starts_with("p_"));
+    }
+    Some(canonical_value(v))
 }
 
 fn canonical_value(v: Value) -> Value {
@@ -141,5 +145,12 @@ mod tests {
             r#"{"x":"2023-01-01T00:00:00Z"}"#
         ));
         assert!(!same_record("not json", "not  json"));
+        // A Panther export of the S3 record.
+        let panther = s3.replacen(
+            '{',
+            r#"{"p_row_id":"r1","p_parse_time":"2023-01-02 00:00:00.000","#,
+            1,
+        );
+        assert!(same_record(s3, &panther));
     }
 }

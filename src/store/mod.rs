@@ -116,6 +116,7 @@ const DEFERRABLE_INDEXES: &[&str] = &[
     "event_resources_access",
     "sessions_principal",
     "events_shared_event",
+    "events_insight",
     "resources_object_id",
     "events_name_time",
     "diagnostics_source",

@@ -507,20 +507,20 @@ impl Store {
             &format!(
                 "SELECT {EVENT_COLS}, o.event_id FROM events o JOIN events e ON e.shared_event_id = o.shared_event_id
                   WHERE o.id IN rarray(?1) AND o.shared_event_id IS NOT NULL AND e.id <> o.id
-                    AND e.user_identity_type = 'AWSAccount'"
+                    AND e.shared_event_id IS NOT NULL AND e.user_identity_type = 'AWSAccount'"
             ),
             [list],
             |r| Ok((event_row(r, false)?, r.get(19)?)),
         )
     }
 
-    /// CloudTrail Insights events in a window (found through the shared-event index: they all carry one).
+    /// CloudTrail Insights events in a window (through their own partial index).
     pub fn insight_events(&self, since: Option<i64>, until: Option<i64>) -> Result<Vec<EventRow>> {
         let (s, u) = bounds(since, until);
         self.collect(
             &format!(
                 "SELECT {EVENT_COLS} FROM events e
-                  WHERE e.shared_event_id IS NOT NULL AND e.event_type = 'AwsCloudTrailInsight' AND {}",
+                  WHERE e.event_type = 'AwsCloudTrailInsight' AND {}",
                 time_condition(since, until)
             ),
             params![0i64, s, u],

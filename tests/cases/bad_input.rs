@@ -57,7 +57,7 @@ fn every_kind_of_bad_file_is_reported_and_the_rest_ingested() {
     write(
         &dir,
         "events.csv",
-        b"eventTime,eventName,user\n2023-01-01,GetObject,alice\n",
+        b"time,action,user\n2023-01-01,GetObject,alice\n",
     );
     write(&dir, "04-empty.json", b"");
     write(&dir, "05-empty-array.json", b"[]");

@@ -416,7 +416,9 @@ class Event:
 def distinct_events(records: Iterable[Record]) -> list[Event]:
     by: dict[tuple[str, str | None, str], Event] = {}
     for r in records:
-        h = canon_hash(r.rec)
+        # Panther's standard fields (`p_event_time`, `p_row_id`, `p_parse_time`, `p_any_*`...) are added by Panther
+        # to every record it normalizes (Panther's documentation, "Standard fields"): not part of the event.
+        h = canon_hash({k: v for k, v in r.rec.items() if not k.startswith("p_")})
         k = (r.account, r.event_id, h)
         if k in by:
             by[k].deliveries.append((r.file, r.index))

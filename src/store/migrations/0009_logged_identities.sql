@@ -14,5 +14,9 @@ SELECT DISTINCT e.user_identity_arn, e.principal_id, e.user_identity_arn
   FROM events e JOIN principals p ON p.id = e.principal_id
  WHERE e.user_identity_arn IS NOT NULL AND e.user_identity_arn <> p.key AND e.user_identity_arn IS NOT p.arn
    AND NOT (p.type = 'Role' AND e.user_identity_arn LIKE 'arn:%:sts::' || p.account_id || ':assumed-role/' || p.name || '/%');
--- The other account's copy of a cross-account call (same sharedEventID): only cross-account events carry one.
-CREATE INDEX IF NOT EXISTS events_shared_event ON events(shared_event_id) WHERE shared_event_id IS NOT NULL;
+-- The other account's copy of a cross-account call (userIdentity.type AWSAccount, same sharedEventID): only those
+-- rows are indexed (AWS services' calls carry a sharedEventID too, most of a trail's S3 and KMS events).
+CREATE INDEX IF NOT EXISTS events_shared_event ON events(shared_event_id)
+ WHERE shared_event_id IS NOT NULL AND user_identity_type = 'AWSAccount';
+-- CloudTrail Insights events (`timeline --insights`): a handful in a trail.
+CREATE INDEX IF NOT EXISTS events_insight ON events(event_time) WHERE event_type = 'AwsCloudTrailInsight';

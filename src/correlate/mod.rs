@@ -1461,3 +1461,56 @@ pub fn timeline(store: &Store, q: &TimelineQuery) -> Result<Timeline> {
     }
     Ok(Timeline { events })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(configuration: &str, diff: &str) -> ItemRow {
+        ItemRow {
+            id: 1,
+            capture_ms: Some(0),
+            state_id: "s".into(),
+            status: Some("OK".into()),
+            configuration: Some(configuration.into()),
+            supplementary: None,
+            tags: None,
+            related_events: Vec::new(),
+            relationships: None,
+            diff_change_type: Some("UPDATE".into()),
+            diff: Some(diff.into()),
+        }
+    }
+
+    /// Two ingress rules deleted from the tail: both come back, in place (second reading of issue 13).
+    #[test]
+    fn deleted_tail_elements_are_put_back_in_place() {
+        let i = item(
+            r#"{"ipPermissions":[{"fromPort":80},{"fromPort":443}]}"#,
+            r#"{"Configuration.IpPermissions.3":{"previousValue":{"fromPort":23},"changeType":"DELETE"},
+                "Configuration.IpPermissions.2":{"previousValue":{"fromPort":22},"changeType":"DELETE"}}"#,
+        );
+        let b = State::before_from_diff(&i).unwrap();
+        let ports: Vec<i64> = b.configuration["ipPermissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["fromPort"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ports, [80, 443, 22, 23]);
+        assert_eq!(b.source, "notification_diff");
+    }
+
+    /// Paths mixing numbers and names in one position (`9`, `10`, `1a`) used to break the sort's total order.
+    #[test]
+    fn diff_paths_in_any_mix_do_not_panic() {
+        let mut props = serde_json::Map::new();
+        for n in 0..200 {
+            let change = serde_json::json!({"previousValue": n, "changeType": "UPDATE"});
+            props.insert(format!("Configuration.x.{n}"), change.clone());
+            props.insert(format!("Configuration.x.{n}a"), change);
+        }
+        let i = item(r#"{"x":{}}"#, &Value::Object(props).to_string());
+        assert!(State::before_from_diff(&i).is_some());
+    }
+}

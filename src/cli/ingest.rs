@@ -139,7 +139,15 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
             std::fs::canonicalize(PathBuf::from(p)).ok()
         })
         .collect();
-    files.retain(|f| std::fs::canonicalize(&f.path).map_or(true, |c| !own.contains(&c)));
+    // Only files named like the store are resolved (one system call each, not one per input file).
+    let db_name = db.file_name();
+    files.retain(|f| {
+        let named_like = match (f.path.file_name(), db_name) {
+            (Some(n), Some(d)) => n.as_encoded_bytes().starts_with(d.as_encoded_bytes()),
+            _ => false,
+        };
+        !named_like || std::fs::canonicalize(&f.path).map_or(true, |c| !own.contains(&c))
+    });
     let mut summary = Summary {
         files_seen: files.len() as u64,
         ..Default::default()

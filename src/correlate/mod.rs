@@ -671,31 +671,20 @@ struct States {
 type Diff = (Rc<Vec<Value>>, Rc<Vec<String>>);
 
 impl States {
-    /// State `i` of `items`; `items.len() + j` is the state before item `j` rebuilt from its notification diff
-    /// (see `rebuilt_before`).
+    /// State `i` of `items`, decoded once.
     fn get(&mut self, items: &[ItemRow], i: usize) -> SharedState {
         self.states
             .entry(i)
-            .or_insert_with(|| {
-                SharedState::new(match i.checked_sub(items.len()) {
-                    Some(j) => State::before_from_diff(&items[j])
-                        .unwrap_or_else(|| State::from_item(&items[j])),
-                    None => State::from_item(&items[i]),
-                })
-            })
+            .or_insert_with(|| SharedState::new(State::from_item(&items[i])))
             .clone()
     }
 
-    /// The virtual index of the state before the first item, rebuilt from its change notification, when it has
-    /// a diff that describes one.
-    fn rebuilt_before(items: &[ItemRow], j: usize) -> Option<usize> {
-        // The same test as `State::before_from_diff` makes, without building the state (done once, in `get`).
-        let i = &items[j];
-        let usable = i.diff_change_type.as_deref() != Some("CREATE")
-            && i.diff
-                .as_deref()
-                .is_some_and(|d| serde_json::from_str::<serde_json::Map<String, Value>>(d).is_ok());
-        (j == 0 && usable).then_some(items.len() + j)
+    /// The state before the first item, rebuilt from its change notification when it has a diff that describes
+    /// one: kept under the index `items.len()`, which that index then names.
+    fn rebuild_first(&mut self, items: &[ItemRow]) -> Option<usize> {
+        let s = State::before_from_diff(items.first()?)?;
+        self.states.insert(items.len(), SharedState::new(s));
+        Some(items.len())
     }
 
     fn diff(&mut self, items: &[ItemRow], b: usize, a: usize) -> Diff {
@@ -757,12 +746,9 @@ pub fn who_changed(
         let i = items.partition_point(|i| i.capture_ms.is_some_and(|c| c <= t));
         (i < items.len()).then_some(i)
     };
-    // The state before the first item, rebuilt from its notification: decided once per answer.
-    let rebuilt_first = if items.is_empty() {
-        None
-    } else {
-        States::rebuilt_before(&items, 0)
-    };
+    let mut states = States::default();
+    // The state before the first item, rebuilt from its notification: once per answer.
+    let rebuilt_first = states.rebuild_first(&items);
     let before_of = |e: &EventRow, after: Option<usize>| -> Option<usize> {
         match after {
             Some(a) => a.checked_sub(1).or(rebuilt_first),
@@ -784,7 +770,6 @@ pub fn who_changed(
             .collect()
     };
 
-    let mut states = States::default();
     let mut changes = Vec::new();
     let mut failed = Vec::new();
     let mut explained: BTreeSet<usize> = BTreeSet::new();
@@ -916,18 +901,21 @@ pub fn who_changed(
     // Relationship changes: consecutive states whose relationships differ.
     // The first state's change notification lists the relationships it changed (`Relationships.N`).
     let mut relationship_changes = Vec::new();
-    for i in 0..items.len() {
-        if !in_window(items[i].capture_ms) {
-            continue;
-        }
-        let rels = |t: &Option<String>| -> Vec<Value> {
-            let mut v: Vec<Value> = match json_or_null(t) {
+    let rels: Vec<Vec<Value>> = items
+        .iter()
+        .map(|i| {
+            let mut v: Vec<Value> = match json_or_null(&i.relationships) {
                 Value::Array(a) => a,
                 _ => Vec::new(),
             };
             v.sort_by_key(|x| x.to_string());
             v
-        };
+        })
+        .collect();
+    for i in 0..items.len() {
+        if !in_window(items[i].capture_ms) {
+            continue;
+        }
         let (added, removed, before_state_id) = if i == 0 {
             let Some((added, removed)) = relationship_diff(&items[0]) else {
                 continue;
@@ -938,10 +926,7 @@ pub fn who_changed(
                 Some(format!("{}~before", items[0].state_id)),
             )
         } else {
-            let (old, new) = (
-                rels(&items[i - 1].relationships),
-                rels(&items[i].relationships),
-            );
+            let (old, new) = (&rels[i - 1], &rels[i]);
             if old == new {
                 continue;
             }
@@ -1211,15 +1196,12 @@ fn select_principal(
     until: Option<i64>,
     follow: bool,
 ) -> Result<Vec<Selected>> {
-    let mut found = store.resolve_principal(query)?;
-    if found.len() > 1 {
-        return Err(QueryError::Ambiguous {
-            what: "principal",
-            query: query.to_string(),
-            candidates: found.into_iter().map(|p| p.key).collect(),
-        });
-    }
-    if let Some(p) = found.pop() {
+    let found = match resolve_principal(store, query) {
+        Ok(p) => Some(p),
+        Err(QueryError::NotFound { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    if let Some(p) = found {
         // Calls of a federated user (GetFederationToken) belong to the IAM user that obtained the token, and come
         // through that session like a role session's calls do: marked with it, and left out with
         // --no-follow-sessions. A role's sessions are the role's own calls.
@@ -1257,7 +1239,7 @@ fn select_principal(
     }
     // A string a call was logged with: the principal(s) it belongs to, and which of their calls it names.
     let mut targets: Vec<(i64, LoggedAs)> = Vec::new();
-    if let Some((account, role)) = crate::store::session_role(query) {
+    if let Some((account, role)) = crate::model::arn::session_role(query) {
         for p in store.roles_named(account, role)? {
             targets.push((p.id, LoggedAs::Arn(query.to_string())));
         }
@@ -1270,16 +1252,7 @@ fn select_principal(
     }
     if targets.is_empty() {
         // `AROA...:SESSION` is the role's unique id and the session name.
-        let (unique, session) = match query.split_once(':') {
-            Some((u, s))
-                if u.len() >= 16
-                    && u.bytes()
-                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) =>
-            {
-                (u, Some(s))
-            }
-            _ => (query, None),
-        };
+        let (unique, session) = crate::model::arn::unique_id(query).unwrap_or((query, None));
         for (principal, arn) in store.logged_identities(unique)? {
             let which = match (session, arn.is_empty()) {
                 (Some(s), _) => LoggedAs::Session(format!("/{s}")),

@@ -118,24 +118,32 @@ fn file_name(p: &str) -> &str {
     p.rsplit(['/', '\\']).next().unwrap_or(p)
 }
 
-/// Whether a file that is not named like a digest holds one: a small JSON document with the digest's own fields.
+/// Whether a file that is not named like a digest holds one, by the digest's own fields at its start.
 fn looks_like_digest(path: &std::path::Path) -> bool {
-    let Ok(meta) = std::fs::metadata(path) else {
+    use std::io::{BufRead, Read};
+    // Only the start is read (a tree's other files can be many and large): a digest names its own fields there
+    // (`digestStartTime`, `digestS3Object` come before `logFiles`). It is read whole, and judged, as a digest.
+    const PREFIX: u64 = 64 << 10;
+    let Ok(file) = std::fs::File::open(path) else {
         return false;
     };
-    if meta.len() > MAX_DIGEST {
+    let mut reader = std::io::BufReader::new(file);
+    let gz = reader
+        .fill_buf()
+        .is_ok_and(|b| b.starts_with(&[0x1f, 0x8b]));
+    let mut head = Vec::new();
+    let read = if gz {
+        flate2::bufread::MultiGzDecoder::new(reader)
+            .take(PREFIX)
+            .read_to_end(&mut head)
+    } else {
+        reader.take(PREFIX).read_to_end(&mut head)
+    };
+    if read.is_err() && head.is_empty() {
         return false;
     }
-    let Ok(bytes) = std::fs::read(path) else {
-        return false;
-    };
-    let Ok((raw, _)) = decompress_all(&bytes, MAX_DIGEST) else {
-        return false;
-    };
-    let text = String::from_utf8_lossy(&raw);
-    text.contains("\"digestStartTime\"")
-        && text.contains("\"logFiles\"")
-        && parse_digest(&raw).is_ok()
+    let text = String::from_utf8_lossy(&head);
+    text.contains("\"digestStartTime\"") && text.contains("\"digestS3Object\"")
 }
 
 /// Validates every digest and log file among `files` against `keys`.

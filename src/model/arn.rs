@@ -45,6 +45,37 @@ impl Arn {
     }
 }
 
+/// (account, role name) of an assumed-role session ARN `arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/SESSION`,
+/// borrowed (ingest asks this of every role session's call).
+pub fn session_role(arn: &str) -> Option<(&str, &str)> {
+    let mut parts = arn.splitn(6, ':');
+    let (arn_word, _partition, service, _region, account, resource) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    let role = resource.strip_prefix("assumed-role/")?.split('/').next()?;
+    (arn_word == "arn" && service == "sts" && !role.is_empty()).then_some((account, role))
+}
+
+/// A `principalId` split into the principal's unique id (`AROA...` of a role, `AIDA...` of a user: upper-case
+/// letters and digits, 16 or more) and what follows its `:` (a role session's name). None when the text does not
+/// start with such an id.
+pub fn unique_id(principal_id: &str) -> Option<(&str, Option<&str>)> {
+    let (id, rest) = match principal_id.split_once(':') {
+        Some((id, rest)) => (id, Some(rest)),
+        None => (principal_id, None),
+    };
+    let unique = id.len() >= 16
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    unique.then_some((id, rest))
+}
+
 fn split_resource<'a>(service: &str, rest: &'a str) -> (&'a str, &'a str) {
     // S3 bucket and object ARNs have no type: `arn:aws:s3:::bucket/key`.
     if service == "s3" {
@@ -63,6 +94,26 @@ fn split_resource<'a>(service: &str, rest: &'a str) -> (&'a str, &'a str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_arns_and_principal_ids() {
+        assert_eq!(
+            session_role("arn:aws:sts::111:assumed-role/Admin/bob"),
+            Some(("111", "Admin"))
+        );
+        assert_eq!(session_role("arn:aws:iam::111:role/Admin"), None);
+        assert_eq!(session_role("arn:aws:sts::111:federated-user/bob"), None);
+        assert_eq!(
+            unique_id("AROATFQR7NSCWWVLB7BES:aws-go-sdk-1"),
+            Some(("AROATFQR7NSCWWVLB7BES", Some("aws-go-sdk-1")))
+        );
+        assert_eq!(
+            unique_id("AIDAN7SEM6PEVTNQR8M4"),
+            Some(("AIDAN7SEM6PEVTNQR8M4", None))
+        );
+        assert_eq!(unique_id("arn:aws:sts::111:federated-user/bob"), None);
+        assert_eq!(unique_id("erin"), None);
+    }
 
     #[test]
     fn parses_real_arns() {

@@ -16,9 +16,7 @@ pub use integrity::{NewestEvent, StoredKey};
 pub use raw::{decode_chunk, encode_chunk};
 pub use report::{SourceGroup, Verification};
 pub use stats::Stats;
-pub use writer::{
-    encode_chunks, key_hash, session_role, SourceMeta, WriteOutcome, Writer, CHUNK_RECORDS,
-};
+pub use writer::{encode_chunks, key_hash, SourceMeta, WriteOutcome, Writer, CHUNK_RECORDS};
 
 use rusqlite::{Connection, OpenFlags};
 use rusqlite_migration::{Migrations, M};

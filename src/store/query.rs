@@ -497,12 +497,7 @@ impl Store {
     /// The other accounts' copies (`userIdentity.type` AWSAccount) of cross-account calls among `events` (rows),
     /// found by their shared event id: (copy, the row it is a copy of).
     pub fn cross_account_copies(&self, events: &[i64]) -> Result<Vec<(EventRow, String)>> {
-        let list: rusqlite::vtab::array::Array = std::rc::Rc::new(
-            events
-                .iter()
-                .map(|i| rusqlite::types::Value::from(*i))
-                .collect(),
-        );
+        let list = id_array(events);
         self.collect(
             &format!(
                 "SELECT {EVENT_COLS}, o.event_id FROM events o JOIN events e ON e.shared_event_id = o.shared_event_id

@@ -111,21 +111,6 @@ fn multi_row_sql(rows: usize) -> String {
     )
 }
 
-/// (account, role name) of an assumed-role session ARN `arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/SESSION`.
-pub fn session_role(arn: &str) -> Option<(&str, &str)> {
-    let rest = arn.strip_prefix("arn:")?;
-    let mut parts = rest.splitn(5, ':');
-    let (_partition, service, _region, account, resource) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
-    let role = resource.strip_prefix("assumed-role/")?.split('/').next()?;
-    (service == "sts" && !role.is_empty()).then_some((account, role))
-}
-
 /// The indexed key of an event id or a resource key: the first 8 bytes of its SHA-256, as a signed integer.
 /// Also the SQL functions `tg_event_key(text)` and `tg_key_hash(text)`.
 pub fn key_hash(text: &str) -> i64 {
@@ -238,7 +223,7 @@ impl<'c> Writer<'c> {
         {
             // A session ARN names its role and account: a row only when the principal is not that role (a
             // federated user, a record without sessionIssuer, edited data).
-            let derivable = session_role(a).is_some_and(|(acct, role)| {
+            let derivable = crate::model::arn::session_role(a).is_some_and(|(acct, role)| {
                 p.ptype == "Role"
                     && p.account.as_deref() == Some(acct)
                     && p.name.as_deref() == Some(role)
@@ -247,14 +232,13 @@ impl<'c> Writer<'c> {
                 rows[0] = Some((a, a));
             }
         }
-        if let Some(pid) = id.principal_id.as_deref() {
-            // `AROA...:session`: the role's unique id; the session is found through the session ARN.
-            let unique = pid.split_once(':').map_or(pid, |(u, _)| u);
-            let looks_unique = unique.len() >= 16
-                && unique
-                    .bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-            if looks_unique && unique != p.key {
+        // `AROA...:session`: the role's unique id; the session is found through the session ARN.
+        if let Some((unique, _)) = id
+            .principal_id
+            .as_deref()
+            .and_then(crate::model::arn::unique_id)
+        {
+            if unique != p.key {
                 rows[1] = Some((unique, ""));
             }
         }

@@ -153,6 +153,7 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
         account: args.account.clone(),
         region: args.region.clone(),
         jobs: args.jobs,
+        remote_roots: copies.iter().map(|(dir, _)| dir.0.clone()).collect(),
         ..Options::default()
     };
     if let Some(s) = store.as_mut() {

@@ -7,7 +7,7 @@ use super::digest::{
 };
 use super::keys::{KeyLookup, KeyRing};
 use super::read::{decompress_all, hash_bytes, Hashed};
-use super::report::{kind, ContentStatus, Finding, Gap, Notice, Report};
+use super::report::{kind, ContentStatus, Counted, Finding, Gap, Notice, Report};
 use super::sign;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -31,6 +31,10 @@ pub struct Options {
     /// Newest event the store holds per (account, region), with its event id: a chain of that account and region
     /// ending before it is missing its tail.
     pub newest_events: BTreeMap<(String, String), (i64, String)>,
+    /// Folders holding a byte-for-byte download of the bucket (`verify s3://`): a digest or log file stored
+    /// uncompressed there is a finding (CloudTrail writes every one gzip-compressed), not a notice as in a local
+    /// copy, which may have been decompressed on purpose.
+    pub remote_roots: Vec<PathBuf>,
 }
 
 /// (org, account, region, trail, home region, backfill).
@@ -57,6 +61,10 @@ struct Dg {
     sidecar: Option<(String, Result<Sidecar, String>)>,
     status: DStatus,
     in_scope: bool,
+    /// Why the file could not be read or parsed as a digest.
+    read_error: Option<String>,
+    /// Stored gzip-compressed, as CloudTrail writes it.
+    compressed: bool,
 }
 
 struct Lg {
@@ -67,9 +75,23 @@ struct Lg {
     hashed: Option<Result<Hashed, String>>,
 }
 
+/// Whether a finding is reported: decided once the digests in scope are known, so that a finding is reported
+/// exactly when the file it names is counted (docs/integrity.md, "Scope").
+#[derive(Debug, Clone, Copy)]
+enum Scope {
+    /// About a digest: reported when that digest is in scope.
+    Digest(usize),
+    /// About a link from digest `.1` to its previous digest `.0`: reported when either is in scope.
+    Link(usize, usize),
+    /// About a missing digest expected over this window.
+    Window(Option<i64>, Option<i64>),
+    /// About a file counted in scope.
+    Always,
+}
+
 struct Ctx<'a> {
     opts: &'a Options,
-    findings: Vec<(Finding, Option<i64>)>,
+    findings: Vec<(Finding, Scope)>,
     notices: Vec<Notice>,
 }
 
@@ -80,7 +102,7 @@ impl Ctx<'_> {
         path: &str,
         detail: String,
         digest: Option<&str>,
-        t: Option<i64>,
+        scope: Scope,
     ) {
         self.findings.push((
             Finding {
@@ -89,8 +111,15 @@ impl Ctx<'_> {
                 detail,
                 digest: digest.map(str::to_string),
             },
-            t,
+            scope,
         ));
+    }
+    /// Whether `path` lies in a byte-for-byte download of the bucket.
+    fn remote(&self, path: &str) -> bool {
+        self.opts
+            .remote_roots
+            .iter()
+            .any(|r| std::path::Path::new(path).starts_with(r))
     }
     fn notice(&mut self, k: &'static str, path: Option<&str>, detail: String) {
         self.notices.push(Notice {
@@ -122,8 +151,9 @@ fn file_name(p: &str) -> &str {
 fn looks_like_digest(path: &std::path::Path) -> bool {
     use std::io::{BufRead, Read};
     // Only the start is read (a tree's other files can be many and large): a digest names its own fields there
-    // (`digestStartTime`, `digestS3Object` come before `logFiles`). It is read whole, and judged, as a digest.
-    const PREFIX: u64 = 64 << 10;
+    // (`digestStartTime`, `digestS3Object` come before `logFiles`), a log file starts with `Records`. It is read
+    // whole, and judged, as a digest.
+    const PREFIX: usize = 64 << 10;
     let Ok(file) = std::fs::File::open(path) else {
         return false;
     };
@@ -131,19 +161,110 @@ fn looks_like_digest(path: &std::path::Path) -> bool {
     let gz = reader
         .fill_buf()
         .is_ok_and(|b| b.starts_with(&[0x1f, 0x8b]));
-    let mut head = Vec::new();
-    let read = if gz {
-        flate2::bufread::MultiGzDecoder::new(reader)
-            .take(PREFIX)
-            .read_to_end(&mut head)
+    let mut src: Box<dyn Read> = if gz {
+        Box::new(flate2::bufread::MultiGzDecoder::new(reader))
     } else {
-        reader.take(PREFIX).read_to_end(&mut head)
+        Box::new(reader)
     };
-    if read.is_err() && head.is_empty() {
-        return false;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while head.len() < PREFIX {
+        let n = match src.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        head.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&head);
+        if text.contains("\"digestStartTime\"") && text.contains("\"digestS3Object\"") {
+            return true;
+        }
+        if text.contains("\"Records\"") || text.contains("\"eventVersion\"") {
+            return false;
+        }
     }
-    let text = String::from_utf8_lossy(&head);
-    text.contains("\"digestStartTime\"") && text.contains("\"digestS3Object\"")
+    false
+}
+
+/// Reads one digest file and its sidecar (taken out of `sidecar_files`). `None` when `--account`/`--region`
+/// leave it out. A file that cannot be read or parsed is kept, with `read_error`.
+fn read_digest(cx: &Ctx, path: String, sidecar_files: &mut HashMap<String, String>) -> Option<Dg> {
+    let local_name = parse_digest_name(&path);
+    if let Some(n) = &local_name {
+        if !cx.wanted(&n.account, &n.region) {
+            return None;
+        }
+    }
+    let mut d = Dg {
+        local_key: location_key(&path),
+        claimed_key: location_key(&path),
+        sha: None,
+        doc: None,
+        name: local_name.clone(),
+        chain: None,
+        start: None,
+        end: local_name.as_ref().and_then(|n| stamp_ms(&n.stamp)),
+        sidecar: None,
+        status: DStatus::Invalid,
+        in_scope: true,
+        read_error: None,
+        compressed: true,
+        path: path.clone(),
+    };
+    // The sidecar is named after the digest as delivered; a decompressed copy may keep either name.
+    let alt = match path.strip_suffix(".gz") {
+        Some(p) => p.to_string(),
+        None => format!("{path}.gz"),
+    };
+    let sc = sidecar_files
+        .remove(&path)
+        .or_else(|| sidecar_files.remove(&alt));
+    d.sidecar = sc.map(|sp| {
+        let parsed = std::fs::read(&sp)
+            .map_err(|e| format!("cannot read: {e}"))
+            .and_then(|b| decompress_all(&b, MAX_DIGEST).map(|(raw, _)| raw))
+            .and_then(|raw| parse_sidecar(&raw));
+        (sp, parsed)
+    });
+    let raw = std::fs::read(&path)
+        .map_err(|e| format!("cannot read: {e}"))
+        .and_then(|b| decompress_all(&b, MAX_DIGEST));
+    match raw {
+        Err(e) => d.read_error = Some(e),
+        Ok((raw, members)) => {
+            d.compressed = members > 0;
+            d.sha = Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&raw)));
+            match parse_digest(&raw) {
+                Err(e) => d.read_error = Some(e),
+                Ok(doc) => {
+                    d.claimed_key = location_key(&doc.digest_s3_object);
+                    d.start = crate::model::time::parse_time_str(&doc.digest_start_time);
+                    d.end = crate::model::time::parse_time_str(&doc.digest_end_time);
+                    d.name = parse_digest_name(&doc.digest_s3_object).or(local_name);
+                    d.doc = Some(doc);
+                }
+            }
+        }
+    }
+    if let Some(n) = &d.name {
+        if !cx.wanted(&n.account, &n.region) {
+            return None;
+        }
+        let org = d
+            .doc
+            .as_ref()
+            .and_then(|doc| org_of(&doc.digest_s3_object))
+            .or_else(|| org_of(&path));
+        d.chain = Some((
+            org,
+            n.account.clone(),
+            n.region.clone(),
+            n.trail.clone(),
+            n.home_region.clone(),
+            n.backfill,
+        ));
+    }
+    d.in_scope = cx.window_in_scope(d.start.or(d.end), d.end);
+    Some(d)
 }
 
 /// Validates every digest and log file among `files` against `keys`.
@@ -201,88 +322,39 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
     }
 
     // 2. Read every digest (small) and its sidecar.
-    let mut dgs: Vec<Dg> = Vec::new();
-    for path in digest_paths {
-        let local_name = parse_digest_name(&path);
-        if let Some(n) = &local_name {
-            if !cx.wanted(&n.account, &n.region) {
-                continue;
-            }
+    let mut dgs: Vec<Dg> = digest_paths
+        .into_iter()
+        .filter_map(|path| read_digest(&cx, path, &mut sidecar_files))
+        .collect();
+    // A digest renamed like a log file is recognized by its content too: files named like log files that no
+    // digest lists are looked at (their start only).
+    let mut listed_keys: BTreeSet<String> = BTreeSet::new();
+    for d in &dgs {
+        for entry in d.doc.iter().flat_map(|doc| &doc.log_files) {
+            let k = location_key(&entry.s3_object);
+            listed_keys.insert(format!("flat:{}", file_name(&k)));
+            listed_keys.insert(k);
         }
-        let mut d = Dg {
-            local_key: location_key(&path),
-            claimed_key: location_key(&path),
-            sha: None,
-            doc: None,
-            name: local_name.clone(),
-            chain: None,
-            start: None,
-            end: local_name.as_ref().and_then(|n| stamp_ms(&n.stamp)),
-            sidecar: None,
-            status: DStatus::Invalid,
-            in_scope: true,
-            path: path.clone(),
-        };
-        // The sidecar is named after the digest as delivered; a decompressed copy may keep either name.
-        let alt = match path.strip_suffix(".gz") {
-            Some(p) => p.to_string(),
-            None => format!("{path}.gz"),
-        };
-        let sc = sidecar_files
-            .remove(&path)
-            .or_else(|| sidecar_files.remove(&alt));
-        d.sidecar = sc.map(|sp| {
-            let parsed = std::fs::read(&sp)
-                .map_err(|e| format!("cannot read: {e}"))
-                .and_then(|b| decompress_all(&b, MAX_DIGEST).map(|(raw, _)| raw))
-                .and_then(|raw| parse_sidecar(&raw));
-            (sp, parsed)
-        });
-        let raw = std::fs::read(&path)
-            .map_err(|e| format!("cannot read: {e}"))
-            .and_then(|b| decompress_all(&b, MAX_DIGEST));
-        match raw {
-            Err(e) => {
-                let t = d.end;
-                cx.find(kind::DIGEST_INVALID_FORMAT, &path, e, Some(&path), t);
-            }
-            Ok((raw, _members)) => {
-                d.sha = Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&raw)));
-                match parse_digest(&raw) {
-                    Err(e) => {
-                        let t = d.end;
-                        cx.find(kind::DIGEST_INVALID_FORMAT, &path, e, Some(&path), t);
-                    }
-                    Ok(doc) => {
-                        d.claimed_key = location_key(&doc.digest_s3_object);
-                        d.start = crate::model::time::parse_time_str(&doc.digest_start_time);
-                        d.end = crate::model::time::parse_time_str(&doc.digest_end_time);
-                        d.name = parse_digest_name(&doc.digest_s3_object).or(local_name);
-                        d.doc = Some(doc);
-                    }
-                }
-            }
+    }
+    let mut kept = Vec::with_capacity(logs.len());
+    for l in logs {
+        if !listed_keys.contains(&l.key) && looks_like_digest(std::path::Path::new(&l.path)) {
+            dgs.extend(read_digest(&cx, l.path, &mut sidecar_files));
+        } else {
+            kept.push(l);
         }
-        if let Some(n) = &d.name {
-            if !cx.wanted(&n.account, &n.region) {
-                continue;
-            }
-            let org = d
-                .doc
-                .as_ref()
-                .and_then(|doc| org_of(&doc.digest_s3_object))
-                .or_else(|| org_of(&path));
-            d.chain = Some((
-                org,
-                n.account.clone(),
-                n.region.clone(),
-                n.trail.clone(),
-                n.home_region.clone(),
-                n.backfill,
-            ));
+    }
+    let mut logs = kept;
+    for (i, d) in dgs.iter().enumerate() {
+        if let Some(e) = &d.read_error {
+            cx.find(
+                kind::DIGEST_INVALID_FORMAT,
+                &d.path,
+                e.clone(),
+                Some(&d.path),
+                Scope::Digest(i),
+            );
         }
-        d.in_scope = cx.window_in_scope(d.start.or(d.end), d.end);
-        dgs.push(d);
     }
     for (d, sp) in &sidecar_files {
         cx.notice(
@@ -309,10 +381,9 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
     }
 
     // 3. Links: each digest's previous* fields against the digest they name.
-    // successors[i]: digests whose previousDigestS3Object names digest i (with the signature they carry).
-    let mut successors: Vec<Vec<usize>> = vec![Vec::new(); dgs.len()];
+    // prev_of[q]: the digest that q's previousDigestS3Object names, when present.
+    let mut prev_of: Vec<Option<usize>> = vec![None; dgs.len()];
     let mut missing_refs: Vec<(usize, String)> = Vec::new();
-    let mut gaps: Vec<Gap> = Vec::new();
     for q in 0..dgs.len() {
         let Some(doc) = &dgs[q].doc else { continue };
         let Some(prev_obj) = doc
@@ -334,15 +405,47 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
             .unwrap_or("")
             .to_ascii_lowercase();
         // Prefer the file at its claimed place whose hash matches.
-        let p = cands
+        prev_of[q] = cands
             .iter()
             .copied()
             .find(|&c| dgs[c].sha.as_deref() == Some(want.as_str()))
             .or_else(|| cands.iter().copied().find(|&c| dgs[c].local_key == k))
-            .unwrap_or(cands[0]);
+            .or(Some(cands[0]));
+    }
+    // Scope: a digest whose window reaches into [since, until]; one that lists a log file of that time (CloudTrail
+    // delivers a digest up to an hour after the files it lists); and one that chains onto a digest of those (it
+    // carries that digest's signature, and a forged digest appended to the chain is one).
+    if opts.since.is_some() || opts.until.is_some() {
+        let base: Vec<bool> = dgs
+            .iter()
+            .map(|d| {
+                d.in_scope
+                    || d.doc.as_ref().is_some_and(|doc| {
+                        doc.log_files.iter().any(|e| {
+                            parse_log_name(&e.s3_object)
+                                .and_then(|(_, _, t)| t)
+                                .is_some_and(|t| cx.in_scope(Some(t)))
+                        })
+                    })
+            })
+            .collect();
+        for (q, d) in dgs.iter_mut().enumerate() {
+            d.in_scope = base[q] || prev_of[q].is_some_and(|p| base[p]);
+        }
+    }
+    // successors[i]: digests whose previousDigestS3Object names digest i (with the signature they carry).
+    let mut successors: Vec<Vec<usize>> = vec![Vec::new(); dgs.len()];
+    let mut gaps: Vec<Gap> = Vec::new();
+    for q in 0..dgs.len() {
+        let Some(p) = prev_of[q] else { continue };
+        let Some(doc) = &dgs[q].doc else { continue };
+        let want = doc
+            .previous_digest_hash_value
+            .as_deref()
+            .unwrap_or("")
+            .to_ascii_lowercase();
         successors[p].push(q);
         let q_path = dgs[q].path.clone();
-        let t = dgs[p].end;
         let alg = doc.previous_digest_hash_algorithm.as_deref().unwrap_or("");
         if alg != "SHA-256" {
             let path = dgs[p].path.clone();
@@ -351,7 +454,7 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
                 &path,
                 format!("previousDigestHashAlgorithm is {alg:?}, only SHA-256 is accepted"),
                 Some(&q_path),
-                t,
+                Scope::Link(p, q),
             );
         } else if let Some(sha) = dgs[p].sha.clone() {
             if sha != want {
@@ -361,7 +464,7 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
                     &path,
                     format!("previousDigestHashValue is {want}, the file's SHA-256 is {sha}"),
                     Some(&q_path),
-                    t,
+                    Scope::Link(p, q),
                 );
             }
         }
@@ -392,7 +495,6 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
             continue;
         };
         let path = dgs[i].path.clone();
-        let t = dgs[i].end;
         let mut bad = false;
         // A flat copy (no AWSLogs/ folders) is matched by file name.
         let moved = if from_awslogs(&path).is_some() {
@@ -400,6 +502,27 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
         } else {
             file_name(&dgs[i].local_key) != file_name(&dgs[i].claimed_key)
         };
+        bad |= consistency(&mut cx, &dgs, i, prev_of[i]);
+        if !dgs[i].compressed {
+            let detail = "stored uncompressed: CloudTrail writes every digest gzip-compressed, so these bytes were \
+                          rewritten (the signature covers the uncompressed content, which may still be intact)";
+            if cx.remote(&path) {
+                bad = true;
+                cx.find(
+                    kind::NOT_COMPRESSED,
+                    &path,
+                    detail.into(),
+                    Some(&path),
+                    Scope::Digest(i),
+                );
+            } else {
+                cx.notice(
+                    "not_compressed",
+                    Some(&path),
+                    format!("{detail}; a local copy may have been decompressed on purpose"),
+                );
+            }
+        }
         if moved {
             bad = true;
             cx.find(
@@ -410,7 +533,7 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
                     doc.digest_s3_object
                 ),
                 Some(&path),
-                t,
+                Scope::Digest(i),
             );
         }
         // Signatures on offer: the sidecar, and previousDigestSignature of each digest naming this one.
@@ -431,7 +554,7 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
                             &path,
                             format!("sidecar signature-algorithm is {a:?}, only SHA256withRSA is accepted"),
                             Some(&path),
-                            t,
+                            Scope::Digest(i),
                         );
                     }
                     sidecar_sig = Some(sc.signature.trim().to_ascii_lowercase());
@@ -461,7 +584,7 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
                             &path,
                             "previousDigestSignature differs from the signature in the digest's sidecar".into(),
                             Some(&qp),
-                            t,
+                            Scope::Digest(i),
                         );
                     }
                 }
@@ -485,7 +608,7 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
                     doc.digest_signature_algorithm
                 ),
                 Some(&path),
-                t,
+                Scope::Digest(i),
             );
         }
         let status = if !alg_ok {
@@ -516,7 +639,7 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
                         &path,
                         "no sidecar, and no later digest carries this digest's signature: it cannot be verified".into(),
                         Some(&jp),
-                        t,
+                        Scope::Digest(i),
                     );
                 }
                 _ => cx.notice(
@@ -542,7 +665,7 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
                             doc.digest_public_key_fingerprint
                         ),
                         Some(&path),
-                        t,
+                        Scope::Digest(i),
                     );
                 }
                 KeyLookup::OutsideValidity(windows) => {
@@ -567,7 +690,7 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
                             w.join(", ")
                         ),
                         Some(&path),
-                        t,
+                        Scope::Digest(i),
                     );
                 }
                 KeyLookup::Found(key) => {
@@ -594,7 +717,7 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
                                 &path,
                                 format!("signature from the {what}: {e}{extra}"),
                                 Some(source),
-                                t,
+                                Scope::Digest(i),
                             );
                         }
                     }
@@ -648,7 +771,12 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
             &expected,
             "named as previousDigestS3Object but not in the tree".into(),
             Some(&qp),
-            m_end,
+            // Reported when the digest that names it is in scope, or when its own window is.
+            if dgs[q].in_scope {
+                Scope::Always
+            } else {
+                Scope::Window(m_end.map(|m| m - HOUR), m_end)
+            },
         );
         // Digests deleted in a row before it: hourly windows between the digest present and the missing one.
         if let (Some(re), Some(me)) = (dgs[r].end, m_end) {
@@ -667,7 +795,7 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
                         file_name(prev_obj)
                     ),
                     None,
-                    Some(re + HOUR),
+                    Scope::Window(Some(re), Some(me - HOUR)),
                 );
             }
         }
@@ -752,6 +880,7 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
     let mut log_verdict: Vec<Option<&'static str>> = vec![None; logs.len()]; // valid/unverified/invalid
     let mut missing_logs = 0u64;
     let mut missing_seen = BTreeSet::new();
+    let mut missing_paths: Vec<String> = Vec::new();
     for (i, d) in dgs.iter().enumerate() {
         if !d.in_scope {
             continue;
@@ -760,19 +889,19 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
         for entry in &doc.log_files {
             let k = location_key(&entry.s3_object);
             let want = entry.hash_value.to_ascii_lowercase();
-            let t = d.end;
             match log_by_key.get(&k).or_else(|| log_by_key.get(&flat_key(&k))) {
                 None => {
                     let expected = expected_path(&d.path, &entry.s3_object);
                     if missing_seen.insert((expected.clone(), i)) {
                         missing_logs += 1;
+                        missing_paths.push(expected.clone());
                         cx.find(
                             kind::LOG_MISSING,
                             &expected,
                             "listed in the digest but not in the tree (deleted, moved or renamed)"
                                 .into(),
                             Some(&d.path),
-                            t,
+                            Scope::Always,
                         );
                     }
                 }
@@ -791,7 +920,7 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
                                             "hashAlgorithm is {alg:?}, only SHA-256 is accepted"
                                         ),
                                         Some(&d.path),
-                                        t,
+                                        Scope::Always,
                                     );
                                 } else if h.sha256 == want {
                                     let v = if d.status == DStatus::Valid {
@@ -823,12 +952,24 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
                                             "; that is the content listed for {other}"
                                         ));
                                     }
-                                    cx.find(kind::LOG_HASH_MISMATCH, &lp, detail, Some(&d.path), t);
+                                    cx.find(
+                                        kind::LOG_HASH_MISMATCH,
+                                        &lp,
+                                        detail,
+                                        Some(&d.path),
+                                        Scope::Always,
+                                    );
                                 }
                             }
                             Some(Err(e)) if log_verdict[f] != Some("invalid") => {
                                 log_verdict[f] = Some("invalid");
-                                cx.find(kind::LOG_INVALID_FORMAT, &lp, e.clone(), Some(&d.path), t);
+                                cx.find(
+                                    kind::LOG_INVALID_FORMAT,
+                                    &lp,
+                                    e.clone(),
+                                    Some(&d.path),
+                                    Scope::Always,
+                                );
                             }
                             _ => {}
                         }
@@ -917,7 +1058,7 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
             &l.path,
             "present but listed in no digest (forged, or its digest is missing)".into(),
             None,
-            l.time,
+            Scope::Always,
         );
         if let Some(t) = l.time {
             let e = tail_evidence
@@ -984,12 +1125,53 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
                     why.join("; ")
                 ),
                 None,
-                Some(end + HOUR),
+                Scope::Window(Some(end), Some(end + count * HOUR)),
+            );
+        }
+    }
+
+    // Log files stored uncompressed (CloudTrail writes them gzip-compressed): rewritten, even when the content
+    // hash still matches. A finding in a download of the bucket, a notice in a local copy.
+    for (i, l) in logs.iter().enumerate() {
+        let (Some(Ok(h)), Some(_)) = (&l.hashed, log_verdict[i]) else {
+            continue;
+        };
+        if h.compressed {
+            continue;
+        }
+        let detail = "stored uncompressed: CloudTrail writes every log file gzip-compressed, so these bytes were \
+                      rewritten (the content hash may still match)";
+        if cx.remote(&l.path) {
+            if listed.contains_key(&l.key) {
+                log_verdict[i] = Some("invalid");
+            }
+            cx.find(
+                kind::NOT_COMPRESSED,
+                &l.path,
+                detail.into(),
+                None,
+                Scope::Always,
+            );
+        } else {
+            cx.notice(
+                "not_compressed",
+                Some(&l.path),
+                format!("{detail}; a local copy may have been decompressed on purpose"),
             );
         }
     }
 
     // 8. Counts (digests and files in scope), statuses for the store.
+    let reported: Vec<bool> = cx
+        .findings
+        .iter()
+        .map(|(_, scope)| match *scope {
+            Scope::Digest(i) => dgs[i].in_scope,
+            Scope::Link(p, q) => dgs[p].in_scope || dgs[q].in_scope,
+            Scope::Window(from, to) => cx.window_in_scope(from, to),
+            Scope::Always => true,
+        })
+        .collect();
     let mut report = Report {
         public_keys: keys.len(),
         log_bytes,
@@ -1017,8 +1199,9 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
     let invalid_paths: BTreeSet<&str> = cx
         .findings
         .iter()
-        .filter(|(_, t)| cx.in_scope(*t))
-        .map(|(f, _)| f.path.as_str())
+        .zip(&reported)
+        .filter(|(_, r)| **r)
+        .map(|((f, _), _)| f.path.as_str())
         .collect();
     for d in &dgs {
         if !d.in_scope {
@@ -1029,12 +1212,29 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
         } else {
             d.status
         };
-        match status {
-            DStatus::Valid => report.digests.valid += 1,
-            DStatus::Invalid => report.digests.invalid += 1,
-            DStatus::Unsigned => report.digests.unsigned += 1,
-            DStatus::Unverified => report.digests.unverified += 1,
-        }
+        let verdict = match status {
+            DStatus::Valid => {
+                report.digests.valid += 1;
+                "valid"
+            }
+            DStatus::Invalid => {
+                report.digests.invalid += 1;
+                "invalid"
+            }
+            DStatus::Unsigned => {
+                report.digests.unsigned += 1;
+                "unsigned"
+            }
+            DStatus::Unverified => {
+                report.digests.unverified += 1;
+                "unverified"
+            }
+        };
+        report.files.push(Counted {
+            path: d.path.clone(),
+            digest: true,
+            verdict,
+        });
         if let Some(sha) = &d.sha {
             put(
                 sha,
@@ -1049,13 +1249,24 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
     for (i, l) in logs.iter().enumerate() {
         let Some(v) = log_verdict[i] else { continue };
         let unlisted_file = !listed.contains_key(&l.key);
-        if !unlisted_file {
+        let verdict = if unlisted_file {
+            "unlisted"
+        } else {
             match v {
                 "valid" => report.logs.valid += 1,
                 "invalid" => report.logs.invalid += 1,
                 _ => report.logs.unverified += 1,
             }
-        }
+            match v {
+                "valid" | "invalid" => v,
+                _ => "unverified",
+            }
+        };
+        report.files.push(Counted {
+            path: l.path.clone(),
+            digest: false,
+            verdict,
+        });
         if let Some(Ok(h)) = &l.hashed {
             put(
                 &h.sha256,
@@ -1073,13 +1284,21 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
         .into_iter()
         .map(|(sha256, status)| ContentStatus { sha256, status })
         .collect();
-    let in_scope_findings: Vec<Finding> = cx
+    report.findings = cx
         .findings
         .iter()
-        .filter(|(_, t)| cx.in_scope(*t))
-        .map(|(f, _)| f.clone())
+        .zip(&reported)
+        .filter(|(_, r)| **r)
+        .map(|((f, _), _)| f.clone())
         .collect();
-    report.findings = in_scope_findings;
+    report
+        .files
+        .extend(missing_paths.into_iter().map(|path| Counted {
+            path,
+            digest: false,
+            verdict: "missing",
+        }));
+    report.files.sort();
     // By file, then kind: every problem of one file together.
     report.findings.sort_by(|a, b| {
         (&a.path, a.kind, &a.digest, &a.detail).cmp(&(&b.path, b.kind, &b.digest, &b.detail))
@@ -1095,6 +1314,111 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
     report.notices.sort();
     report.notices.dedup();
     report
+}
+
+/// A digest's own consistency (docs/integrity.md, rule 1): a finding on digest `i` for each contradiction in it,
+/// or with the digest before it (`prev`). Returns whether there was any.
+fn consistency(cx: &mut Ctx, dgs: &[Dg], i: usize, prev: Option<usize>) -> bool {
+    use crate::model::time::parse_time_str;
+    let d = &dgs[i];
+    let Some(doc) = &d.doc else { return false };
+    let time = |s: &Option<String>| s.as_deref().and_then(parse_time_str);
+    let mut problems: Vec<String> = Vec::new();
+    if let (Some(s), Some(e)) = (d.start, d.end) {
+        if e <= s {
+            problems.push(format!(
+                "digestEndTime {} is not after digestStartTime {}",
+                doc.digest_end_time, doc.digest_start_time
+            ));
+        }
+    }
+    if let (Some(o), Some(n)) = (time(&doc.oldest_event_time), time(&doc.newest_event_time)) {
+        if n < o {
+            problems.push(format!(
+                "newestEventTime {} is before oldestEventTime {}",
+                doc.newest_event_time.as_deref().unwrap_or(""),
+                doc.oldest_event_time.as_deref().unwrap_or("")
+            ));
+        }
+    }
+    // Log files of a digest are its trail's, in its account and region: under the same prefix as the digest,
+    // `.../CloudTrail/REGION/` (or `CloudTrail-Insight`) where the digest is under `.../CloudTrail-Digest/REGION/`.
+    let obj = doc.digest_s3_object.as_str();
+    let base = if obj.starts_with("CloudTrail-Digest/") {
+        Some("")
+    } else {
+        obj.find("/CloudTrail-Digest/").map(|k| &obj[..=k])
+    };
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (k, e) in doc.log_files.iter().enumerate() {
+        let key = location_key(&e.s3_object);
+        if let Some(first) = seen.insert(key, k) {
+            problems.push(format!(
+                "logFiles[{k}] lists {} again (also logFiles[{first}])",
+                e.s3_object
+            ));
+        }
+        if let (Some(o), Some(n)) = (time(&e.oldest_event_time), time(&e.newest_event_time)) {
+            if n < o {
+                problems.push(format!(
+                    "logFiles[{k}] ({}): newestEventTime {} is before oldestEventTime {}",
+                    e.s3_object,
+                    e.newest_event_time.as_deref().unwrap_or(""),
+                    e.oldest_event_time.as_deref().unwrap_or("")
+                ));
+            }
+        }
+        let Some(n) = &d.name else { continue };
+        let outside = match base {
+            Some(base) => {
+                let under = |what: &str| {
+                    e.s3_object
+                        .starts_with(&format!("{base}{what}/{}/", n.region))
+                };
+                !(under("CloudTrail") || under("CloudTrail-Insight"))
+            }
+            None => false,
+        } || parse_log_name(&e.s3_object)
+            .is_some_and(|(account, region, _)| account != n.account || region != n.region)
+            || e.s3_bucket
+                .as_deref()
+                .is_some_and(|b| !b.is_empty() && b != doc.digest_s3_bucket);
+        if outside {
+            problems.push(format!(
+                "logFiles[{k}] is s3://{}/{}, outside the trail's prefix {}CloudTrail/{}/ in s3://{}",
+                e.s3_bucket.as_deref().unwrap_or(&doc.digest_s3_bucket),
+                e.s3_object,
+                base.unwrap_or(""),
+                n.region,
+                doc.digest_s3_bucket
+            ));
+        }
+    }
+    if let Some(p) = prev {
+        if let (Some(pe), Some(qs)) = (dgs[p].end, d.start) {
+            if qs + SLACK < pe {
+                problems.push(format!(
+                    "its window starts at {}, before the previous digest's window ended at {} ({}): the windows \
+                     overlap",
+                    format_time(qs),
+                    format_time(pe),
+                    file_name(&dgs[p].path)
+                ));
+            }
+        }
+    }
+    let path = d.path.clone();
+    let any = !problems.is_empty();
+    for detail in problems {
+        cx.find(
+            kind::DIGEST_INCONSISTENT,
+            &path,
+            detail,
+            Some(&path),
+            Scope::Digest(i),
+        );
+    }
+    any
 }
 
 /// The S3 key a digest of the same chain ending at `end` would have.

@@ -34,6 +34,10 @@ pub struct DigestDoc {
     pub digest_public_key_fingerprint: String,
     pub digest_signature_algorithm: String,
     #[serde(default)]
+    pub newest_event_time: Option<String>,
+    #[serde(default)]
+    pub oldest_event_time: Option<String>,
+    #[serde(default)]
     pub previous_digest_s3_bucket: Option<String>,
     #[serde(default)]
     pub previous_digest_s3_object: Option<String>,

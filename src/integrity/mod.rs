@@ -13,4 +13,4 @@ pub mod sign;
 
 pub use check::{verify, Options};
 pub use keys::{KeyRing, PublicKey};
-pub use report::{kind, ContentStatus, Finding, Gap, Notice, Report};
+pub use report::{kind, ContentStatus, Counted, Finding, Gap, Notice, Report};

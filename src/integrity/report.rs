@@ -16,6 +16,11 @@ pub mod kind {
     pub const KEY_NOT_FOUND: &str = "key_not_found";
     pub const CHAIN_HASH_MISMATCH: &str = "chain_hash_mismatch";
     pub const CHAIN_SIGNATURE_MISMATCH: &str = "chain_signature_mismatch";
+    /// A digest that contradicts itself or its chain: a log file listed twice, a newest event before the oldest,
+    /// an end not after the start, a listed file outside the trail's prefix, a window overlapping the previous one.
+    pub const DIGEST_INCONSISTENT: &str = "digest_inconsistent";
+    /// A digest or log file stored uncompressed in the bucket itself (`verify s3://`): rewritten.
+    pub const NOT_COMPRESSED: &str = "not_compressed";
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -91,6 +96,16 @@ pub struct ContentStatus {
     pub status: &'static str,
 }
 
+/// One file counted in `digests` or `logs`, with the verdict it was counted under (`valid`, `invalid`, `unsigned`,
+/// `unverified`, `unlisted`, `missing`): every `invalid`, `unsigned`, `unlisted` and `missing` file is named by a
+/// finding or a notice (tested in tests/cases/verify.rs).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Counted {
+    pub path: String,
+    pub digest: bool,
+    pub verdict: &'static str,
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
     pub digests: DigestCounts,
@@ -104,6 +119,9 @@ pub struct Report {
     pub log_bytes: u64,
     #[serde(skip)]
     pub statuses: Vec<ContentStatus>,
+    /// Every file counted, for the invariant between counts and findings (not part of the JSON).
+    #[serde(skip)]
+    pub files: Vec<Counted>,
 }
 
 impl Report {

@@ -849,3 +849,101 @@ fn config_batch_and_select_items_are_the_delivered_states() {
         );
     }
 }
+
+/// Issue 14, point 2: a log file and a digest stored uncompressed under their gzip names (content intact) are
+/// findings in the bucket itself (`verify s3://`), and notices in a local copy (decompressed on purpose, maybe).
+#[test]
+fn verify_s3_names_files_stored_uncompressed() {
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("tree");
+    for p in walkdir(&fixtures().join("integrity/tree")) {
+        let dst = tree.join(p.strip_prefix(fixtures().join("integrity/tree")).unwrap());
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        std::fs::copy(&p, &dst).unwrap();
+    }
+    let log = "AWSLogs/111111111111/CloudTrail/us-east-1/2024/03/01/111111111111_CloudTrail_us-east-1_20240301T0320Z_aaaa0004.json.gz";
+    let digest = "AWSLogs/111111111111/CloudTrail-Digest/us-east-1/2024/03/01/111111111111_CloudTrail-Digest_us-east-1_main_us-east-1_20240301T060000Z.json.gz";
+    for rel in [log, digest] {
+        let mut plain = Vec::new();
+        flate2::read::MultiGzDecoder::new(std::fs::File::open(tree.join(rel)).unwrap())
+            .read_to_end(&mut plain)
+            .unwrap();
+        std::fs::write(tree.join(rel), plain).unwrap();
+    }
+    moto.upload("plain-bucket", &tree, "");
+    let keys = fixtures().join("integrity/public-keys.json");
+    let db = tmp.path().join("absent.db");
+    let mut c = tg(&db);
+    c.args([
+        "verify",
+        "s3://plain-bucket",
+        "--endpoint-url",
+        &moto.url,
+        "--public-keys",
+        keys.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    for (k, v) in ENV {
+        c.env(k, v);
+    }
+    let out = c.output().unwrap();
+    let vs: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(out.status.code(), Some(1), "{vs}");
+    let found: Vec<(String, String)> = vs["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap().to_string(),
+                f["path"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (
+                "not_compressed".to_string(),
+                format!("s3://plain-bucket/{digest}")
+            ),
+            (
+                "not_compressed".to_string(),
+                format!("s3://plain-bucket/{log}")
+            ),
+        ]
+    );
+    assert_eq!(vs["digests"]["invalid"], 1, "{vs}");
+    assert_eq!(vs["logs"]["invalid"], 1, "{vs}");
+    // The local copy: the same files named in notices, no finding.
+    let r = run(
+        &db,
+        &[
+            "verify",
+            tree.to_str().unwrap(),
+            "--public-keys",
+            keys.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let v = r.json();
+    let noticed: Vec<&str> = v["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == "not_compressed")
+        .map(|n| n["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        noticed,
+        vec![
+            tree.join(digest).to_str().unwrap(),
+            tree.join(log).to_str().unwrap()
+        ]
+    );
+}

@@ -79,7 +79,139 @@ impl Tree {
         assert!(r.code == 0 || r.code == 1, "exit {}: {}", r.code, r.stderr);
         let v = r.json();
         crate::schemas::check(&v, &crate::schemas::schema("verify.schema.json"), "verify");
+        // Every scenario, as run and under windows: counts match the files named by findings and notices, and
+        // the exit code is 1 exactly when there is a finding.
+        self.invariant(extra, r.code, &v);
+        let has_window = extra.iter().any(|a| *a == "--since" || *a == "--until");
+        if !has_window {
+            for window in WINDOWS {
+                let mut args = extra.to_vec();
+                args.extend_from_slice(window);
+                let refs: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+                let mut full = vec![
+                    "verify".to_string(),
+                    self.root.display().to_string(),
+                    "--format".into(),
+                    "json".into(),
+                    "--public-keys".into(),
+                    fixtures()
+                        .join("integrity/public-keys.json")
+                        .display()
+                        .to_string(),
+                ];
+                full.extend(refs);
+                let full: Vec<&str> = full.iter().map(String::as_str).collect();
+                let w = run(&self.db, &full);
+                assert!(w.code == 0 || w.code == 1, "exit {}: {}", w.code, w.stderr);
+                self.invariant(&args, w.code, &w.json());
+            }
+        }
         (r.code, v)
+    }
+
+    /// The invariant of docs/integrity.md ("Counts"): the library's report for the same arguments names every
+    /// file it counted as invalid, unsigned, unlisted or missing in a finding or a notice, its counts are the
+    /// CLI's, and the CLI exits 1 exactly when there is a finding.
+    fn invariant(&self, args: &[&str], code: i32, v: &Value) {
+        use trailgraph::integrity;
+        let mut opts = integrity::Options::default();
+        let mut it = args.iter();
+        let when = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .unwrap()
+                .timestamp_millis()
+        };
+        while let Some(a) = it.next() {
+            match *a {
+                "--since" => opts.since = Some(when(it.next().unwrap())),
+                "--until" => opts.until = Some(when(it.next().unwrap())),
+                "--account" => opts.account = Some(it.next().unwrap().to_string()),
+                "--region" => opts.region = Some(it.next().unwrap().to_string()),
+                other => panic!("invariant: unexpected argument {other}"),
+            }
+        }
+        let mut ring = integrity::KeyRing::default();
+        for k in integrity::keys::load_file(&fixtures().join("integrity/public-keys.json")).unwrap()
+        {
+            ring.add(k);
+        }
+        let (files, _) = trailgraph::ingest::walk::discover(std::slice::from_ref(&self.root));
+        let paths: Vec<PathBuf> = files.into_iter().map(|f| f.path).collect();
+        let r = integrity::verify(&paths, &ring, &opts);
+        let ctx = format!("{args:?}: {}", serde_json::to_string_pretty(&r).unwrap());
+        assert_eq!(
+            code,
+            i32::from(!v["findings"].as_array().unwrap().is_empty()),
+            "{ctx}"
+        );
+        assert_eq!(
+            v["digests"],
+            serde_json::to_value(&r.digests).unwrap(),
+            "{ctx}"
+        );
+        assert_eq!(v["logs"], serde_json::to_value(&r.logs).unwrap(), "{ctx}");
+        let tally = |digest: bool, verdict: &str| {
+            r.files
+                .iter()
+                .filter(|c| c.digest == digest && c.verdict == verdict)
+                .count() as u64
+        };
+        assert_eq!(
+            (
+                r.digests.valid,
+                r.digests.invalid,
+                r.digests.unsigned,
+                r.digests.unverified
+            ),
+            (
+                tally(true, "valid"),
+                tally(true, "invalid"),
+                tally(true, "unsigned"),
+                tally(true, "unverified")
+            ),
+            "{ctx}"
+        );
+        assert_eq!(
+            (
+                r.logs.valid,
+                r.logs.invalid,
+                r.logs.unverified,
+                r.logs.unlisted,
+                r.logs.missing
+            ),
+            (
+                tally(false, "valid"),
+                tally(false, "invalid"),
+                tally(false, "unverified"),
+                tally(false, "unlisted"),
+                tally(false, "missing")
+            ),
+            "{ctx}"
+        );
+        for c in &r.files {
+            let finding = |kinds: &[&str]| {
+                r.findings
+                    .iter()
+                    .any(|f| f.path == c.path && (kinds.is_empty() || kinds.contains(&f.kind)))
+            };
+            let notice = |kinds: &[&str]| {
+                r.notices
+                    .iter()
+                    .any(|n| n.path.as_deref() == Some(c.path.as_str()) && kinds.contains(&n.kind))
+            };
+            let named = match c.verdict {
+                "invalid" => finding(&[]),
+                "unsigned" => finding(&[]) || notice(&["unsigned"]),
+                "missing" => finding(&["log_missing"]),
+                "unlisted" => finding(&["log_unlisted"]) || notice(&["no_digests", "not_covered"]),
+                _ => true,
+            };
+            assert!(
+                named,
+                "{} counted {} without a finding or notice naming it: {ctx}",
+                c.path, c.verdict
+            );
+        }
     }
     /// (kind, path, digest) of every finding, paths relative to the tree.
     fn findings(&self, v: &Value) -> Vec<(String, String, Option<String>)> {
@@ -112,6 +244,19 @@ impl Tree {
             .join(" | ")
     }
 }
+
+/// Windows every scenario is also checked under (the fixture's digests end on the hour, 01:00 to 06:00).
+const WINDOWS: [&[&str]; 4] = [
+    &[
+        "--since",
+        "2024-03-01T02:30:00Z",
+        "--until",
+        "2024-03-01T04:30:00Z",
+    ],
+    &["--until", "2024-03-01T03:30:00Z"],
+    &["--since", "2024-03-01T04:30:00Z"],
+    &["--until", "2024-03-01T05:30:00Z"],
+];
 
 fn f(kind: &str, path: &str, digest: Option<&str>) -> (String, String, Option<String>) {
     (kind.into(), path.into(), digest.map(str::to_string))
@@ -1046,9 +1191,16 @@ fn verify_real_digest_from_the_corpus() {
         .iter()
         .map(|n| n["kind"].as_str().unwrap())
         .collect();
+    // The corpus holds the digest decompressed (`.json`): named, as a local copy's, in a notice.
     assert_eq!(
         notices,
-        vec!["chain_start", "no_public_keys", "other_files", "unsigned"]
+        vec![
+            "chain_start",
+            "no_public_keys",
+            "not_compressed",
+            "other_files",
+            "unsigned"
+        ]
     );
 }
 
@@ -1167,4 +1319,191 @@ fn verify_decompressed_digest_keeps_its_sidecar_and_place() {
     let (code, v) = t.verify(&[]);
     assert_eq!((code, t.findings(&v)), (0, vec![]));
     assert_eq!(v["digests"]["valid"], 16);
+}
+
+/// Rewrites a digest's JSON with `edit` and re-signs it with the TEST key: only what the edit says is wrong.
+fn edit_json(path: &Path, edit: impl Fn(&mut Value)) {
+    let test_key = key("test-key.TEST-ONLY.pem");
+    edit_digest(
+        path,
+        |s| {
+            let mut v: Value = serde_json::from_str(&s).unwrap();
+            edit(&mut v);
+            serde_json::to_string(&v).unwrap()
+        },
+        Some(&test_key),
+    );
+}
+
+/// Writes a digest of the us-east-1 chain ending at `end` (HHMMSS), made from the 06:00 one by `edit`, signed by
+/// the attacker's key under its own fingerprint, and chained onto the 06:00 digest.
+fn forge_after(t: &Tree, end: &str, edit: impl Fn(&mut Value)) -> String {
+    use rsa::pkcs1::EncodeRsaPublicKey;
+    let attacker = key("attacker-key.TEST-ONLY.pem");
+    let fp = trailgraph::integrity::keys::fingerprint(
+        attacker.to_public_key().to_pkcs1_der().unwrap().as_bytes(),
+    );
+    let rel = d(6).replace("T060000Z", &format!("T{end}Z"));
+    let prev_raw = gunzip(&t.p(&d(6)));
+    let prev_sig: Value =
+        serde_json::from_slice(&std::fs::read(sidecar(&t.p(&d(6)))).unwrap()).unwrap();
+    let mut v: Value = serde_json::from_slice(&prev_raw).unwrap();
+    v["digestStartTime"] = "2024-03-01T06:00:00Z".into();
+    v["digestEndTime"] = format!("2024-03-01T{}:{}:{}Z", &end[0..2], &end[2..4], &end[4..6]).into();
+    v["digestS3Object"] = rel.clone().into();
+    v["digestPublicKeyFingerprint"] = fp.into();
+    v["previousDigestS3Object"] = d(6).into();
+    v["previousDigestHashValue"] =
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&prev_raw)).into();
+    v["previousDigestSignature"] = prev_sig["signature"].clone();
+    v["logFiles"] = serde_json::json!([]);
+    edit(&mut v);
+    std::fs::write(t.p(&rel), gz(serde_json::to_string(&v).unwrap().as_bytes())).unwrap();
+    edit_digest(&t.p(&rel), |s| s, Some(&attacker));
+    rel
+}
+
+/// Issue 14, point 1: a digest signed with an unknown key, delivered 30 minutes after `--until` and chained onto
+/// the last real digest, is in scope: counted invalid, with its finding, exit 1.
+#[test]
+fn verify_forged_digest_after_until_is_counted_and_found() {
+    let t = tree();
+    let forged = forge_after(&t, "063000", |_| {});
+    for until in ["2024-03-01T06:00:00Z", "2024-03-01T05:45:00Z"] {
+        let (code, v) = t.verify(&["--until", until]);
+        assert_eq!(code, 1, "--until {until}");
+        assert_eq!(
+            t.findings(&v),
+            vec![f("key_not_found", &forged, Some(&forged))],
+            "--until {until}"
+        );
+        assert_eq!(v["digests"]["invalid"], 1);
+    }
+    // Without a window, the same.
+    let (code, v) = t.verify(&[]);
+    assert_eq!(
+        (code, t.findings(&v)),
+        (1, vec![f("key_not_found", &forged, Some(&forged))])
+    );
+    // Before the window that holds the 06:00 digest, neither it nor what chains onto it is in scope.
+    let (code, v) = t.verify(&["--until", "2024-03-01T03:30:00Z"]);
+    assert_eq!((code, t.findings(&v)), (0, vec![]));
+    assert_eq!(v["digests"]["invalid"], 0);
+}
+
+/// Point 1: a digest whose window starts after `--until` but lists a log file of the window is in scope.
+#[test]
+fn verify_digest_after_until_listing_a_file_of_the_window_is_in_scope() {
+    let t = tree();
+    let log = lg("0550", "aaaa0006");
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(gunzip(&t.p(&log))));
+    let forged = forge_after(&t, "073000", |v| {
+        v["digestStartTime"] = "2024-03-01T06:30:00Z".into();
+        v["previousDigestS3Object"] = Value::Null;
+        v["previousDigestHashValue"] = Value::Null;
+        v["previousDigestSignature"] = Value::Null;
+        v["logFiles"] = serde_json::json!([{"s3Bucket": v["digestS3Bucket"].clone(), "s3Object": log,
+            "hashValue": sha, "hashAlgorithm": "SHA-256"}]);
+    });
+    let (code, v) = t.verify(&[
+        "--since",
+        "2024-03-01T05:30:00Z",
+        "--until",
+        "2024-03-01T06:00:00Z",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        t.findings(&v),
+        vec![f("key_not_found", &forged, Some(&forged))]
+    );
+}
+
+/// Point 2: files stored uncompressed in a local copy are named in notices (the verdicts stand).
+#[test]
+fn verify_uncompressed_files_in_a_local_copy_are_notices() {
+    let t = tree();
+    let log = t.p(&lg("0320", "aaaa0004"));
+    std::fs::write(&log, gunzip(&log)).unwrap(); // same name, plain JSON
+    let dg6 = t.p(&d(6));
+    std::fs::write(&dg6, gunzip(&dg6)).unwrap();
+    let (code, v) = t.verify(&[]);
+    assert_eq!((code, t.findings(&v)), (0, vec![]));
+    assert_eq!(v["digests"]["valid"], 16);
+    let named: Vec<String> = v["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == "not_compressed")
+        .map(|n| n["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        named,
+        vec![dg6.display().to_string(), log.display().to_string()]
+    );
+}
+
+/// Point 3: a digest renamed like a log file is recognized by its content, checked, and reported as moved.
+#[test]
+fn verify_digest_renamed_like_a_log_file_is_checked() {
+    let t = tree();
+    let disguised = lg("0559", "zzzz0001");
+    std::fs::rename(t.p(&d(6)), t.p(&disguised)).unwrap();
+    std::fs::remove_file(sidecar(&t.p(&d(6)))).unwrap();
+    let (code, v) = t.verify(&[]);
+    assert_eq!(code, 1);
+    let got = t.findings(&v);
+    assert!(
+        got.contains(&f("digest_moved", &disguised, Some(&disguised))),
+        "{got:?}"
+    );
+    assert!(!got.iter().any(|x| x.0 == "log_unlisted"), "{got:?}");
+}
+
+/// Point 4: a digest's own consistency, one contradiction at a time, on the newest digest re-signed with the
+/// real key (so nothing else is wrong with it).
+#[test]
+fn verify_digest_inconsistent_with_itself_or_its_chain() {
+    type Edit = fn(&mut Value);
+    let cases: [(&str, Edit); 7] = [
+        ("lists AWSLogs/111111111111/CloudTrail/us-east-1/2024/03/01/111111111111_CloudTrail_us-east-1_20240301T0550Z_aaaa0006.json.gz again", |v| {
+            let e = v["logFiles"][0].clone();
+            v["logFiles"].as_array_mut().unwrap().push(e);
+        }),
+        ("newestEventTime 2024-03-01T05:00:00Z is before oldestEventTime 2024-03-01T05:59:00Z", |v| {
+            v["oldestEventTime"] = "2024-03-01T05:59:00Z".into();
+            v["newestEventTime"] = "2024-03-01T05:00:00Z".into();
+        }),
+        ("logFiles[0] (", |v| {
+            v["logFiles"][0]["oldestEventTime"] = "2024-03-01T05:59:00Z".into();
+            v["logFiles"][0]["newestEventTime"] = "2024-03-01T05:00:00Z".into();
+        }),
+        ("digestEndTime 2024-03-01T06:00:00Z is not after digestStartTime 2024-03-01T06:00:00Z", |v| {
+            v["digestStartTime"] = "2024-03-01T06:00:00Z".into();
+        }),
+        ("outside the trail's prefix AWSLogs/111111111111/CloudTrail/us-east-1/", |v| {
+            let o = v["logFiles"][0]["s3Object"].as_str().unwrap().replace("/eu-west-1/", "/x/");
+            v["logFiles"][0]["s3Object"] = o.replace("CloudTrail/us-east-1/", "CloudTrail/eu-west-1/").into();
+        }),
+        ("outside the trail's prefix", |v| {
+            v["logFiles"][0]["s3Bucket"] = "another-bucket".into();
+        }),
+        ("before the previous digest's window ended at 2024-03-01T05:00:00Z", |v| {
+            v["digestStartTime"] = "2024-03-01T04:30:00Z".into();
+        }),
+    ];
+    for (want, edit) in cases {
+        let t = tree();
+        edit_json(&t.p(&d(6)), edit);
+        let (code, v) = t.verify(&[]);
+        assert_eq!(code, 1, "{want}");
+        assert!(
+            t.findings(&v)
+                .contains(&f("digest_inconsistent", &d(6), Some(&d(6)))),
+            "{want}: {:?}",
+            t.findings(&v)
+        );
+        let detail = t.detail(&v, "digest_inconsistent");
+        assert!(detail.contains(want), "{want}: {detail}");
+        assert_eq!(v["digests"]["invalid"], 1, "{want}");
+    }
 }

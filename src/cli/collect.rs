@@ -65,6 +65,9 @@ struct OutArgs {
     /// Largest decompressed size accepted for one object, in bytes (suffixes K, M, G).
     #[arg(long, default_value = "512M", value_parser = parse_size)]
     max_file_size: u64,
+    /// When another ingest or collect is writing to the store: refuse (exit 2) instead of waiting for it.
+    #[arg(long)]
+    no_wait: bool,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -307,6 +310,7 @@ fn sync(db: &Path, uri: &str, a: &SyncArgs, aws_args: &AwsArgs, out: &OutArgs) -
     {
         anyhow::bail!("--account {bad:?}: not a 12-digit account id");
     }
+    let _lock = super::run_lock(db, "collect", out.no_wait, out.quiet)?;
     let mut store = Store::open(db)?;
     let rt = runtime()?;
     let conf = connect(&rt, aws_args)?;
@@ -601,6 +605,7 @@ fn run_api(db: &Path, api: &Api) -> Result<Outcome> {
         | Api::ConfigBatch { aws, out, .. }
         | Api::ConfigSelect { aws, out, .. } => (aws, out),
     };
+    let _lock = super::run_lock(db, "collect", out.no_wait, out.quiet)?;
     let mut store = Store::open(db)?;
     let rt = runtime()?;
     let conf = connect(&rt, aws_args)?;

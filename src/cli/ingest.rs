@@ -41,6 +41,9 @@ pub struct Args {
     /// No progress bar and no per-file messages on stderr (the summary is still printed).
     #[arg(long, short)]
     quiet: bool,
+    /// When another ingest or collect is writing to the store: refuse (exit 2) instead of waiting for it.
+    #[arg(long)]
+    no_wait: bool,
 }
 
 pub(crate) fn parse_size(s: &str) -> std::result::Result<u64, String> {
@@ -128,10 +131,11 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
             );
         }
     }
+    let _lock = super::run_lock(db, "ingest", args.no_wait, args.quiet)?;
     let mut store = Store::open(db)?;
     let (mut files, walk_errors) = discover(&args.paths);
     // The store itself (and its WAL, shared-memory and journal files) may sit in a folder being ingested.
-    let own: Vec<PathBuf> = ["", "-wal", "-shm", "-journal"]
+    let own: Vec<PathBuf> = ["", "-wal", "-shm", "-journal", "-lock"]
         .iter()
         .filter_map(|suffix| {
             let mut p = db.as_os_str().to_owned();

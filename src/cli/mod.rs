@@ -130,9 +130,53 @@ pub fn main() -> i32 {
                 return EXIT_USAGE;
             }
             eprintln!("trailgraph: error: {}", output::sanitize(&format!("{e:#}")));
+            if is_disk_full(&e) {
+                eprintln!(
+                    "trailgraph: the disk holding the database (or its temporary files) is full. Everything \
+                     committed before is kept and whole; free space and run the same command again to complete it."
+                );
+            }
             EXIT_USAGE
         }
     }
+}
+
+/// Takes the store's run lock for a writing command (`ingest`, `collect`): waits for another such run, saying so
+/// on stderr (unless `quiet`), or with `no_wait` refuses.
+pub(crate) fn run_lock(
+    db: &std::path::Path,
+    command: &str,
+    no_wait: bool,
+    quiet: bool,
+) -> anyhow::Result<crate::store::RunLock> {
+    Ok(crate::store::RunLock::acquire(
+        db,
+        command,
+        !no_wait,
+        |holder| {
+            if !quiet {
+                eprintln!(
+                "trailgraph: another trailgraph run ({}) is writing to {}: waiting for it to finish \
+                 (--no-wait refuses instead)",
+                output::sanitize(holder),
+                output::sanitize(&db.display().to_string())
+            );
+            }
+        },
+    )?)
+}
+
+/// Whether an error comes from a full disk: SQLite's SQLITE_FULL, or ENOSPC from a file write.
+fn is_disk_full(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        let sqlite_full =
+            |r: &rusqlite::Error| r.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull);
+        c.downcast_ref::<rusqlite::Error>().is_some_and(sqlite_full)
+            || matches!(c.downcast_ref::<crate::store::StoreError>(),
+                Some(crate::store::StoreError::Sqlite { source, .. }) if sqlite_full(source))
+            || c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::StorageFull)
+    })
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

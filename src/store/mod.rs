@@ -5,6 +5,7 @@
 
 mod collect;
 mod integrity;
+mod lock;
 pub mod query;
 mod raw;
 mod report;
@@ -13,6 +14,7 @@ mod stats;
 mod writer;
 
 pub use integrity::{NewestEvent, StoredKey};
+pub use lock::{lock_path, LockError, RunLock};
 pub use raw::{decode_chunk, encode_chunk};
 pub use report::{SourceGroup, Verification};
 pub use stats::Stats;

@@ -326,8 +326,8 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
         .into_iter()
         .filter_map(|path| read_digest(&cx, path, &mut sidecar_files))
         .collect();
-    // A digest renamed like a log file is recognized by its content too: files named like log files that no
-    // digest lists are looked at (their start only).
+    // A digest renamed like a log file is recognized by its content too: files named like log files of the
+    // window that no digest lists are looked at (their start only).
     let mut listed_keys: BTreeSet<String> = BTreeSet::new();
     for d in &dgs {
         for entry in d.doc.iter().flat_map(|doc| &doc.log_files) {
@@ -338,7 +338,10 @@ pub fn verify(files: &[PathBuf], keys: &KeyRing, opts: &Options) -> Report {
     }
     let mut kept = Vec::with_capacity(logs.len());
     for l in logs {
-        if !listed_keys.contains(&l.key) && looks_like_digest(std::path::Path::new(&l.path)) {
+        if !listed_keys.contains(&l.key)
+            && cx.in_scope(l.time)
+            && looks_like_digest(std::path::Path::new(&l.path))
+        {
             dgs.extend(read_digest(&cx, l.path, &mut sidecar_files));
         } else {
             kept.push(l);

@@ -3,6 +3,8 @@
 
 #[path = "cases/bad_input.rs"]
 mod bad_input;
+#[path = "cases/cli.rs"]
+mod cli;
 #[cfg(feature = "aws")]
 #[path = "cases/collect.rs"]
 mod collect;

@@ -2,8 +2,10 @@
 
 #[cfg(feature = "aws")]
 mod collect;
+mod completions;
 mod ingest;
 mod lineage;
+mod man;
 mod output;
 mod report;
 mod sql;
@@ -69,6 +71,10 @@ pub enum Command {
     Sql(sql::Args),
     /// One self-contained HTML evidence report: changes with diffs, timelines, lineage pictures, integrity
     Report(report::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to standard output
+    Completions(completions::Args),
+    /// Print the man page (roff) to standard output, or write one page per command into --out DIR
+    Man(man::Args),
 }
 
 /// `collect` in a build without the `aws` feature: accepts anything, explains, exits 2.
@@ -112,6 +118,8 @@ pub fn main() -> i32 {
         )),
         Command::Sql(a) => sql::run(&cli.db, a),
         Command::Report(a) => report::run(&cli.db, a),
+        Command::Completions(a) => completions::run(a),
+        Command::Man(a) => man::run(a),
     };
     match result {
         Ok(Outcome::Ok) => EXIT_OK,

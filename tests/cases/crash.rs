@@ -243,6 +243,13 @@ fn concurrent_ingests_wait_or_refuse_and_readers_see_whole_sources() {
     assert_eq!(dump(&db), dump(&clean));
 }
 
+/// Mounting a small tmpfs in a private mount namespace (util-linux `unshare`, as root or in a user namespace).
+const MOUNT_NAMESPACE: Tool = Tool {
+    name: "`unshare -m` as root, or `unshare -rm` (user namespaces), to mount a tmpfs",
+    install: "apt-get install util-linux; run as root or enable unprivileged user namespaces",
+    probe: || mount_namespace().is_some(),
+};
+
 /// A shell that may mount: `unshare -m` (root) or `unshare -rm` (a user namespace), else None.
 fn mount_namespace() -> Option<Vec<&'static str>> {
     let candidates: [&[&'static str]; 2] = [&["unshare", "-m"], &["unshare", "-rm"]];
@@ -262,15 +269,10 @@ fn mount_namespace() -> Option<Vec<&'static str>> {
 /// store of the same runs on a disk with room.
 #[test]
 fn full_disk_stops_cleanly_keeps_what_was_committed_and_a_rerun_completes() {
-    let Some(ns) = mount_namespace() else {
-        let msg = "full_disk test: needs `unshare -m` (root) or `unshare -rm` (user namespaces) to mount a tmpfs";
-        assert!(
-            !matches!(std::env::var("CI").as_deref(), Ok("true") | Ok("1")),
-            "{msg}"
-        );
-        eprintln!("SKIPPED: {msg}");
+    if !require_tool(&MOUNT_NAMESPACE) {
         return;
-    };
+    }
+    let ns = mount_namespace().expect("probed");
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("bucket");
     let part = tmp.path().join("part");

@@ -204,7 +204,7 @@ fn lineage_fixture_snapshots() {
 
 /// The whole graph of the fixture through the real consumers: Graphviz renders the DOT, networkx loads the
 /// GraphML with the same nodes and edges as the JSON, and every OpenLineage event validates against the official
-/// 2-0-2 schema.
+/// 2-0-2 schema. Each consumer's check is skipped when it is missing, and fails under `CI=true` (docs/testing.md).
 #[test]
 fn export_of_the_fixture_renders_loads_and_validates() {
     let (dir, db) = lineage_store();
@@ -224,32 +224,42 @@ fn export_of_the_fixture_renders_loads_and_validates() {
     }
 
     let dot = run(&db, &["export", "--format", "dot"]);
-    let dot_file = dir.path().join("g.dot");
-    std::fs::write(&dot_file, &dot.stdout).unwrap();
-    let svg = std::process::Command::new("dot")
-        .arg("-Tsvg")
-        .arg(&dot_file)
-        .output()
-        .expect("graphviz is a test requirement (.ci/run)");
-    assert!(
-        svg.status.success(),
-        "{}",
-        String::from_utf8_lossy(&svg.stderr)
-    );
-    assert!(String::from_utf8_lossy(&svg.stdout).contains("<svg"));
+    assert_eq!(dot.code, 0, "{}", dot.stderr);
+    if require_tool(&DOT) {
+        let dot_file = dir.path().join("g.dot");
+        std::fs::write(&dot_file, &dot.stdout).unwrap();
+        let svg = std::process::Command::new("dot")
+            .arg("-Tsvg")
+            .arg(&dot_file)
+            .output()
+            .expect("run Graphviz `dot`");
+        assert!(
+            svg.status.success(),
+            "{}",
+            String::from_utf8_lossy(&svg.stderr)
+        );
+        assert!(String::from_utf8_lossy(&svg.stdout).contains("<svg"));
+    }
 
     let graphml = run(&db, &["export", "--format", "graphml"]);
-    let gm = dir.path().join("g.graphml");
-    std::fs::write(&gm, &graphml.stdout).unwrap();
-    let counts = crate::export::python(
-        "import sys, networkx\ng = networkx.read_graphml(sys.argv[1])\nprint(g.number_of_nodes(), g.number_of_edges())",
-        &[&gm],
-    );
-    let nodes = g["nodes"].as_array().unwrap().len();
-    let edges = g["edges"].as_array().unwrap().len();
-    assert_eq!(counts.trim(), format!("{nodes} {edges}"));
+    assert_eq!(graphml.code, 0, "{}", graphml.stderr);
+    if require_tool(&NETWORKX) {
+        let gm = dir.path().join("g.graphml");
+        std::fs::write(&gm, &graphml.stdout).unwrap();
+        let counts = crate::export::python(
+            "import sys, networkx\ng = networkx.read_graphml(sys.argv[1])\nprint(g.number_of_nodes(), g.number_of_edges())",
+            &[&gm],
+        );
+        let nodes = g["nodes"].as_array().unwrap().len();
+        let edges = g["edges"].as_array().unwrap().len();
+        assert_eq!(counts.trim(), format!("{nodes} {edges}"));
+    }
 
     let ol = run(&db, &["export", "--format", "openlineage"]);
+    assert_eq!(ol.code, 0, "{}", ol.stderr);
+    if !require_tool(&JSONSCHEMA) {
+        return;
+    }
     let olf = dir.path().join("events.jsonl");
     std::fs::write(&olf, &ol.stdout).unwrap();
     let n = crate::export::python(

@@ -103,3 +103,112 @@ pub fn count(db: &Path, sql: &str) -> i64 {
         .unwrap();
     conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }
+
+/// An outside program or Python package some tests need (docs/testing.md). `.ci/run` installs every one.
+pub struct Tool {
+    /// What the skip message says is missing.
+    pub name: &'static str,
+    /// How to get it.
+    pub install: &'static str,
+    /// True when the tool is there and usable.
+    pub probe: fn() -> bool,
+}
+
+fn succeeds(program: &str, args: &[&str]) -> bool {
+    std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `python3 -c CODE` exits 0 (Python 3.11 or later).
+fn python_can(code: &str) -> bool {
+    succeeds(
+        "python3",
+        &[
+            "-c",
+            &format!("import sys\nassert sys.version_info >= (3, 11)\n{code}"),
+        ],
+    )
+}
+
+/// The headless browser of the report test: the first of Debian's, Ubuntu's and Google's names that runs.
+pub fn chromium() -> Option<&'static str> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| succeeds(c, &["--version"]))
+}
+
+pub const DOT: Tool = Tool {
+    name: "Graphviz `dot`",
+    install: "apt-get install graphviz",
+    probe: || succeeds("dot", &["-V"]),
+};
+pub const CHROMIUM: Tool = Tool {
+    name: "Chromium",
+    install: "apt-get install chromium",
+    probe: || chromium().is_some(),
+};
+pub const PYTHON: Tool = Tool {
+    name: "python3 (3.11 or later)",
+    install: "apt-get install python3",
+    probe: || python_can(""),
+};
+pub const NETWORKX: Tool = Tool {
+    name: "the Python package networkx",
+    install: "python3 -m pip install networkx",
+    probe: || python_can("import networkx"),
+};
+pub const JSONSCHEMA: Tool = Tool {
+    name: "the Python package jsonschema",
+    install: "python3 -m pip install jsonschema",
+    probe: || python_can("import jsonschema, referencing"),
+};
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
+pub const MOTO: Tool = Tool {
+    name: "the Python packages moto[server] and boto3",
+    install: "python3 -m pip install 'moto[server]'",
+    probe: || python_can("import moto.server, boto3"),
+};
+
+/// True when `CI` is `true` or `1`: then a missing tool fails the test instead of skipping it.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+}
+
+/// Whether the calling test can use `tool`. When it is missing: in CI (`CI=true` or `1`) the test fails;
+/// elsewhere a `SKIPPED:` line goes to stderr (written past the test harness's capture, so that it shows in a
+/// passing run) and false is returned: the caller skips the part that needs the tool. Probes run once per tool.
+pub fn require_tool(tool: &Tool) -> bool {
+    use std::collections::HashMap;
+    use std::io::Write;
+    use std::sync::{Mutex, OnceLock};
+    static FOUND: OnceLock<Mutex<HashMap<&'static str, bool>>> = OnceLock::new();
+    let found = *FOUND
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(tool.name)
+        .or_insert_with(tool.probe);
+    if found {
+        return true;
+    }
+    let thread = std::thread::current();
+    let test = thread.name().filter(|n| *n != "main").unwrap_or("a test");
+    if in_ci() {
+        panic!(
+            "{test}: needs {} ({}, or run .ci/run); CI is set, so a missing tool is a failure, not a skip",
+            tool.name, tool.install
+        );
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED: {test}: needs {} ({}, or run .ci/run)",
+        tool.name,
+        tool.install
+    );
+    false
+}

@@ -8,6 +8,8 @@ pub mod cli;
 pub mod collect;
 pub mod correlate;
 pub mod export;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ingest;
 pub mod integrity;
 pub mod lineage;

@@ -18,6 +18,8 @@ mod crash;
 mod export;
 #[path = "cases/fixtures.rs"]
 mod fixtures;
+#[path = "cases/fuzz_regressions.rs"]
+mod fuzz_regressions;
 #[path = "cases/idempotency.rs"]
 mod idempotency;
 #[path = "cases/lineage.rs"]

@@ -76,17 +76,21 @@ struct ListedKey {
 /// `PUBLIC KEY` / `RSA PUBLIC KEY` blocks) or DER.
 pub fn load_file(path: &Path) -> Result<Vec<PublicKey>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
-    let source = path.display().to_string();
-    let text = std::str::from_utf8(&bytes).ok();
+    load_bytes(&bytes, &path.display().to_string())
+}
+
+/// Loads every key in the bytes of a keys file named `source` (see [`load_file`]).
+pub fn load_bytes(bytes: &[u8], source: &str) -> Result<Vec<PublicKey>, String> {
+    let text = std::str::from_utf8(bytes).ok();
     if let Some(t) = text.map(str::trim_start) {
         if t.starts_with('{') {
-            return load_json(t, &source);
+            return load_json(t, source);
         }
         if t.starts_with("-----BEGIN") {
-            return load_pem(t, &source);
+            return load_pem(t, source);
         }
     }
-    Ok(vec![from_der(&bytes, None, None, None, &source)?])
+    Ok(vec![from_der(bytes, None, None, None, source)?])
 }
 
 fn load_json(text: &str, source: &str) -> Result<Vec<PublicKey>, String> {

@@ -4,7 +4,6 @@
 //! (the only module that speaks SQL). See docs/ARCHITECTURE.md.
 
 pub mod cli;
-#[cfg(feature = "aws")]
 pub mod collect;
 pub mod correlate;
 pub mod export;
@@ -14,5 +13,6 @@ pub mod ingest;
 pub mod integrity;
 pub mod lineage;
 pub mod model;
+pub mod pipeline;
 pub mod report;
 pub mod store;

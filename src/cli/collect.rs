@@ -5,7 +5,7 @@
 //! by where they came from (`s3://bucket/key`, `lookup-events://REGION/...`), so the S3 key layout still gives
 //! account and region, and nothing is parsed twice.
 
-use super::ingest::{parse_size, pipeline, progress_bar, Loaded, PipelineOptions, Summary};
+use super::ingest::{parse_size, progress_bar};
 use super::output::sanitize;
 use super::{parse_when, resolve_format, Format, Outcome};
 use crate::collect::cloudtrail::{self, Counters, Page};
@@ -13,6 +13,7 @@ use crate::collect::layout::Filter;
 use crate::collect::s3::{self, BucketUri, Object};
 use crate::collect::{self as aws, AwsOptions, CollectError};
 use crate::ingest::source::{read_bytes, ReadOptions, ReadResult};
+use crate::pipeline::{pipeline, Loaded, PipelineOptions, Summary};
 use crate::store::{Store, StoredKey};
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -32,9 +33,51 @@ pub struct Args {
     #[command(flatten)]
     sync: SyncArgs,
     #[command(flatten)]
+    via: ViaArgs,
+    #[command(flatten)]
     aws: AwsArgs,
     #[command(flatten)]
     out: OutArgs,
+}
+
+/// The engines `collect --via` can drive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Via {
+    /// Apache Spark (spark-submit; local[N], yarn, spark://, k8s://) over a trail in a local or mounted folder
+    Spark,
+}
+
+/// `collect TRAIL --via ENGINE SCOPE...`: a distributed engine reads the whole trail, trailgraph fetches only the
+/// files that hold the scope and the session chains around it (docs/collect.md).
+#[derive(clap::Args, Debug, Clone)]
+struct ViaArgs {
+    /// Let this engine do the wide pass over the trail, and fetch only what the scope needs.
+    #[arg(long, value_enum)]
+    via: Option<Via>,
+    /// Scope: a resource, in the forms who-changed and lineage accept (ARN, AWS::TYPE:ID, name, s3://b/k).
+    #[arg(long = "resource", value_name = "R", requires = "via")]
+    resources: Vec<String>,
+    /// Scope: a principal, in the forms timeline accepts (user or role name, ARN, session ARN, AROA...:session).
+    #[arg(long = "principal", value_name = "P", requires = "via")]
+    principals: Vec<String>,
+    /// Scope: an access key id.
+    #[arg(long = "access-key", value_name = "K", requires = "via")]
+    access_keys: Vec<String>,
+    /// Scope: a source IP address.
+    #[arg(long = "ip", value_name = "A", requires = "via")]
+    ips: Vec<String>,
+    /// Most CloudTrail rounds (the scope, then issuers of session keys and sessions started, alternately).
+    #[arg(long, default_value_t = 8, requires = "via")]
+    depth: usize,
+    /// Spark master: local[N], yarn, spark://HOST:PORT, k8s://...
+    #[arg(long, default_value = "local[2]", value_name = "MASTER")]
+    spark_master: String,
+    /// The Python that runs the PySpark driver (pip install pyspark; Spark needs Java 17).
+    #[arg(long, default_value = "python3", value_name = "PROGRAM")]
+    spark_python: String,
+    /// Extra Spark settings, KEY=VALUE (repeatable), as spark-submit --conf would set them.
+    #[arg(long = "spark-conf", value_name = "KEY=VALUE")]
+    spark_conf: Vec<String>,
 }
 
 /// What every collect command takes to reach AWS.
@@ -245,6 +288,10 @@ fn connect_with(rt: &tokio::runtime::Runtime, opts: AwsOptions) -> Result<aws_co
 
 pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
     match &args.api {
+        None if args.via.via.is_some() => {
+            let uri = args.uri.as_deref().unwrap_or_default();
+            via(db, uri, &args.sync, &args.via, &args.out)
+        }
         None => {
             let uri = args.uri.as_deref().unwrap_or_default();
             sync(db, uri, &args.sync, &args.aws, &args.out)
@@ -292,6 +339,131 @@ fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 fn is_digest(key: &str) -> bool {
     crate::collect::layout::parse_key(key).is_some_and(|p| p.service == "CloudTrail-Digest")
         && !key.ends_with(".metadata.json")
+}
+
+/// `collect TRAIL --via spark SCOPE...`.
+fn via(db: &Path, trail: &str, a: &SyncArgs, v: &ViaArgs, out: &OutArgs) -> Result<Outcome> {
+    use crate::collect::slice::{collect_local, LocalTrail, Term, ViaSummary};
+    use crate::collect::spark::{Spark, SparkOptions};
+    let started = Instant::now();
+    let mut terms: Vec<Term> = Vec::new();
+    terms.extend(v.resources.iter().cloned().map(Term::Resource));
+    terms.extend(v.principals.iter().cloned().map(Term::Principal));
+    terms.extend(v.access_keys.iter().cloned().map(Term::AccessKey));
+    terms.extend(v.ips.iter().cloned().map(Term::Ip));
+    if terms.is_empty() {
+        anyhow::bail!("collect --via needs a scope: --resource, --principal, --access-key or --ip");
+    }
+    if trail.starts_with("s3://") {
+        anyhow::bail!(
+            "collect --via spark reads a trail in a local or mounted folder in this version; for {}, mount the \
+             bucket (e.g. mountpoint-s3) and give the folder",
+            sanitize(trail)
+        );
+    }
+    let filter = Filter {
+        accounts: a.account.clone(),
+        regions: a.trail_region.clone(),
+        since: a.since,
+        until: a.until,
+    };
+    let root = PathBuf::from(trail);
+    let local = LocalTrail::open(&root)?;
+    let _lock = super::run_lock(db, "collect", out.no_wait, out.quiet)?;
+    let mut store = Store::open(db)?;
+    let mut engine = Spark::start(
+        &SparkOptions {
+            master: v.spark_master.clone(),
+            python: v.spark_python.clone(),
+            conf: v.spark_conf.clone(),
+        },
+        local.clone(),
+    )?;
+    let progress = progress_bar(0, "files", out.quiet);
+    let (slice, totals, ingest) = collect_local(
+        &mut store,
+        db,
+        &local,
+        &mut engine,
+        &terms,
+        &filter,
+        v.depth,
+        &crate::pipeline::FileOptions {
+            strict: out.strict,
+            quiet: out.quiet,
+            max_file_size: out.max_file_size,
+            jobs: Some(a.jobs.clamp(1, 64)),
+        },
+        &progress,
+    )?;
+    let summary = ViaSummary {
+        command: "via",
+        engine: "spark",
+        engine_version: engine.version.clone(),
+        trail: trail.to_string(),
+        scope: terms,
+        depth: v.depth,
+        rounds: slice.rounds,
+        totals,
+        ingest,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    drop(engine);
+    print_via_summary(&summary, out.format)?;
+    Ok(if summary.ingest.files_failed > 0 {
+        Outcome::Problems
+    } else {
+        Outcome::Ok
+    })
+}
+
+fn print_via_summary(s: &crate::collect::slice::ViaSummary, format: Option<Format>) -> Result<()> {
+    let mut o = super::output::stdout();
+    match resolve_format(format) {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut o, s)?;
+            writeln!(o)?;
+        }
+        Format::Table => {
+            writeln!(
+                o,
+                "{} round(s) on {} {}: {} of {} file(s) in the window matched, {} fetched with {} digest(s); {} bytes scanned",
+                s.totals.rounds,
+                s.engine,
+                sanitize(&s.engine_version),
+                s.totals.files_matched,
+                s.totals.files_in_window,
+                s.totals.files_fetched,
+                s.totals.digests_fetched,
+                s.totals.bytes_scanned
+            )?;
+            for r in &s.rounds {
+                writeln!(
+                    o,
+                    "  round {} ({}, {:?}): {} file(s) matched, {} new; keys up {}, down {}; {:.1}s",
+                    r.round,
+                    r.purpose,
+                    r.table,
+                    r.files_matched,
+                    r.files_new,
+                    r.keys_up.len(),
+                    r.keys_down.len(),
+                    r.seconds
+                )?;
+            }
+            writeln!(
+                o,
+                "ingested {} new source(s) ({} already known, {} unchanged, {} failed); events new {}",
+                s.ingest.sources_new,
+                s.ingest.sources_already_known,
+                s.ingest.files_unchanged,
+                s.ingest.files_failed,
+                s.ingest.events_new
+            )?;
+        }
+    }
+    o.flush()?;
+    Ok(())
 }
 
 fn sync(db: &Path, uri: &str, a: &SyncArgs, aws_args: &AwsArgs, out: &OutArgs) -> Result<Outcome> {

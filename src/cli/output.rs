@@ -15,23 +15,10 @@ pub fn dismiss<T>(answer: T) {
     std::mem::forget(answer);
 }
 
-/// Replaces control characters (including ESC, so no ANSI sequence survives) with visible escapes.
+/// Replaces control characters (including ESC, so no ANSI sequence survives) and bidirectional overrides with
+/// visible escapes (`model::text::visible`).
 pub fn sanitize(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control()
-                || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
-            {
-                out.push_str(&c.escape_unicode().to_string())
-            }
-            c => out.push(c),
-        }
-    }
-    out
+    crate::model::text::visible(s).into_owned()
 }
 
 /// A CSV cell that a spreadsheet will not run as a formula: cells starting with `=`, `+`, `-`, `@`, tab or CR get

@@ -6,6 +6,7 @@ pub mod json;
 pub mod resource;
 #[rustfmt::skip]
 pub mod resource_types;
+pub mod text;
 pub mod time;
 
 pub use resource::{Access, ResourceRef};

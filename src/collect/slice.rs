@@ -1,0 +1,710 @@
+//! A question's slice of a whole trail: the scope (`--resource`, `--principal`, `--access-key`, `--ip`) turned into
+//! rounds of SQL that a distributed engine runs over every file, the files its answers name, and the digests that
+//! cover them. docs/collect.md#collect---via-athenaspark.
+//!
+//! Round 1 finds the records that mention the scope. Each later round follows the session chains the rounds so far
+//! revealed: upward, the calls that issued the temporary keys (`ASIA…`) the matched calls were signed with
+//! (`AssumeRole*`, `GetSessionToken`, `GetFederationToken`: the key is in their `responseElements`), so
+//! `who-changed` reaches the person behind a session; downward, the calls signed with the keys that matched calls
+//! issued, so `timeline` follows the sessions a principal started. A round that reveals no new key ends the run.
+//!
+//! The engine SQL is a superset filter: a record that only mentions a name in passing is matched too. The precise
+//! answer is trailgraph's, over the whole files fetched, exactly as after a full ingest of them.
+//!
+//! Scope strings are data: Spark receives them as named parameters (`:p0`), never inside the SQL text; Athena
+//! receives string literals escaped by the one function `athena_literal`.
+
+use super::layout::{parse_key, Filter};
+use crate::ingest::walk::discover;
+use anyhow::{bail, Result};
+use chrono::{Days, NaiveDate};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// One scope term, in the forms the query commands accept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Term {
+    Resource(String),
+    Principal(String),
+    AccessKey(String),
+    Ip(String),
+}
+
+/// The engine's SQL dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// Spark SQL over the views the job defines (`cloudtrail`, `config`); nested JSON columns are raw JSON text.
+    Spark,
+    /// Athena (Trino) over the CloudTrail table of `trailgraph athena-ddl` (AWS's documented columns).
+    Athena,
+}
+
+/// Which table a query reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Table {
+    /// CloudTrail log files.
+    Cloudtrail,
+    /// AWS Config history and snapshot files.
+    Config,
+}
+
+/// A query and its parameters. Spark: `:pN` markers bound to `params[N]`. Athena: no parameters, the literals are
+/// in the text, escaped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Query {
+    pub table: Table,
+    pub sql: String,
+    pub params: Vec<String>,
+}
+
+/// One answer row: a file holding a matching record, and the keys that record signed with and issued.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Row {
+    pub path: String,
+    pub used_key: Option<String>,
+    pub issued_key: Option<String>,
+}
+
+/// What an engine answered for one query.
+#[derive(Debug, Clone, Default)]
+pub struct Answer {
+    pub query_id: String,
+    pub rows: Vec<Row>,
+    /// Bytes the engine read (Athena `DataScannedInBytes`; Spark: the bytes of the files it was given).
+    pub bytes_scanned: u64,
+}
+
+/// A distributed engine that runs the rounds: it reads the whole trail, trailgraph only what it names.
+pub trait Engine {
+    fn name(&self) -> &'static str;
+    fn dialect(&self) -> Dialect;
+    /// Runs `query` over the files of `table` within `filter` (the engine prunes by account, region and day).
+    fn run(&mut self, query: &Query, filter: &Filter) -> Result<Answer>;
+}
+
+/// One round, as the summary reports it (`schemas/collect-via-summary.schema.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RoundReport {
+    pub round: usize,
+    pub engine: &'static str,
+    pub query_id: String,
+    pub table: Table,
+    /// Why this round ran: `scope`, `config`, `issuers` (calls that issued keys), `sessions` (calls signed with keys).
+    pub purpose: &'static str,
+    pub sql: String,
+    pub parameters: Vec<String>,
+    pub bytes_scanned: u64,
+    pub files_matched: usize,
+    /// Files this round named that no earlier round had.
+    pub files_new: usize,
+    /// Keys the next round follows: issuers to find (upward) and sessions to follow (downward).
+    pub keys_up: Vec<String>,
+    pub keys_down: Vec<String>,
+    pub seconds: f64,
+}
+
+/// The outcome of the rounds: the files to fetch (sorted) and the reports.
+#[derive(Debug, Clone, Default)]
+pub struct Slice {
+    pub files: BTreeSet<String>,
+    pub rounds: Vec<RoundReport>,
+}
+
+/// What a resource term is looked for as in a record's text: the name or id inside it (a bucket, a role name, a
+/// security group id, an object key), so that calls that name it without its ARN are found too.
+pub fn resource_needle(r: &str) -> String {
+    if let Some(rest) = r.strip_prefix("s3://") {
+        let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+        let key = key.split_once("?versionId=").map_or(key, |(k, _)| k);
+        return if key.is_empty() { bucket } else { key }.to_string();
+    }
+    if r.starts_with("arn:") {
+        // arn:partition:service:region:account:resource; the resource's last segment names it.
+        let resource = r.splitn(6, ':').nth(5).unwrap_or(r);
+        if r.starts_with("arn:aws:s3:::") || r.contains(":s3:::") {
+            return resource.to_string();
+        }
+        return resource
+            .rsplit(['/', ':'])
+            .find(|s| !s.is_empty())
+            .unwrap_or(resource)
+            .to_string();
+    }
+    if let Some(rest) = r.strip_prefix("AWS::") {
+        // AWS::SERVICE::TYPE:ID (the id may hold ':' and '/').
+        let mut it = rest.splitn(3, "::");
+        let (_, third) = (it.next(), it.next());
+        if let Some(t) = third.or(it.next()) {
+            if let Some((_, id)) = t.split_once(':') {
+                return id.to_string();
+            }
+        }
+    }
+    r.to_string()
+}
+
+/// A string literal for Athena (Trino): single quotes, a quote doubled. Trino gives backslashes no meaning.
+pub fn athena_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Builds the SQL of one round in one dialect.
+struct SqlBuilder {
+    dialect: Dialect,
+    params: Vec<String>,
+}
+
+impl SqlBuilder {
+    fn new(dialect: Dialect) -> Self {
+        SqlBuilder {
+            dialect,
+            params: Vec::new(),
+        }
+    }
+
+    /// A value: a parameter marker (Spark) or an escaped literal (Athena).
+    fn value(&mut self, v: &str) -> String {
+        match self.dialect {
+            Dialect::Spark => {
+                self.params.push(v.to_string());
+                format!(":p{}", self.params.len() - 1)
+            }
+            Dialect::Athena => athena_literal(v),
+        }
+    }
+
+    /// The text of a nested JSON column (raw JSON in Spark's view; a struct cast to JSON in Athena's table).
+    fn text(&self, col: &str) -> String {
+        match (self.dialect, col) {
+            (Dialect::Athena, "useridentity" | "resources") => {
+                format!("json_format(CAST({col} AS JSON))")
+            }
+            _ => format!("coalesce({col}, '')"),
+        }
+    }
+
+    fn contains(&mut self, col: &str, needle: &str) -> String {
+        let v = self.value(needle);
+        let text = self.text(col);
+        match self.dialect {
+            Dialect::Spark => format!("instr({text}, {v}) > 0"),
+            Dialect::Athena => format!("strpos({text}, {v}) > 0"),
+        }
+    }
+
+    fn used_key(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Spark => "get_json_object(useridentity, '$.accessKeyId')",
+            Dialect::Athena => "useridentity.accesskeyid",
+        }
+    }
+
+    fn issued_key(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Spark => "get_json_object(responseelements, '$.credentials.accessKeyId')",
+            Dialect::Athena => "json_extract_scalar(responseelements, '$.credentials.accessKeyId')",
+        }
+    }
+
+    fn path(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Spark => "path",
+            Dialect::Athena => "\"$path\"",
+        }
+    }
+
+    /// The partition predicate of Athena's projected table (account, region, day); Spark is given the files.
+    fn partitions(&mut self, filter: &Filter) -> Vec<String> {
+        if self.dialect != Dialect::Athena {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        if !filter.accounts.is_empty() {
+            let vals: Vec<String> = filter.accounts.iter().map(|a| self.value(a)).collect();
+            out.push(format!("account IN ({})", vals.join(", ")));
+        }
+        if !filter.regions.is_empty() {
+            let vals: Vec<String> = filter.regions.iter().map(|r| self.value(r)).collect();
+            out.push(format!("region IN ({})", vals.join(", ")));
+        }
+        if let Some(days) = filter.days() {
+            if let (Some(first), Some(last)) = (days.first(), days.last()) {
+                let (a, b) = (
+                    self.value(&first.format("%Y/%m/%d").to_string()),
+                    self.value(&last.format("%Y/%m/%d").to_string()),
+                );
+                out.push(format!("\"timestamp\" BETWEEN {a} AND {b}"));
+            }
+        }
+        out
+    }
+
+    fn finish(self, table: Table, sql: String) -> Query {
+        Query {
+            table,
+            sql,
+            params: self.params,
+        }
+    }
+}
+
+/// The predicate a record must meet for one scope term.
+fn term_predicate(b: &mut SqlBuilder, t: &Term) -> String {
+    match t {
+        Term::Resource(r) => {
+            let n = resource_needle(r);
+            let parts: Vec<String> = ["requestparameters", "responseelements", "resources"]
+                .iter()
+                .map(|c| b.contains(c, &n))
+                .collect();
+            format!("({})", parts.join(" OR "))
+        }
+        Term::Principal(p) => b.contains("useridentity", p),
+        Term::AccessKey(k) => {
+            let (u, r) = (
+                b.contains("useridentity", k),
+                b.contains("responseelements", k),
+            );
+            format!("({u} OR {r})")
+        }
+        Term::Ip(a) => {
+            let v = b.value(a);
+            format!("sourceipaddress = {v}")
+        }
+    }
+}
+
+/// What a CloudTrail round looks for.
+pub enum Ask<'a> {
+    /// Records that mention the scope.
+    Scope(&'a [Term]),
+    /// The calls that issued these keys.
+    Issuers(&'a [String]),
+    /// The calls signed with these keys.
+    Sessions(&'a [String]),
+}
+
+/// The SQL of a CloudTrail round: the distinct (file, key signed with, key issued) of matching records.
+pub fn cloudtrail_query(dialect: Dialect, table_name: &str, ask: &Ask, filter: &Filter) -> Query {
+    let mut b = SqlBuilder::new(dialect);
+    let mut preds: Vec<String> = match ask {
+        Ask::Scope(terms) => terms.iter().map(|t| term_predicate(&mut b, t)).collect(),
+        Ask::Issuers(keys) => keys
+            .iter()
+            .map(|k| b.contains("responseelements", k))
+            .collect(),
+        Ask::Sessions(keys) => {
+            let vals: Vec<String> = keys.iter().map(|k| b.value(k)).collect();
+            vec![format!("{} IN ({})", b.used_key(), vals.join(", "))]
+        }
+    };
+    if preds.is_empty() {
+        preds.push("FALSE".into());
+    }
+    let mut wh = vec![format!("({})", preds.join("\n    OR "))];
+    wh.extend(b.partitions(filter));
+    let sql = format!(
+        "SELECT DISTINCT {} AS path, {} AS used_key, {} AS issued_key\nFROM {table_name}\nWHERE {}",
+        b.path(),
+        b.used_key(),
+        b.issued_key(),
+        wh.join("\n  AND ")
+    );
+    b.finish(Table::Cloudtrail, sql)
+}
+
+/// The SQL of the Config round: the files holding configuration items of the resources in scope.
+pub fn config_query(dialect: Dialect, table_name: &str, resources: &[String]) -> Query {
+    let mut b = SqlBuilder::new(dialect);
+    let mut preds = Vec::new();
+    for r in resources {
+        let n = resource_needle(r);
+        let (id, name) = (b.value(&n), b.value(&n));
+        let mut p = format!("resourceid = {id} OR resourcename = {name}");
+        if r.starts_with("arn:") {
+            let arn = b.value(r);
+            p.push_str(&format!(" OR arn = {arn}"));
+        }
+        preds.push(format!("({p})"));
+    }
+    if preds.is_empty() {
+        preds.push("FALSE".into());
+    }
+    let null = match dialect {
+        Dialect::Spark => "CAST(NULL AS STRING)",
+        Dialect::Athena => "CAST(NULL AS VARCHAR)",
+    };
+    let sql = format!(
+        "SELECT DISTINCT {} AS path, {null} AS used_key, {null} AS issued_key\nFROM {table_name}\nWHERE {}",
+        b.path(),
+        preds.join("\n    OR ")
+    );
+    b.finish(Table::Config, sql)
+}
+
+/// Runs the rounds: the scope, then (for resources) the Config round, then issuers and sessions until a round
+/// reveals no new key or `depth` CloudTrail rounds have run.
+pub fn run_rounds(
+    engine: &mut dyn Engine,
+    terms: &[Term],
+    filter: &Filter,
+    depth: usize,
+    tables: (&str, &str),
+) -> Result<Slice> {
+    if terms.is_empty() {
+        bail!("collect --via needs a scope: --resource, --principal, --access-key or --ip");
+    }
+    let dialect = engine.dialect();
+    let mut slice = Slice::default();
+    let mut asked_up: BTreeSet<String> = BTreeSet::new();
+    let mut asked_down: BTreeSet<String> = BTreeSet::new();
+    let mut ask_up: Vec<String> = Vec::new();
+    let mut ask_down: Vec<String> = Vec::new();
+    let resources: Vec<String> = terms
+        .iter()
+        .filter_map(|t| match t {
+            Term::Resource(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect();
+    for t in terms {
+        if let Term::AccessKey(k) = t {
+            // Round 1 already finds both the calls signed with the key and the call that issued it.
+            asked_up.insert(k.clone());
+            asked_down.insert(k.clone());
+        }
+    }
+    let mut ct_rounds = 0usize;
+    let mut step = 0usize;
+    loop {
+        let (query, purpose) = match step {
+            0 => (
+                cloudtrail_query(dialect, tables.0, &Ask::Scope(terms), filter),
+                "scope",
+            ),
+            1 if !resources.is_empty() => (config_query(dialect, tables.1, &resources), "config"),
+            1 => {
+                step += 1;
+                continue;
+            }
+            _ if !ask_up.is_empty() => (
+                cloudtrail_query(dialect, tables.0, &Ask::Issuers(&ask_up), filter),
+                "issuers",
+            ),
+            _ if !ask_down.is_empty() => (
+                cloudtrail_query(dialect, tables.0, &Ask::Sessions(&ask_down), filter),
+                "sessions",
+            ),
+            _ => break,
+        };
+        if query.table == Table::Cloudtrail && ct_rounds >= depth.max(1) {
+            break;
+        }
+        let started = Instant::now();
+        let answer = engine.run(&query, filter)?;
+        let mut matched: BTreeSet<&str> = BTreeSet::new();
+        let mut new_files = 0usize;
+        let mut up: BTreeSet<String> = BTreeSet::new();
+        let mut down: BTreeSet<String> = BTreeSet::new();
+        // A key issued by a matched record has its issuer in hand: no round needs to look for it.
+        for row in &answer.rows {
+            if let Some(k) = row.issued_key.as_deref().filter(|k| !k.is_empty()) {
+                asked_up.insert(k.to_string());
+            }
+        }
+        for row in &answer.rows {
+            matched.insert(&row.path);
+            if slice.files.insert(row.path.clone()) {
+                new_files += 1;
+            }
+            if let Some(k) = row.used_key.as_deref().filter(|k| k.starts_with("ASIA")) {
+                if !asked_up.contains(k) {
+                    up.insert(k.to_string());
+                }
+            }
+            if let Some(k) = row.issued_key.as_deref().filter(|k| !k.is_empty()) {
+                if !asked_down.contains(k) {
+                    down.insert(k.to_string());
+                }
+            }
+        }
+        match purpose {
+            "issuers" => ask_up.clear(),
+            "sessions" => ask_down.clear(),
+            _ => {}
+        }
+        if query.table == Table::Cloudtrail {
+            ct_rounds += 1;
+        }
+        asked_up.extend(up.iter().cloned());
+        asked_down.extend(down.iter().cloned());
+        ask_up.extend(up.iter().cloned());
+        ask_down.extend(down.iter().cloned());
+        slice.rounds.push(RoundReport {
+            round: slice.rounds.len() + 1,
+            engine: engine.name(),
+            query_id: answer.query_id,
+            table: query.table,
+            purpose,
+            sql: query.sql,
+            parameters: query.params,
+            bytes_scanned: answer.bytes_scanned,
+            files_matched: matched.len(),
+            files_new: new_files,
+            keys_up: up.into_iter().collect(),
+            keys_down: down.into_iter().collect(),
+            seconds: started.elapsed().as_secs_f64(),
+        });
+        step += 1;
+    }
+    Ok(slice)
+}
+
+/// A trail in a local or mounted folder, in the bucket's layout.
+#[derive(Debug, Clone)]
+pub struct LocalTrail {
+    /// Every file of the layout, by service, with its size.
+    files: BTreeMap<&'static str, Vec<(PathBuf, u64)>>,
+}
+
+/// The services a local trail is read for.
+const LOCAL_SERVICES: &[&str] = &["CloudTrail", "CloudTrail-Digest", "Config"];
+
+impl LocalTrail {
+    /// Lists the folder once. Files outside the layout are not part of the trail.
+    pub fn open(root: &Path) -> Result<LocalTrail> {
+        if !root.is_dir() {
+            bail!("{}: not a folder", root.display());
+        }
+        let (entries, errors) = discover(&[root.to_path_buf()]);
+        if let Some(e) = errors.first() {
+            bail!("{e}");
+        }
+        let mut files: BTreeMap<&'static str, Vec<(PathBuf, u64)>> = BTreeMap::new();
+        for f in entries {
+            let text = f.path.to_string_lossy().replace('\\', "/");
+            let Some(k) = parse_key(&text) else { continue };
+            if let Some(s) = LOCAL_SERVICES.iter().find(|s| **s == k.service) {
+                files.entry(s).or_default().push((f.path, f.size));
+            }
+        }
+        Ok(LocalTrail { files })
+    }
+
+    /// The files of a service that the filter keeps (account, region, day), sorted.
+    pub fn files(&self, service: &str, filter: &Filter) -> Vec<(PathBuf, u64)> {
+        let days = filter.days();
+        self.files
+            .get(service)
+            .map(|v| {
+                v.iter()
+                    .filter(|(p, _)| {
+                        let text = p.to_string_lossy().replace('\\', "/");
+                        let Some(k) = parse_key(&text) else {
+                            return false;
+                        };
+                        filter.account_ok(k.account)
+                            && filter.region_ok(k.region)
+                            && match (&days, k.date) {
+                                (Some(days), Some(d)) => days.contains(&d),
+                                _ => true,
+                            }
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The digest files that cover log files: those of the same account (and organization), region and day, or
+    /// of the next day (a digest is delivered up to an hour after the files it lists).
+    pub fn digests_for(&self, logs: &BTreeSet<String>) -> Vec<PathBuf> {
+        let mut wanted: BTreeSet<(Option<String>, String, String, NaiveDate)> = BTreeSet::new();
+        for p in logs {
+            let text = p.replace('\\', "/");
+            if let Some(k) = parse_key(&text).filter(|k| k.service == "CloudTrail") {
+                if let Some(d) = k.date {
+                    let key = |d| {
+                        (
+                            k.org.map(str::to_string),
+                            k.account.to_string(),
+                            k.region.to_string(),
+                            d,
+                        )
+                    };
+                    wanted.insert(key(d));
+                    if let Some(next) = d.checked_add_days(Days::new(1)) {
+                        wanted.insert(key(next));
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (p, _) in self.files.get("CloudTrail-Digest").into_iter().flatten() {
+            let text = p.to_string_lossy().replace('\\', "/");
+            if let Some(k) = parse_key(&text) {
+                if let Some(d) = k.date {
+                    let key = (
+                        k.org.map(str::to_string),
+                        k.account.to_string(),
+                        k.region.to_string(),
+                        d,
+                    );
+                    if wanted.contains(&key) {
+                        out.push(p.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn needles_are_the_name_inside_each_form() {
+        assert_eq!(resource_needle("arn:aws:s3:::my-bucket"), "my-bucket");
+        assert_eq!(resource_needle("arn:aws:s3:::b/k/x.json"), "b/k/x.json");
+        assert_eq!(
+            resource_needle("arn:aws:iam::111122223333:role/ops/Deploy"),
+            "Deploy"
+        );
+        assert_eq!(
+            resource_needle("arn:aws:ec2:us-east-1:111122223333:security-group/sg-0abc"),
+            "sg-0abc"
+        );
+        assert_eq!(resource_needle("AWS::S3::Bucket:my-bucket"), "my-bucket");
+        assert_eq!(resource_needle("AWS::EC2::SecurityGroup:sg-1"), "sg-1");
+        assert_eq!(resource_needle("s3://b/raw/a.csv?versionId=3"), "raw/a.csv");
+        assert_eq!(resource_needle("s3://b"), "b");
+        assert_eq!(resource_needle("orders"), "orders");
+    }
+
+    #[test]
+    fn scope_strings_never_reach_the_sql_text() {
+        let evil = "x') OR 1=1 --\\'";
+        let terms = [
+            Term::Resource(evil.into()),
+            Term::Principal(evil.into()),
+            Term::Ip(evil.into()),
+        ];
+        let q = cloudtrail_query(
+            Dialect::Spark,
+            "cloudtrail",
+            &Ask::Scope(&terms),
+            &Filter::default(),
+        );
+        assert!(!q.sql.contains("1=1"), "{}", q.sql);
+        assert_eq!(q.params.len(), 5);
+        assert!(q.params.iter().all(|p| p == evil));
+        let a = cloudtrail_query(
+            Dialect::Athena,
+            "db.t",
+            &Ask::Scope(&terms),
+            &Filter::default(),
+        );
+        assert!(a.params.is_empty());
+        assert!(a.sql.contains("'x'') OR 1=1 --\\'''"), "{}", a.sql);
+        assert_eq!(athena_literal("it's"), "'it''s'");
+    }
+
+    #[test]
+    fn athena_rounds_prune_partitions() {
+        let f = Filter {
+            accounts: vec!["111122223333".into()],
+            regions: vec![],
+            since: Some(1_709_251_200_000), // 2024-03-01
+            until: Some(1_709_337_599_000), // 2024-03-01T23:59:59
+        };
+        let q = cloudtrail_query(
+            Dialect::Athena,
+            "trail.cloudtrail_logs",
+            &Ask::Sessions(&["ASIAXYZ".into()]),
+            &f,
+        );
+        assert_eq!(
+            q.sql,
+            "SELECT DISTINCT \"$path\" AS path, useridentity.accesskeyid AS used_key, \
+             json_extract_scalar(responseelements, '$.credentials.accessKeyId') AS issued_key\n\
+             FROM trail.cloudtrail_logs\n\
+             WHERE (useridentity.accesskeyid IN ('ASIAXYZ'))\n  AND account IN ('111122223333')\n  \
+             AND \"timestamp\" BETWEEN '2024/03/01' AND '2024/03/02'"
+        );
+    }
+}
+
+/// The summary of `collect --via` (`schemas/collect-via-summary.schema.json`).
+#[derive(Debug, Serialize)]
+pub struct ViaSummary {
+    pub command: &'static str,
+    pub engine: &'static str,
+    pub engine_version: String,
+    pub trail: String,
+    pub scope: Vec<Term>,
+    pub depth: usize,
+    pub rounds: Vec<RoundReport>,
+    pub totals: ViaTotals,
+    pub ingest: crate::pipeline::Summary,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ViaTotals {
+    pub rounds: usize,
+    pub bytes_scanned: u64,
+    /// Files of the trail in the window (what a full ingest of the window would read).
+    pub files_in_window: usize,
+    pub files_matched: usize,
+    /// Matched files plus the digests that cover them: what was handed to the pipeline.
+    pub files_fetched: usize,
+    pub digests_fetched: usize,
+    pub engine_seconds: f64,
+}
+
+/// `collect --via` over a trail in a local or mounted folder: the rounds on `engine`, then the matched files and
+/// their digests through the ingest pipeline, named by their paths exactly as `ingest` of the folder would name
+/// them (so a rerun fetches only what is missing, and the answers are those of a full ingest).
+#[allow(clippy::too_many_arguments)]
+pub fn collect_local(
+    store: &mut crate::store::Store,
+    db: &Path,
+    trail: &LocalTrail,
+    engine: &mut dyn Engine,
+    terms: &[Term],
+    filter: &Filter,
+    depth: usize,
+    opts: &crate::pipeline::FileOptions,
+    progress: &indicatif::ProgressBar,
+) -> Result<(Slice, ViaTotals, crate::pipeline::Summary)> {
+    let slice = run_rounds(engine, terms, filter, depth, ("cloudtrail", "config"))?;
+    let digests = trail.digests_for(&slice.files);
+    let mut fetch: Vec<PathBuf> = slice.files.iter().map(PathBuf::from).collect();
+    fetch.extend(digests.iter().cloned());
+    fetch.sort();
+    fetch.dedup();
+    let totals = ViaTotals {
+        rounds: slice.rounds.len(),
+        bytes_scanned: slice.rounds.iter().map(|r| r.bytes_scanned).sum(),
+        files_in_window: trail.files("CloudTrail", filter).len()
+            + trail.files("Config", filter).len()
+            + trail.files("CloudTrail-Digest", filter).len(),
+        files_matched: slice.files.len(),
+        files_fetched: fetch.len(),
+        digests_fetched: digests.len(),
+        engine_seconds: slice.rounds.iter().map(|r| r.seconds).sum(),
+    };
+    let summary = if fetch.is_empty() {
+        crate::pipeline::Summary::default()
+    } else {
+        crate::pipeline::ingest_paths(store, db, &fetch, opts, progress)?
+    };
+    Ok((slice, totals, summary))
+}

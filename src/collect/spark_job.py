@@ -1,0 +1,106 @@
+# The Spark side of `trailgraph collect --via spark`. src/collect/spark.rs runs it with Python as a PySpark driver
+# program: `python3 JOB MASTER [KEY=VALUE...]`. PySpark starts the JVM through spark-submit itself (client mode), and
+# unlike `spark-submit JOB` (whose Python child does not get the caller's stdin) the driver keeps its stdin.
+#
+# One long-lived driver answers every round of a run, so Spark starts once. Protocol: one JSON request per line on
+# stdin, one JSON answer per line on stdout (Spark's own logging goes to stderr):
+#   request  {"table": "cloudtrail"|"config", "files": ["/abs/path", ...], "sql": "...", "params": ["v0", ...]}
+#   answer   {"ok": true, "rows": [[path, used_key, issued_key], ...], "query_id": "...", "seconds": s}
+#            {"ok": false, "error": "Spark's own message"}
+# The SQL reads a view named after the table. Scope strings arrive as named parameters (:p0, :p1, ...) bound by
+# spark.sql(..., args=...), never pasted into the SQL text.
+#
+# The views keep nested JSON (userIdentity, requestParameters, responseElements, resources) as raw JSON text: a
+# StringType field in a JSON schema holds the text of whatever object or array is there, so no schema drift in
+# real records breaks the read. Each file is read whole by Python in the executors (gzip by its magic bytes) and
+# parsed by Spark's from_json; the path column is the path trailgraph listed. Spark's own file sources are not
+# used for local folders because Hadoop paths cannot hold ':' and every AWS Config history file name does
+# (`..._ConfigHistory_AWS::S3::Bucket_...`): Hadoop refuses them with "Relative path in absolute URI".
+import gzip
+import json
+import sys
+import time
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, StringType, StructField, StructType
+
+CLOUDTRAIL_FIELDS = [
+    "eventVersion", "eventTime", "eventSource", "eventName", "awsRegion", "sourceIPAddress", "userAgent",
+    "errorCode", "eventID", "eventType", "recipientAccountId", "userIdentity", "requestParameters",
+    "responseElements", "resources", "sharedEventID",
+]
+CONFIG_FIELDS = [
+    "resourceType", "resourceId", "resourceName", "ARN", "awsAccountId", "awsRegion", "configurationItemCaptureTime",
+]
+
+
+def schema(container, fields):
+    return StructType([StructField(container, ArrayType(StructType([StructField(f, StringType()) for f in fields])))])
+
+
+def read_file(path):
+    """The text of one file, gzip (by its magic bytes, every member) or plain."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except Exception:  # a broken file matches nothing here; trailgraph's ingest reports it if fetched
+            return ""
+    return data.decode("utf-8", "replace")
+
+
+def view(spark, table, files):
+    if table == "cloudtrail":
+        container, fields = "Records", CLOUDTRAIL_FIELDS
+    else:
+        container, fields = "configurationItems", CONFIG_FIELDS
+    sc = spark.sparkContext
+    texts = sc.parallelize(files or [], max(1, min(len(files), sc.defaultParallelism * 8))).map(
+        lambda p: (p, read_file(p))
+    )
+    text_schema = StructType([StructField("path", StringType()), StructField("text", StringType())])
+    df = (
+        spark.createDataFrame(texts, text_schema)
+        .select("path", F.from_json("text", schema(container, fields)).alias("doc"))
+        .select("path", F.explode_outer("doc." + container).alias("r"))
+        .where(F.col("r").isNotNull())
+        .select(*[F.col("r." + f).alias(f.lower()) for f in fields], "path")
+    )
+    df.createOrReplaceTempView(table)
+
+
+def main():
+    builder = SparkSession.builder.appName("trailgraph-collect").master(sys.argv[1])
+    for kv in sys.argv[2:]:
+        k, _, v = kv.partition("=")
+        builder = builder.config(k, v)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    out = sys.stdout
+    print(json.dumps({"ok": True, "ready": True, "version": spark.version}), file=out, flush=True)
+    n = 0
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        n += 1
+        started = time.time()
+        try:
+            req = json.loads(line)
+            view(spark, req["table"], req["files"])
+            args = {f"p{i}": v for i, v in enumerate(req.get("params", []))}
+            rows = spark.sql(req["sql"], args=args).collect() if args else spark.sql(req["sql"]).collect()
+            answer = {
+                "ok": True,
+                "rows": [[r[0], r[1], r[2]] for r in rows],
+                "query_id": f"spark-{spark.sparkContext.applicationId}-{n}",
+                "seconds": time.time() - started,
+            }
+        except Exception as e:  # the engine's own message goes back to trailgraph, which exits 2 with it
+            answer = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+        print(json.dumps(answer), file=out, flush=True)
+    spark.stop()
+
+
+main()

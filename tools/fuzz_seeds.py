@@ -97,11 +97,11 @@ def main():
                 docs = []
                 try:
                     docs = [json.loads(text)]
-                except ValueError:
+                except (ValueError, RecursionError):
                     for line in text.splitlines()[:3]:
                         try:
                             docs.append(json.loads(line))
-                        except ValueError:
+                        except (ValueError, RecursionError):
                             pass
                     if docs:
                         write("log_file", "\n".join(text.splitlines()[:3]))

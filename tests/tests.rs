@@ -42,3 +42,6 @@ mod sql;
 mod util;
 #[path = "cases/verify.rs"]
 mod verify;
+#[cfg(feature = "aws")]
+#[path = "cases/via.rs"]
+mod via;

@@ -46,7 +46,10 @@ fn hostile_inputs_are_refused_with_reasons() {
         },
     );
     let why = res.failure.expect("a gzip bomb is a failure");
-    assert!(why.contains("decompresses to more than 4194304 bytes"), "{why}");
+    assert!(
+        why.contains("decompresses to more than 4194304 bytes"),
+        "{why}"
+    );
     assert!(res.contents.is_none());
     let err = decompress_all(&bomb, 1 << 20).unwrap_err();
     assert_eq!(err, "decompresses to more than 1048576 bytes");
@@ -61,7 +64,10 @@ fn hostile_inputs_are_refused_with_reasons() {
 
     let cut = std::fs::read(dir.join("gzip/second-member-truncated.gz")).unwrap();
     let err = hash_bytes(&cut).unwrap_err();
-    assert!(err.starts_with("corrupt or truncated gzip (member 2)"), "{err}");
+    assert!(
+        err.starts_with("corrupt or truncated gzip (member 2)"),
+        "{err}"
+    );
 
     let deep = std::fs::read(dir.join("log_file/deeply-nested.json")).unwrap();
     let res = read_bytes("deep.json", deep, &ReadOptions::default());

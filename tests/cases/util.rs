@@ -212,3 +212,9 @@ pub fn require_tool(tool: &Tool) -> bool {
     );
     false
 }
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
+pub const PYSPARK: Tool = Tool {
+    name: "the Python package pyspark (and Java 17)",
+    install: "python3 -m pip install pyspark",
+    probe: || python_can("import pyspark") && succeeds("java", &["-version"]),
+};

@@ -1,5 +1,6 @@
 //! Command line: argument parsing, one file per subcommand, and the one place that maps outcomes to exit codes.
 
+mod athena_ddl;
 #[cfg(feature = "aws")]
 mod collect;
 mod completions;
@@ -67,6 +68,8 @@ pub enum Command {
     /// Collect live from AWS (not in this build: rebuild with `--features aws`)
     #[cfg(not(feature = "aws"))]
     Collect(NoAws),
+    /// Print the Athena CREATE EXTERNAL TABLE (partition projection) for a trail bucket, organization trails included
+    AthenaDdl(athena_ddl::Args),
     /// Read-only SQL over documented views (`cloudtrail_logs` with Athena's column names, changes, ...)
     Sql(sql::Args),
     /// One self-contained HTML evidence report: changes with diffs, timelines, lineage pictures, integrity
@@ -117,6 +120,7 @@ pub fn main() -> i32 {
              offline, copy the files (e.g. `aws s3 sync`) and use `trailgraph ingest`"
         )),
         Command::Sql(a) => sql::run(&cli.db, a),
+        Command::AthenaDdl(a) => athena_ddl::run(a),
         Command::Report(a) => report::run(&cli.db, a),
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),

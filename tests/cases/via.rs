@@ -1,6 +1,7 @@
 //! `collect --via spark`: a store built from the files Spark names gives the same answers as a store built by
 //! ingesting the whole tree, for every scope asked about, and fetches a small share of the files.
 
+use crate::schemas::{check, schema};
 use crate::util::{require_tool, run, PYSPARK};
 use serde_json::Value;
 use std::path::Path;
@@ -136,6 +137,11 @@ fn a_spark_slice_answers_like_a_full_ingest() {
     for (i, (scope, questions)) in cases.iter().enumerate() {
         let db = dir.path().join(format!("via{i}.db"));
         let s = via(&db, &trail, scope);
+        check(
+            &s,
+            &schema("collect-via-summary.schema.json"),
+            "collect --via",
+        );
         let t = &s["totals"];
         let (fetched, window) = (
             t["files_fetched"].as_u64().unwrap(),
@@ -163,4 +169,85 @@ fn a_spark_slice_answers_like_a_full_ingest() {
             assert_eq!(again["ingest"]["files_unchanged"].as_u64(), Some(fetched));
         }
     }
+}
+
+/// Refusals and engine failures, without Spark: a missing scope, an S3 trail, no Spark to start, and a query the
+/// engine rejects (a stand-in driver that answers as the job does) all exit 2 with the reason; the store keeps
+/// nothing half done.
+#[test]
+fn collect_via_failures_exit_2_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let trail = crate::util::fixtures().join("scenario");
+    let t = trail.to_str().unwrap();
+    let r = run(&db, &["collect", t, "--via", "spark"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("needs a scope"), "{}", r.stderr);
+    let r = run(
+        &db,
+        &[
+            "collect",
+            "s3://bucket",
+            "--via",
+            "spark",
+            "--ip",
+            "1.2.3.4",
+        ],
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("local or mounted folder"), "{}", r.stderr);
+    let r = run(
+        &db,
+        &[
+            "collect",
+            t,
+            "--via",
+            "spark",
+            "--ip",
+            "1.2.3.4",
+            "--spark-python",
+            "/nonexistent/python",
+        ],
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("cannot start Spark with /nonexistent/python"),
+        "{}",
+        r.stderr
+    );
+
+    let fake = dir.path().join("fake-spark");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho '{\"ok\": true, \"ready\": true, \"version\": \"fake\"}'\nread line\n\
+         echo '{\"ok\": false, \"error\": \"AnalysisException: [TABLE_OR_VIEW_NOT_FOUND] cloudtrail\"}'\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let r = run(
+        &db,
+        &[
+            "collect",
+            t,
+            "--via",
+            "spark",
+            "--principal",
+            "x') OR 1=1 --",
+            "--spark-python",
+            fake.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "Spark query failed: AnalysisException: [TABLE_OR_VIEW_NOT_FOUND] cloudtrail"
+        ),
+        "{}",
+        r.stderr
+    );
+    // The SQL is shown, and the scope string is not in it: it was a parameter.
+    assert!(r.stderr.contains("FROM cloudtrail"), "{}", r.stderr);
+    assert!(!r.stderr.contains("1=1"), "{}", r.stderr);
 }

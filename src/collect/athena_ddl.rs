@@ -1,0 +1,289 @@
+//! `trailgraph athena-ddl`: the `CREATE EXTERNAL TABLE` that lets Athena read a trail bucket, with partition
+//! projection over account, region and day (no `ALTER TABLE ADD PARTITION`, no crawler), for a single-account or an
+//! organization trail. The columns are those of AWS's documented CloudTrail table, so the SQL of
+//! `collect --via athena` and the queries of AWS's guide both run on it.
+
+use anyhow::{bail, Result};
+
+/// Every AWS Region that CloudTrail delivers from (commercial partition), the default region projection.
+pub const REGIONS: &[&str] = &[
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-7",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+];
+
+/// What the table is made for.
+#[derive(Debug, Clone)]
+pub struct DdlOptions {
+    /// `s3://BUCKET[/PREFIX]`: the prefix above `AWSLogs/`, or down to `AWSLogs/o-ORG`.
+    pub trail: String,
+    /// `DATABASE.TABLE` or `TABLE`.
+    pub table: String,
+    /// Organization id (`o-...`), when the trail is an organization trail.
+    pub org: Option<String>,
+    /// Accounts to project (12 digits each); at least one.
+    pub accounts: Vec<String>,
+    /// Regions to project (default: every Region).
+    pub regions: Vec<String>,
+    /// First day of the projection, `YYYY/MM/DD`.
+    pub from: String,
+}
+
+fn check(what: &str, v: &str, ok: impl Fn(char) -> bool) -> Result<()> {
+    if v.is_empty() || !v.chars().all(ok) {
+        bail!("{what} {v:?}: not allowed in a table definition");
+    }
+    Ok(())
+}
+
+/// The statement. Every value that reaches it is checked against the characters its kind allows (bucket names,
+/// prefixes, identifiers, account ids, regions), so nothing the user types can change the statement's structure.
+pub fn athena_ddl(o: &DdlOptions) -> Result<String> {
+    let rest = o
+        .trail
+        .strip_prefix("s3://")
+        .ok_or_else(|| anyhow::anyhow!("{:?}: expected s3://BUCKET[/PREFIX]", o.trail))?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    check("bucket", bucket, |c| {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || ".-".contains(c)
+    })?;
+    let mut prefix: Vec<&str> = prefix.split('/').filter(|p| !p.is_empty()).collect();
+    for p in &prefix {
+        check("prefix part", p, |c| {
+            c.is_ascii_alphanumeric() || "!-_.*()=".contains(c)
+        })?;
+    }
+    // A trail given down to AWSLogs[/o-ORG]: keep the part above AWSLogs, take the org from the path.
+    let mut org = o.org.clone();
+    if let Some(i) = prefix.iter().position(|p| *p == "AWSLogs") {
+        if let Some(o2) = prefix.get(i + 1).filter(|p| p.starts_with("o-")) {
+            org.get_or_insert_with(|| o2.to_string());
+        }
+        prefix.truncate(i);
+    }
+    if let Some(org) = &org {
+        check("organization id", org, |c| {
+            c.is_ascii_alphanumeric() || c == '-'
+        })?;
+        if !org.starts_with("o-") {
+            bail!("organization id {org:?}: expected o-...");
+        }
+    }
+    check("table", &o.table, |c| {
+        c.is_ascii_alphanumeric() || "_.".contains(c)
+    })?;
+    if o.accounts.is_empty() {
+        bail!("give the accounts to project with --account (comma-separated 12-digit ids)");
+    }
+    for a in &o.accounts {
+        if !(a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())) {
+            bail!("--account {a:?}: not a 12-digit account id");
+        }
+    }
+    let regions: Vec<String> = if o.regions.is_empty() {
+        REGIONS.iter().map(|r| r.to_string()).collect()
+    } else {
+        o.regions.clone()
+    };
+    for r in &regions {
+        check("region", r, |c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
+        })?;
+    }
+    let from_ok =
+        o.from.len() == 10 && chrono::NaiveDate::parse_from_str(&o.from, "%Y/%m/%d").is_ok();
+    if !from_ok {
+        bail!("--from {:?}: expected YYYY/MM/DD", o.from);
+    }
+    let mut base = format!("s3://{bucket}/");
+    for p in &prefix {
+        base.push_str(p);
+        base.push('/');
+    }
+    base.push_str("AWSLogs/");
+    if let Some(org) = &org {
+        base.push_str(org);
+        base.push('/');
+    }
+    Ok(format!(
+        "CREATE EXTERNAL TABLE {table} (
+    eventversion STRING,
+    useridentity STRUCT<
+        type: STRING,
+        principalid: STRING,
+        arn: STRING,
+        accountid: STRING,
+        invokedby: STRING,
+        accesskeyid: STRING,
+        username: STRING,
+        onbehalfof: STRUCT<
+            userid: STRING,
+            identitystorearn: STRING>,
+        sessioncontext: STRUCT<
+            attributes: STRUCT<
+                mfaauthenticated: STRING,
+                creationdate: STRING>,
+            sessionissuer: STRUCT<
+                type: STRING,
+                principalid: STRING,
+                arn: STRING,
+                accountid: STRING,
+                username: STRING>,
+            ec2roledelivery: STRING,
+            webidfederationdata: STRUCT<
+                federatedprovider: STRING,
+                attributes: MAP<STRING, STRING>>
+        >
+    >,
+    eventtime STRING,
+    eventsource STRING,
+    eventname STRING,
+    awsregion STRING,
+    sourceipaddress STRING,
+    useragent STRING,
+    errorcode STRING,
+    errormessage STRING,
+    requestparameters STRING,
+    responseelements STRING,
+    additionaleventdata STRING,
+    requestid STRING,
+    eventid STRING,
+    readonly STRING,
+    resources ARRAY<STRUCT<
+        arn: STRING,
+        accountid: STRING,
+        type: STRING>>,
+    eventtype STRING,
+    apiversion STRING,
+    recipientaccountid STRING,
+    serviceeventdetails STRING,
+    sharedeventid STRING,
+    vpcendpointid STRING,
+    eventcategory STRING,
+    tlsdetails STRUCT<
+        tlsversion: STRING,
+        ciphersuite: STRING,
+        clientprovidedhostheader: STRING>
+)
+PARTITIONED BY (
+    `account` STRING,
+    `region` STRING,
+    `timestamp` STRING
+)
+ROW FORMAT SERDE 'org.apache.hive.hcatalog.data.JsonSerDe'
+STORED AS INPUTFORMAT 'com.amazon.emr.cloudtrail.CloudTrailInputFormat'
+OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'
+LOCATION '{base}'
+TBLPROPERTIES (
+    'projection.enabled' = 'true',
+    'projection.account.type' = 'enum',
+    'projection.account.values' = '{accounts}',
+    'projection.region.type' = 'enum',
+    'projection.region.values' = '{regions}',
+    'projection.timestamp.type' = 'date',
+    'projection.timestamp.format' = 'yyyy/MM/dd',
+    'projection.timestamp.interval' = '1',
+    'projection.timestamp.interval.unit' = 'DAYS',
+    'projection.timestamp.range' = '{from},NOW',
+    'storage.location.template' = '{base}${{account}}/CloudTrail/${{region}}/${{timestamp}}'
+);
+",
+        table = o.table,
+        accounts = o.accounts.join(","),
+        regions = regions.join(","),
+        from = o.from,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(trail: &str) -> DdlOptions {
+        DdlOptions {
+            trail: trail.into(),
+            table: "trail.cloudtrail_logs".into(),
+            org: None,
+            accounts: vec!["111122223333".into(), "444455556666".into()],
+            regions: vec!["us-east-1".into(), "eu-west-1".into()],
+            from: "2024/01/01".into(),
+        }
+    }
+
+    #[test]
+    fn organization_layout_from_the_path() {
+        let ddl = athena_ddl(&opts("s3://org-trail/logs/AWSLogs/o-abc123def4")).unwrap();
+        assert!(
+            ddl.contains("LOCATION 's3://org-trail/logs/AWSLogs/o-abc123def4/'"),
+            "{ddl}"
+        );
+        assert!(ddl.contains(
+            "'storage.location.template' = 's3://org-trail/logs/AWSLogs/o-abc123def4/${account}/CloudTrail/${region}/${timestamp}'"
+        ));
+        assert!(ddl.contains("'projection.account.values' = '111122223333,444455556666'"));
+        assert!(ddl.contains("'projection.region.values' = 'us-east-1,eu-west-1'"));
+        assert!(ddl.starts_with("CREATE EXTERNAL TABLE trail.cloudtrail_logs ("));
+        let single = athena_ddl(&opts("s3://b")).unwrap();
+        assert!(single.contains("LOCATION 's3://b/AWSLogs/'"));
+    }
+
+    #[test]
+    fn hostile_values_are_refused() {
+        assert!(athena_ddl(&opts("s3://b/x'y")).is_err());
+        assert!(athena_ddl(&DdlOptions {
+            table: "t; DROP TABLE x".into(),
+            ..opts("s3://b")
+        })
+        .is_err());
+        assert!(athena_ddl(&DdlOptions {
+            accounts: vec!["1234".into()],
+            ..opts("s3://b")
+        })
+        .is_err());
+        assert!(athena_ddl(&DdlOptions {
+            regions: vec!["us-east-1'".into()],
+            ..opts("s3://b")
+        })
+        .is_err());
+        assert!(athena_ddl(&DdlOptions {
+            from: "2024-01-01".into(),
+            ..opts("s3://b")
+        })
+        .is_err());
+        assert!(athena_ddl(&DdlOptions {
+            accounts: vec![],
+            ..opts("s3://b")
+        })
+        .is_err());
+    }
+}

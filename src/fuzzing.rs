@@ -17,8 +17,11 @@ use crate::model::time::{format_ms, parse_time_str, parse_time_value};
 /// The decompression cap the targets read with (`--max-file-size` in the product).
 pub const MAX_BYTES: u64 = 4 << 20;
 
+/// The body of one fuzz target.
+pub type Body = fn(&[u8]);
+
 /// Every target, by the name of its directory under `fixtures/fuzz/` and its binary under `fuzz/`.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Body)] = &[
     ("log_file", log_file),
     ("config", config),
     ("digest", digest),

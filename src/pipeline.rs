@@ -102,7 +102,7 @@ pub fn ingest_paths(
     opts: &FileOptions,
     progress: &ProgressBar,
 ) -> Result<Summary> {
-    let (mut files, walk_errors) = discover(&paths);
+    let (mut files, walk_errors) = discover(paths);
     // The store itself (and its WAL, shared-memory and journal files) may sit in a folder being ingested.
     let own: Vec<PathBuf> = ["", "-wal", "-shm", "-journal", "-lock"]
         .iter()

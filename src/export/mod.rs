@@ -101,9 +101,6 @@ pub(crate) fn dangling(graph: &Graph) -> Vec<&str> {
     out.into_iter().collect()
 }
 
-/// Unicode noncharacters (U+FDD0..U+FDEF, U+xFFFE, U+xFFFF): U+FFFE and U+FFFF cannot appear in XML at all, so a
-/// Graphviz SVG carrying them would not parse.
-
 #[cfg(test)]
 mod tests {
     use super::*;

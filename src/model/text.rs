@@ -28,6 +28,8 @@ fn needs_escape(c: char) -> bool {
         || is_noncharacter(c)
 }
 
+/// Unicode noncharacters (U+FDD0..U+FDEF, U+xFFFE, U+xFFFF): U+FFFE and U+FFFF cannot appear in XML at all, so a
+/// Graphviz SVG carrying them would not parse.
 fn is_noncharacter(c: char) -> bool {
     matches!(c, '\u{fdd0}'..='\u{fdef}') || (c as u32) & 0xfffe == 0xfffe
 }

@@ -6,6 +6,8 @@
 //! rerun after a kill continues exactly where the killed run stopped. A window bounds how far workers may run
 //! ahead, which bounds memory. Messages about single files go to stderr (escaped); the caller prints the summary.
 
+use crate::collect::layout::Filter;
+use crate::collect::slice::{Engine, LocalTrail, Slice, Term, ViaTotals};
 use crate::ingest::source::{is_quietly_skipped, read_file, ReadOptions, ReadResult};
 use crate::ingest::walk::{discover, FileEntry};
 use crate::model::text::visible;
@@ -471,4 +473,59 @@ fn write_one(
         }
     }
     Ok((contents.records.max(1), true))
+}
+
+/// The summary of `collect --via` (`schemas/collect-via-summary.schema.json`).
+#[derive(Debug, Serialize)]
+pub struct ViaSummary {
+    pub command: &'static str,
+    pub engine: &'static str,
+    pub engine_version: String,
+    pub trail: String,
+    pub scope: Vec<Term>,
+    pub depth: usize,
+    pub rounds: Vec<crate::collect::slice::RoundReport>,
+    pub totals: ViaTotals,
+    pub ingest: Summary,
+    pub seconds: f64,
+}
+
+/// `collect --via` over a trail in a local or mounted folder: the rounds on `engine`, then the matched files and
+/// their digests through the ingest pipeline, named by their paths exactly as `ingest` of the folder would name
+/// them (so a rerun fetches only what is missing, and the answers are those of a full ingest).
+#[allow(clippy::too_many_arguments)]
+pub fn ingest_slice(
+    store: &mut Store,
+    db: &Path,
+    trail: &LocalTrail,
+    engine: &mut dyn Engine,
+    terms: &[Term],
+    filter: &Filter,
+    depth: usize,
+    opts: &FileOptions,
+    progress: &ProgressBar,
+) -> Result<(Slice, ViaTotals, Summary)> {
+    let slice = crate::collect::slice::run_rounds(engine, terms, filter, depth, ("cloudtrail", "config"))?;
+    let digests = trail.digests_for(&slice.files);
+    let mut fetch: Vec<PathBuf> = slice.files.iter().map(PathBuf::from).collect();
+    fetch.extend(digests.iter().cloned());
+    fetch.sort();
+    fetch.dedup();
+    let totals = ViaTotals {
+        rounds: slice.rounds.len(),
+        bytes_scanned: slice.rounds.iter().map(|r| r.bytes_scanned).sum(),
+        files_in_window: trail.files("CloudTrail", filter).len()
+            + trail.files("Config", filter).len()
+            + trail.files("CloudTrail-Digest", filter).len(),
+        files_matched: slice.files.len(),
+        files_fetched: fetch.len(),
+        digests_fetched: digests.len(),
+        engine_seconds: slice.rounds.iter().map(|r| r.seconds).sum(),
+    };
+    let summary = if fetch.is_empty() {
+        Summary::default()
+    } else {
+        ingest_paths(store, db, &fetch, opts, progress)?
+    };
+    Ok((slice, totals, summary))
 }

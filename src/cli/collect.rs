@@ -1,7 +1,7 @@
 //! `trailgraph collect`: live collection from AWS (feature `aws`, docs/collect.md).
 //!
 //! `collect s3://BUCKET[/PREFIX]` syncs a trail bucket; `collect lookup-events | public-keys | lake | config-*`
-//! call the APIs. Everything fetched goes through the ingest pipeline (`cli::ingest::pipeline`) as sources named
+//! call the APIs. Everything fetched goes through the ingest pipeline (`crate::pipeline`) as sources named
 //! by where they came from (`s3://bucket/key`, `lookup-events://REGION/...`), so the S3 key layout still gives
 //! account and region, and nothing is parsed twice.
 
@@ -343,7 +343,8 @@ fn is_digest(key: &str) -> bool {
 
 /// `collect TRAIL --via spark SCOPE...`.
 fn via(db: &Path, trail: &str, a: &SyncArgs, v: &ViaArgs, out: &OutArgs) -> Result<Outcome> {
-    use crate::collect::slice::{collect_local, LocalTrail, Term, ViaSummary};
+    use crate::collect::slice::{LocalTrail, Term};
+    use crate::pipeline::ViaSummary;
     use crate::collect::spark::{Spark, SparkOptions};
     let started = Instant::now();
     let mut terms: Vec<Term> = Vec::new();
@@ -380,7 +381,7 @@ fn via(db: &Path, trail: &str, a: &SyncArgs, v: &ViaArgs, out: &OutArgs) -> Resu
         local.clone(),
     )?;
     let progress = progress_bar(0, "files", out.quiet);
-    let (slice, totals, ingest) = collect_local(
+    let (slice, totals, ingest) = crate::pipeline::ingest_slice(
         &mut store,
         db,
         &local,
@@ -417,7 +418,7 @@ fn via(db: &Path, trail: &str, a: &SyncArgs, v: &ViaArgs, out: &OutArgs) -> Resu
     })
 }
 
-fn print_via_summary(s: &crate::collect::slice::ViaSummary, format: Option<Format>) -> Result<()> {
+fn print_via_summary(s: &crate::pipeline::ViaSummary, format: Option<Format>) -> Result<()> {
     let mut o = super::output::stdout();
     match resolve_format(format) {
         Format::Json => {

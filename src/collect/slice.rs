@@ -15,7 +15,6 @@
 //! receives string literals escaped by the one function `athena_literal`.
 
 use super::layout::{parse_key, Filter};
-use crate::ingest::walk::discover;
 use anyhow::{bail, Result};
 use chrono::{Days, NaiveDate};
 use serde::Serialize;
@@ -481,16 +480,17 @@ impl LocalTrail {
         if !root.is_dir() {
             bail!("{}: not a folder", root.display());
         }
-        let (entries, errors) = discover(&[root.to_path_buf()]);
-        if let Some(e) = errors.first() {
-            bail!("{e}");
-        }
         let mut files: BTreeMap<&'static str, Vec<(PathBuf, u64)>> = BTreeMap::new();
-        for f in entries {
-            let text = f.path.to_string_lossy().replace('\\', "/");
+        for entry in walkdir::WalkDir::new(root).follow_links(true).sort_by_file_name() {
+            let entry = entry.map_err(|e| anyhow::anyhow!("{}: {e}", root.display()))?;
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let text = entry.path().to_string_lossy().replace('\\', "/");
             let Some(k) = parse_key(&text) else { continue };
             if let Some(s) = LOCAL_SERVICES.iter().find(|s| **s == k.service) {
-                files.entry(s).or_default().push((f.path, f.size));
+                let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+                files.entry(s).or_default().push((entry.path().to_path_buf(), size));
             }
         }
         Ok(LocalTrail { files })
@@ -641,21 +641,6 @@ mod tests {
     }
 }
 
-/// The summary of `collect --via` (`schemas/collect-via-summary.schema.json`).
-#[derive(Debug, Serialize)]
-pub struct ViaSummary {
-    pub command: &'static str,
-    pub engine: &'static str,
-    pub engine_version: String,
-    pub trail: String,
-    pub scope: Vec<Term>,
-    pub depth: usize,
-    pub rounds: Vec<RoundReport>,
-    pub totals: ViaTotals,
-    pub ingest: crate::pipeline::Summary,
-    pub seconds: f64,
-}
-
 #[derive(Debug, Default, Serialize)]
 pub struct ViaTotals {
     pub rounds: usize,
@@ -667,44 +652,4 @@ pub struct ViaTotals {
     pub files_fetched: usize,
     pub digests_fetched: usize,
     pub engine_seconds: f64,
-}
-
-/// `collect --via` over a trail in a local or mounted folder: the rounds on `engine`, then the matched files and
-/// their digests through the ingest pipeline, named by their paths exactly as `ingest` of the folder would name
-/// them (so a rerun fetches only what is missing, and the answers are those of a full ingest).
-#[allow(clippy::too_many_arguments)]
-pub fn collect_local(
-    store: &mut crate::store::Store,
-    db: &Path,
-    trail: &LocalTrail,
-    engine: &mut dyn Engine,
-    terms: &[Term],
-    filter: &Filter,
-    depth: usize,
-    opts: &crate::pipeline::FileOptions,
-    progress: &indicatif::ProgressBar,
-) -> Result<(Slice, ViaTotals, crate::pipeline::Summary)> {
-    let slice = run_rounds(engine, terms, filter, depth, ("cloudtrail", "config"))?;
-    let digests = trail.digests_for(&slice.files);
-    let mut fetch: Vec<PathBuf> = slice.files.iter().map(PathBuf::from).collect();
-    fetch.extend(digests.iter().cloned());
-    fetch.sort();
-    fetch.dedup();
-    let totals = ViaTotals {
-        rounds: slice.rounds.len(),
-        bytes_scanned: slice.rounds.iter().map(|r| r.bytes_scanned).sum(),
-        files_in_window: trail.files("CloudTrail", filter).len()
-            + trail.files("Config", filter).len()
-            + trail.files("CloudTrail-Digest", filter).len(),
-        files_matched: slice.files.len(),
-        files_fetched: fetch.len(),
-        digests_fetched: digests.len(),
-        engine_seconds: slice.rounds.iter().map(|r| r.seconds).sum(),
-    };
-    let summary = if fetch.is_empty() {
-        crate::pipeline::Summary::default()
-    } else {
-        crate::pipeline::ingest_paths(store, db, &fetch, opts, progress)?
-    };
-    Ok((slice, totals, summary))
 }

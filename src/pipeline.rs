@@ -505,7 +505,8 @@ pub fn ingest_slice(
     opts: &FileOptions,
     progress: &ProgressBar,
 ) -> Result<(Slice, ViaTotals, Summary)> {
-    let slice = crate::collect::slice::run_rounds(engine, terms, filter, depth, ("cloudtrail", "config"))?;
+    let slice =
+        crate::collect::slice::run_rounds(engine, terms, filter, depth, ("cloudtrail", "config"))?;
     let digests = trail.digests_for(&slice.files);
     let mut fetch: Vec<PathBuf> = slice.files.iter().map(PathBuf::from).collect();
     fetch.extend(digests.iter().cloned());

@@ -344,8 +344,8 @@ fn is_digest(key: &str) -> bool {
 /// `collect TRAIL --via spark SCOPE...`.
 fn via(db: &Path, trail: &str, a: &SyncArgs, v: &ViaArgs, out: &OutArgs) -> Result<Outcome> {
     use crate::collect::slice::{LocalTrail, Term};
-    use crate::pipeline::ViaSummary;
     use crate::collect::spark::{Spark, SparkOptions};
+    use crate::pipeline::ViaSummary;
     let started = Instant::now();
     let mut terms: Vec<Term> = Vec::new();
     terms.extend(v.resources.iter().cloned().map(Term::Resource));

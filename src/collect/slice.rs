@@ -481,7 +481,10 @@ impl LocalTrail {
             bail!("{}: not a folder", root.display());
         }
         let mut files: BTreeMap<&'static str, Vec<(PathBuf, u64)>> = BTreeMap::new();
-        for entry in walkdir::WalkDir::new(root).follow_links(true).sort_by_file_name() {
+        for entry in walkdir::WalkDir::new(root)
+            .follow_links(true)
+            .sort_by_file_name()
+        {
             let entry = entry.map_err(|e| anyhow::anyhow!("{}: {e}", root.display()))?;
             if !entry.file_type().is_file() {
                 continue;
@@ -490,7 +493,10 @@ impl LocalTrail {
             let Some(k) = parse_key(&text) else { continue };
             if let Some(s) = LOCAL_SERVICES.iter().find(|s| **s == k.service) {
                 let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-                files.entry(s).or_default().push((entry.path().to_path_buf(), size));
+                files
+                    .entry(s)
+                    .or_default()
+                    .push((entry.path().to_path_buf(), size));
             }
         }
         Ok(LocalTrail { files })

@@ -171,6 +171,64 @@ fn a_spark_slice_answers_like_a_full_ingest() {
     }
 }
 
+/// The digests covering the fetched files come along, so `verify` marks the slice's sources as it marks a full
+/// store's, and the answers carry the same integrity marks. On the signed organization tree of
+/// `fixtures/integrity` (digests, sidecars, a single account and an organization).
+#[test]
+fn a_spark_slice_brings_its_digests_and_verifies_like_a_full_store() {
+    if !require_tool(&PYSPARK) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tree = crate::util::fixtures().join("integrity/tree");
+    let keys = crate::util::fixtures().join("integrity/public-keys.json");
+    let (full, slice) = (dir.path().join("full.db"), dir.path().join("slice.db"));
+    let r = run(
+        &full,
+        &["ingest", "-q", "--format", "json", tree.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = via(
+        &slice,
+        &tree,
+        &["--principal", "arn:aws:iam::222222222222:user/alice"],
+    );
+    check(
+        &s,
+        &schema("collect-via-summary.schema.json"),
+        "collect --via",
+    );
+    assert!(
+        s["totals"]["digests_fetched"].as_u64().unwrap() > 0,
+        "{s:#}"
+    );
+    for db in [&full, &slice] {
+        let v = run(
+            db,
+            &[
+                "verify",
+                tree.to_str().unwrap(),
+                "--public-keys",
+                keys.to_str().unwrap(),
+                "--format",
+                "json",
+            ],
+        );
+        assert_eq!(v.code, 0, "{}", v.stderr);
+    }
+    let q = [
+        "timeline",
+        "--principal",
+        "arn:aws:iam::222222222222:user/alice",
+    ];
+    let (want, got) = (answer(&full, &q), answer(&slice, &q));
+    assert!(want.contains("\"validated\""), "{want}");
+    assert!(
+        want == got,
+        "the slice answers differently\nfull: {want}\nslice: {got}"
+    );
+}
+
 /// Refusals and engine failures, without Spark: a missing scope, an S3 trail, no Spark to start, and a query the
 /// engine rejects (a stand-in driver that answers as the job does) all exit 2 with the reason; the store keeps
 /// nothing half done.

@@ -3,10 +3,11 @@
 //! cover them. docs/collect.md#collect---via-athenaspark.
 //!
 //! Round 1 finds the records that mention the scope. Each later round follows the session chains the rounds so far
-//! revealed: upward, the calls that issued the temporary keys (`ASIA…`) the matched calls were signed with
-//! (`AssumeRole*`, `GetSessionToken`, `GetFederationToken`: the key is in their `responseElements`), so
-//! `who-changed` reaches the person behind a session; downward, the calls signed with the keys that matched calls
-//! issued, so `timeline` follows the sessions a principal started. A round that reveals no new key ends the run.
+//! revealed, away from the scope: upward, the calls that issued the temporary keys (`ASIA…`) the matched calls were
+//! signed with (`AssumeRole*`, `GetSessionToken`, `GetFederationToken`: the key is in their `responseElements`),
+//! so `who-changed` reaches the person behind a session; downward, the calls signed with the keys that matched
+//! calls issued, so `timeline` follows the sessions a principal started. An issuer found going up is not followed
+//! back down into the other sessions it started. A round that reveals no new key ends the run.
 //!
 //! The engine SQL is a superset filter: a record that only mentions a name in passing is matched too. The precise
 //! answer is trailgraph's, over the whole files fetched, exactly as after a full ingest of them.
@@ -425,6 +426,11 @@ pub fn run_rounds(
                 if !asked_up.contains(k) {
                     up.insert(k.to_string());
                 }
+            }
+            // Chains are followed away from the scope only: an issuer found going up is not followed back down
+            // into the other sessions it started (they are not about the scope).
+            if purpose == "issuers" {
+                continue;
             }
             if let Some(k) = row.issued_key.as_deref().filter(|k| !k.is_empty()) {
                 if !asked_down.contains(k) {

@@ -21,6 +21,7 @@ import json
 import sys
 import time
 
+from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType, StructField, StructType
@@ -51,7 +52,18 @@ def read_file(path):
     return data.decode("utf-8", "replace")
 
 
+CACHED = {}
+
+
 def view(spark, table, files):
+    """Registers the view of a table over files. The parsed rows are kept (memory, then disk) while later rounds ask
+    about the same files: every round reads the same window, and parsing the JSON is most of a round's work."""
+    key = (table, tuple(files or []))
+    if key in CACHED:
+        CACHED[key].createOrReplaceTempView(table)
+        return
+    for k in [k for k in CACHED if k[0] == table]:
+        CACHED.pop(k).unpersist()
     if table == "cloudtrail":
         container, fields = "Records", CLOUDTRAIL_FIELDS
     else:
@@ -67,7 +79,9 @@ def view(spark, table, files):
         .select("path", F.explode_outer("doc." + container).alias("r"))
         .where(F.col("r").isNotNull())
         .select(*[F.col("r." + f).alias(f.lower()) for f in fields], "path")
+        .persist(StorageLevel.MEMORY_AND_DISK)
     )
+    CACHED[key] = df
     df.createOrReplaceTempView(table)
 
 

@@ -218,3 +218,9 @@ pub const PYSPARK: Tool = Tool {
     install: "python3 -m pip install pyspark",
     probe: || python_can("import pyspark") && succeeds("java", &["-version"]),
 };
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
+pub const SQLGLOT_DUCKDB: Tool = Tool {
+    name: "the Python packages sqlglot and duckdb",
+    install: "python3 -m pip install sqlglot duckdb",
+    probe: || python_can("import sqlglot, duckdb"),
+};

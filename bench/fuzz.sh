@@ -61,7 +61,8 @@ PY
     # Fork mode prints "#N: cov: C ft: F corp: ... exec/s: E oom/timeout/crash: O/T/C time: S" lines.
     execs=$(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#')
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
-    for a in fuzz/artifacts/"$t"/timeout-*; do
+    # slow-unit-* are inputs libFuzzer saw take over 10 s of wall time (-report_slow_units): judged the same way.
+    for a in fuzz/artifacts/"$t"/timeout-* fuzz/artifacts/"$t"/slow-unit-*; do
         [ -e "$a" ] || continue
         if (cd fuzz && timeout 5 "../$bin" -timeout=1 -runs=1 "../$a" >/dev/null 2>&1); then
             spurious=$((spurious + 1)); mkdir -p "fuzz/artifacts/$t/spurious"; mv "$a" "fuzz/artifacts/$t/spurious/"

@@ -441,12 +441,12 @@ fn print_via_summary(s: &crate::pipeline::ViaSummary, format: Option<Format>) ->
             for r in &s.rounds {
                 writeln!(
                     o,
-                    "  round {} ({}, {:?}): {} file(s) matched, {} new; keys up {}, down {}; {:.1}s",
+                    "  round {} ({}, {:?}): {} file(s) matched, {} to fetch; keys up {}, down {}; {:.1}s",
                     r.round,
                     r.purpose,
                     r.table,
                     r.files_matched,
-                    r.files_new,
+                    r.files_fetched,
                     r.keys_up.len(),
                     r.keys_down.len(),
                     r.seconds

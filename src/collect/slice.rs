@@ -100,8 +100,8 @@ pub struct RoundReport {
     pub parameters: Vec<String>,
     pub bytes_scanned: u64,
     pub files_matched: usize,
-    /// Files this round named that no earlier round had.
-    pub files_new: usize,
+    /// Files this round named that no earlier round had: what this round adds to the fetch.
+    pub files_fetched: usize,
     /// Keys the next round follows: issuers to find (upward) and sessions to follow (downward).
     pub keys_up: Vec<String>,
     pub keys_down: Vec<String>,
@@ -460,7 +460,7 @@ pub fn run_rounds(
             parameters: query.params,
             bytes_scanned: answer.bytes_scanned,
             files_matched: matched.len(),
-            files_new: new_files,
+            files_fetched: new_files,
             keys_up: up.into_iter().collect(),
             keys_down: down.into_iter().collect(),
             seconds: started.elapsed().as_secs_f64(),

@@ -505,8 +505,23 @@ pub fn ingest_slice(
     opts: &FileOptions,
     progress: &ProgressBar,
 ) -> Result<(Slice, ViaTotals, Summary)> {
-    let slice =
-        crate::collect::slice::run_rounds(engine, terms, filter, depth, ("cloudtrail", "config"))?;
+    let mut issuer_stored = |keys: &[String]| -> Result<std::collections::BTreeSet<String>> {
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        Ok(store
+            .sessions_many(&refs)?
+            .into_values()
+            .filter(|s| s.issued_by_event.is_some())
+            .map(|s| s.access_key_id)
+            .collect())
+    };
+    let slice = crate::collect::slice::run_rounds(
+        engine,
+        terms,
+        filter,
+        depth,
+        ("cloudtrail", "config"),
+        &mut issuer_stored,
+    )?;
     let digests = trail.digests_for(&slice.files);
     let mut fetch: Vec<PathBuf> = slice.files.iter().map(PathBuf::from).collect();
     fetch.extend(digests.iter().cloned());

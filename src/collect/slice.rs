@@ -349,12 +349,15 @@ pub fn config_query(dialect: Dialect, table_name: &str, resources: &[String]) ->
 
 /// Runs the rounds: the scope, then (for resources) the Config round, then issuers and sessions until a round
 /// reveals no new key or `depth` CloudTrail rounds have run.
+/// `issuer_stored(keys)` tells which of these session keys already have their issuing call in the store: those are
+/// not looked for again (a rerun, or a store that already holds part of the trail).
 pub fn run_rounds(
     engine: &mut dyn Engine,
     terms: &[Term],
     filter: &Filter,
     depth: usize,
     tables: (&str, &str),
+    issuer_stored: &mut dyn FnMut(&[String]) -> Result<BTreeSet<String>>,
 ) -> Result<Slice> {
     if terms.is_empty() {
         bail!("collect --via needs a scope: --resource, --principal, --access-key or --ip");
@@ -392,10 +395,17 @@ pub fn run_rounds(
                 step += 1;
                 continue;
             }
-            _ if !ask_up.is_empty() => (
-                cloudtrail_query(dialect, tables.0, &Ask::Issuers(&ask_up), filter),
-                "issuers",
-            ),
+            _ if !ask_up.is_empty() && {
+                let stored = issuer_stored(&ask_up)?;
+                ask_up.retain(|k| !stored.contains(k));
+                !ask_up.is_empty()
+            } =>
+            {
+                (
+                    cloudtrail_query(dialect, tables.0, &Ask::Issuers(&ask_up), filter),
+                    "issuers",
+                )
+            }
             _ if !ask_down.is_empty() => (
                 cloudtrail_query(dialect, tables.0, &Ask::Sessions(&ask_down), filter),
                 "sessions",

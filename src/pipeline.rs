@@ -505,15 +505,16 @@ pub fn ingest_slice(
     opts: &FileOptions,
     progress: &ProgressBar,
 ) -> Result<(Slice, ViaTotals, Summary)> {
-    let mut issuer_stored = |keys: &[String]| -> Result<std::collections::BTreeSet<String>> {
-        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        Ok(store
-            .sessions_many(&refs)?
-            .into_values()
-            .filter(|s| s.issued_by_event.is_some())
-            .map(|s| s.access_key_id)
-            .collect())
-    };
+    let mut issuer_stored =
+        |keys: &[String]| -> Result<std::collections::BTreeMap<String, Option<String>>> {
+            let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+            Ok(store
+                .sessions_many(&refs)?
+                .into_values()
+                .filter(|s| s.issued_by_event.is_some())
+                .map(|s| (s.access_key_id, s.issuer_access_key_id))
+                .collect())
+        };
     let slice = crate::collect::slice::run_rounds(
         engine,
         terms,
@@ -522,6 +523,8 @@ pub fn ingest_slice(
         ("cloudtrail", "config"),
         &mut issuer_stored,
     )?;
+    // Spark and what it keeps in memory are not needed while the files are ingested.
+    engine.close();
     let digests = trail.digests_for(&slice.files);
     let mut fetch: Vec<PathBuf> = slice.files.iter().map(PathBuf::from).collect();
     fetch.extend(digests.iter().cloned());
@@ -537,11 +540,15 @@ pub fn ingest_slice(
         files_fetched: fetch.len(),
         digests_fetched: digests.len(),
         engine_seconds: slice.rounds.iter().map(|r| r.seconds).sum(),
+        keys_left: slice.keys_left,
     };
     let summary = if fetch.is_empty() {
         Summary::default()
     } else {
-        ingest_paths(store, db, &fetch, opts, progress)?
+        let started = Instant::now();
+        let mut s = ingest_paths(store, db, &fetch, opts, progress)?;
+        s.seconds = started.elapsed().as_secs_f64();
+        s
     };
     Ok((slice, totals, summary))
 }

@@ -370,6 +370,9 @@ fn via(db: &Path, trail: &str, a: &SyncArgs, v: &ViaArgs, out: &OutArgs) -> Resu
     };
     let root = PathBuf::from(trail);
     let local = LocalTrail::open(&root)?;
+    for e in &local.errors {
+        eprintln!("trailgraph: warning: {}", sanitize(e));
+    }
     let _lock = super::run_lock(db, "collect", out.no_wait, out.quiet)?;
     let mut store = Store::open(db)?;
     let mut engine = Spark::start(
@@ -381,7 +384,7 @@ fn via(db: &Path, trail: &str, a: &SyncArgs, v: &ViaArgs, out: &OutArgs) -> Resu
         local.clone(),
     )?;
     let progress = progress_bar(0, "files", out.quiet);
-    let (slice, totals, ingest) = crate::pipeline::ingest_slice(
+    let (slice, totals, mut ingest) = crate::pipeline::ingest_slice(
         &mut store,
         db,
         &local,
@@ -397,6 +400,14 @@ fn via(db: &Path, trail: &str, a: &SyncArgs, v: &ViaArgs, out: &OutArgs) -> Resu
         },
         &progress,
     )?;
+    // What could not be listed is a failure of the run, as for `ingest`.
+    for e in &local.errors {
+        ingest.files_failed += 1;
+        ingest.failures.push(crate::pipeline::Failure {
+            path: String::new(),
+            reason: e.clone(),
+        });
+    }
     let summary = ViaSummary {
         command: "via",
         engine: "spark",

@@ -85,6 +85,8 @@ pub trait Engine {
     fn dialect(&self) -> Dialect;
     /// Runs `query` over the files of `table` within `filter` (the engine prunes by account, region and day).
     fn run(&mut self, query: &Query, filter: &Filter) -> Result<Answer>;
+    /// Called after the last round: let go of what the engine holds (a Spark driver and its cached rows).
+    fn close(&mut self) {}
 }
 
 /// One round, as the summary reports it (`schemas/collect-via-summary.schema.json`).
@@ -113,6 +115,8 @@ pub struct RoundReport {
 pub struct Slice {
     pub files: BTreeSet<String>,
     pub rounds: Vec<RoundReport>,
+    /// Keys still waiting to be followed when `--depth` ended the rounds.
+    pub keys_left: usize,
 }
 
 /// What a resource term is looked for as in a record's text: the name or id inside it (a bucket, a role name, a
@@ -124,14 +128,28 @@ pub fn resource_needle(r: &str) -> String {
         return if key.is_empty() { bucket } else { key }.to_string();
     }
     if r.starts_with("arn:") {
-        // arn:partition:service:region:account:resource; the resource's last segment names it.
-        let resource = r.splitn(6, ':').nth(5).unwrap_or(r);
-        if r.starts_with("arn:aws:s3:::") || r.contains(":s3:::") {
-            return resource.to_string();
+        // The id trailgraph keys the resource by (a function without its version, a table without its index, an
+        // IAM name without its path); for an S3 object, its key (requests name bucket and key apart).
+        if let Some(rr) = crate::model::resource::ResourceRef::from_arn(r) {
+            if rr.rtype == "AWS::S3::Object" {
+                if let Some((_, key)) = rr.id.split_once('/') {
+                    return key.to_string();
+                }
+            }
+            let id = rr.id.trim_end_matches([':', '*']);
+            if !id.is_empty() {
+                return id
+                    .rsplit('/')
+                    .next()
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or(id)
+                    .to_string();
+            }
         }
+        let resource = r.splitn(6, ':').nth(5).unwrap_or(r);
         return resource
             .rsplit(['/', ':'])
-            .find(|s| !s.is_empty())
+            .find(|s| !s.is_empty() && *s != "*")
             .unwrap_or(resource)
             .to_string();
     }
@@ -294,10 +312,10 @@ pub fn cloudtrail_query(dialect: Dialect, table_name: &str, ask: &Ask, filter: &
     let mut b = SqlBuilder::new(dialect);
     let mut preds: Vec<String> = match ask {
         Ask::Scope(terms) => terms.iter().map(|t| term_predicate(&mut b, t)).collect(),
-        Ask::Issuers(keys) => keys
-            .iter()
-            .map(|k| b.contains("responseelements", k))
-            .collect(),
+        Ask::Issuers(keys) => {
+            let vals: Vec<String> = keys.iter().map(|k| b.value(k)).collect();
+            vec![format!("{} IN ({})", b.issued_key(), vals.join(", "))]
+        }
         Ask::Sessions(keys) => {
             let vals: Vec<String> = keys.iter().map(|k| b.value(k)).collect();
             vec![format!("{} IN ({})", b.used_key(), vals.join(", "))]
@@ -347,17 +365,26 @@ pub fn config_query(dialect: Dialect, table_name: &str, resources: &[String]) ->
     b.finish(Table::Config, sql)
 }
 
-/// Runs the rounds: the scope, then (for resources) the Config round, then issuers and sessions until a round
-/// reveals no new key or `depth` CloudTrail rounds have run.
-/// `issuer_stored(keys)` tells which of these session keys already have their issuing call in the store: those are
-/// not looked for again (a rerun, or a store that already holds part of the trail).
+/// For session keys, the ones whose issuing call is stored, each with the key that call was signed with.
+pub type IssuerStored<'a> = dyn FnMut(&[String]) -> Result<BTreeMap<String, Option<String>>> + 'a;
+
+/// Most keys one round asks about (the rest wait for the next round): keeps each query far below the engines'
+/// limits on query text (Athena: 262,144 bytes).
+pub const KEYS_PER_ROUND: usize = 1000;
+
+/// Runs the rounds: the scope, then (for resources) the Config round, then issuers and sessions, alternately,
+/// until no key is left to follow or `depth` CloudTrail rounds have run.
+///
+/// `issuer_stored(keys)` gives, for each of these session keys whose issuing call is already in the store (a rerun,
+/// or a store that already holds part of the trail), the key that call was signed with: the chain goes on upward
+/// from there without asking the engine for what is stored.
 pub fn run_rounds(
     engine: &mut dyn Engine,
     terms: &[Term],
     filter: &Filter,
     depth: usize,
     tables: (&str, &str),
-    issuer_stored: &mut dyn FnMut(&[String]) -> Result<BTreeSet<String>>,
+    issuer_stored: &mut IssuerStored<'_>,
 ) -> Result<Slice> {
     if terms.is_empty() {
         bail!("collect --via needs a scope: --resource, --principal, --access-key or --ip");
@@ -366,8 +393,8 @@ pub fn run_rounds(
     let mut slice = Slice::default();
     let mut asked_up: BTreeSet<String> = BTreeSet::new();
     let mut asked_down: BTreeSet<String> = BTreeSet::new();
-    let mut ask_up: Vec<String> = Vec::new();
-    let mut ask_down: Vec<String> = Vec::new();
+    let mut ask_up: BTreeSet<String> = BTreeSet::new();
+    let mut ask_down: BTreeSet<String> = BTreeSet::new();
     let resources: Vec<String> = terms
         .iter()
         .filter_map(|t| match t {
@@ -384,7 +411,37 @@ pub fn run_rounds(
     }
     let mut ct_rounds = 0usize;
     let mut step = 0usize;
+    let mut last = "";
     loop {
+        // Keys whose issuer is stored: go up through the store, not the engine.
+        while !ask_up.is_empty() {
+            let keys: Vec<String> = ask_up.iter().cloned().collect();
+            let stored = issuer_stored(&keys)?;
+            if stored.is_empty() {
+                break;
+            }
+            for (k, parent) in stored {
+                ask_up.remove(&k);
+                if let Some(p) = parent.filter(|p| p.starts_with("ASIA")) {
+                    if asked_up.insert(p.clone()) {
+                        ask_up.insert(p);
+                    }
+                }
+            }
+        }
+        if step >= 2 && ct_rounds >= depth.max(1) {
+            slice.keys_left = ask_up.len() + ask_down.len();
+            break;
+        }
+        let take = |set: &mut BTreeSet<String>| -> Vec<String> {
+            let keys: Vec<String> = set.iter().take(KEYS_PER_ROUND).cloned().collect();
+            for k in &keys {
+                set.remove(k);
+            }
+            keys
+        };
+        // Issuers and sessions alternate while both have keys waiting.
+        let up_next = !ask_up.is_empty() && (ask_down.is_empty() || last != "issuers");
         let (query, purpose) = match step {
             0 => (
                 cloudtrail_query(dialect, tables.0, &Ask::Scope(terms), filter),
@@ -395,26 +452,23 @@ pub fn run_rounds(
                 step += 1;
                 continue;
             }
-            _ if !ask_up.is_empty() && {
-                let stored = issuer_stored(&ask_up)?;
-                ask_up.retain(|k| !stored.contains(k));
-                !ask_up.is_empty()
-            } =>
-            {
+            _ if up_next => {
+                let keys = take(&mut ask_up);
                 (
-                    cloudtrail_query(dialect, tables.0, &Ask::Issuers(&ask_up), filter),
+                    cloudtrail_query(dialect, tables.0, &Ask::Issuers(&keys), filter),
                     "issuers",
                 )
             }
-            _ if !ask_down.is_empty() => (
-                cloudtrail_query(dialect, tables.0, &Ask::Sessions(&ask_down), filter),
-                "sessions",
-            ),
+            _ if !ask_down.is_empty() => {
+                let keys = take(&mut ask_down);
+                (
+                    cloudtrail_query(dialect, tables.0, &Ask::Sessions(&keys), filter),
+                    "sessions",
+                )
+            }
             _ => break,
         };
-        if query.table == Table::Cloudtrail && ct_rounds >= depth.max(1) {
-            break;
-        }
+        last = purpose;
         let started = Instant::now();
         let answer = engine.run(&query, filter)?;
         let mut matched: BTreeSet<&str> = BTreeSet::new();
@@ -448,11 +502,6 @@ pub fn run_rounds(
                 }
             }
         }
-        match purpose {
-            "issuers" => ask_up.clear(),
-            "sessions" => ask_down.clear(),
-            _ => {}
-        }
         if query.table == Table::Cloudtrail {
             ct_rounds += 1;
         }
@@ -485,6 +534,8 @@ pub fn run_rounds(
 pub struct LocalTrail {
     /// Every file of the layout, by service, with its size.
     files: BTreeMap<&'static str, Vec<(PathBuf, u64)>>,
+    /// What could not be listed (an unreadable folder, a broken link), named.
+    pub errors: Vec<String>,
 }
 
 /// The services a local trail is read for.
@@ -497,11 +548,19 @@ impl LocalTrail {
             bail!("{}: not a folder", root.display());
         }
         let mut files: BTreeMap<&'static str, Vec<(PathBuf, u64)>> = BTreeMap::new();
+        let mut errors = Vec::new();
         for entry in walkdir::WalkDir::new(root)
             .follow_links(true)
             .sort_by_file_name()
         {
-            let entry = entry.map_err(|e| anyhow::anyhow!("{}: {e}", root.display()))?;
+            // An unreadable folder or a broken link is reported and passed over, as `ingest` does.
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    errors.push(e.to_string());
+                    continue;
+                }
+            };
             if !entry.file_type().is_file() {
                 continue;
             }
@@ -515,7 +574,14 @@ impl LocalTrail {
                     .push((entry.path().to_path_buf(), size));
             }
         }
-        Ok(LocalTrail { files })
+        if !files.contains_key("CloudTrail") {
+            bail!(
+                "{}: no CloudTrail log file in the trail bucket's layout \
+                 ([PREFIX/]AWSLogs/[o-ORG/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/...)",
+                root.display()
+            );
+        }
+        Ok(LocalTrail { files, errors })
     }
 
     /// The files of a service that the filter keeps (account, region, day), sorted.
@@ -587,6 +653,21 @@ impl LocalTrail {
     }
 }
 
+#[derive(Debug, Default, Serialize)]
+pub struct ViaTotals {
+    pub rounds: usize,
+    pub bytes_scanned: u64,
+    /// Files of the trail in the window (what a full ingest of the window would read).
+    pub files_in_window: usize,
+    pub files_matched: usize,
+    /// Matched files plus the digests that cover them: what was handed to the pipeline.
+    pub files_fetched: usize,
+    pub digests_fetched: usize,
+    pub engine_seconds: f64,
+    /// Session keys still waiting to be followed when `--depth` ended the rounds (0: every chain was followed).
+    pub keys_left: usize,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -594,7 +675,19 @@ mod tests {
     #[test]
     fn needles_are_the_name_inside_each_form() {
         assert_eq!(resource_needle("arn:aws:s3:::my-bucket"), "my-bucket");
-        assert_eq!(resource_needle("arn:aws:s3:::b/k/x.json"), "b/k/x.json");
+        assert_eq!(resource_needle("arn:aws:s3:::b/k/x.json"), "k/x.json");
+        assert_eq!(
+            resource_needle("arn:aws:lambda:us-east-1:111122223333:function:fn:PROD"),
+            "fn"
+        );
+        assert_eq!(
+            resource_needle("arn:aws:dynamodb:us-east-1:111122223333:table/orders/index/byDate"),
+            "orders"
+        );
+        assert_ne!(
+            resource_needle("arn:aws:logs:us-east-1:111122223333:log-group:/aws/lambda/fn:*"),
+            "*"
+        );
         assert_eq!(
             resource_needle("arn:aws:iam::111122223333:role/ops/Deploy"),
             "Deploy"
@@ -661,17 +754,167 @@ mod tests {
              AND \"timestamp\" BETWEEN '2024/03/01' AND '2024/03/02'"
         );
     }
-}
+    /// An engine that answers from a table of records: (path, used key, issued key, text it mentions).
+    struct Fake {
+        records: Vec<(
+            &'static str,
+            Option<&'static str>,
+            Option<&'static str>,
+            &'static str,
+        )>,
+        asked: Vec<(String, Vec<String>)>,
+    }
 
-#[derive(Debug, Default, Serialize)]
-pub struct ViaTotals {
-    pub rounds: usize,
-    pub bytes_scanned: u64,
-    /// Files of the trail in the window (what a full ingest of the window would read).
-    pub files_in_window: usize,
-    pub files_matched: usize,
-    /// Matched files plus the digests that cover them: what was handed to the pipeline.
-    pub files_fetched: usize,
-    pub digests_fetched: usize,
-    pub engine_seconds: f64,
+    impl Engine for Fake {
+        fn name(&self) -> &'static str {
+            "spark"
+        }
+        fn dialect(&self) -> Dialect {
+            Dialect::Spark
+        }
+        fn run(&mut self, q: &Query, _: &Filter) -> Result<Answer> {
+            let kind = if q
+                .sql
+                .contains("get_json_object(responseelements, '$.credentials.accessKeyId') IN")
+            {
+                "issuers"
+            } else if q
+                .sql
+                .contains("get_json_object(useridentity, '$.accessKeyId') IN")
+            {
+                "sessions"
+            } else {
+                "scope"
+            };
+            self.asked.push((kind.to_string(), q.params.clone()));
+            let rows = self
+                .records
+                .iter()
+                .filter(|(_, used, issued, text)| match kind {
+                    "issuers" => issued.is_some_and(|k| q.params.iter().any(|p| p == k)),
+                    "sessions" => used.is_some_and(|k| q.params.iter().any(|p| p == k)),
+                    _ => q
+                        .params
+                        .iter()
+                        .any(|p| text.contains(p.as_str()) || *used == Some(p.as_str())),
+                })
+                .map(|(p, u, i, _)| Row {
+                    path: p.to_string(),
+                    used_key: u.map(str::to_string),
+                    issued_key: i.map(str::to_string),
+                })
+                .collect();
+            Ok(Answer {
+                query_id: String::new(),
+                rows,
+                bytes_scanned: 1,
+            })
+        }
+    }
+
+    fn fake() -> Fake {
+        Fake {
+            records: vec![
+                // alice (long-term key) assumes Admin (ASIA1), which assumes DataOps (ASIA2), which changes sg-1.
+                ("f1", Some("AKIAALICE"), Some("ASIA1"), "AssumeRole Admin"),
+                ("f2", Some("ASIA1"), Some("ASIA2"), "AssumeRole DataOps"),
+                (
+                    "f3",
+                    Some("ASIA2"),
+                    None,
+                    "AuthorizeSecurityGroupIngress sg-1",
+                ),
+                // Admin's session also started another session (ASIA3) that did unrelated things.
+                ("f4", Some("ASIA1"), Some("ASIA3"), "AssumeRole Other"),
+                ("f5", Some("ASIA3"), None, "PutObject other"),
+            ],
+            asked: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn rounds_climb_the_chain_and_do_not_come_back_down() {
+        let mut e = fake();
+        let terms = [Term::Resource("sg-1".into())];
+        let mut none = |_: &[String]| Ok(BTreeMap::new());
+        let s = run_rounds(
+            &mut e,
+            &terms,
+            &Filter::default(),
+            8,
+            ("ct", "cfg"),
+            &mut none,
+        )
+        .unwrap();
+        let files: Vec<&str> = s.files.iter().map(String::as_str).collect();
+        assert_eq!(files, ["f1", "f2", "f3"]);
+        let kinds: Vec<&str> = e.asked.iter().map(|(k, _)| k.as_str()).collect();
+        // scope, Config (answered by the same fake: nothing), issuers of ASIA2, issuers of ASIA1; never ASIA3.
+        assert_eq!(kinds, ["scope", "scope", "issuers", "issuers"]);
+        assert_eq!(s.keys_left, 0);
+    }
+
+    #[test]
+    fn a_principal_s_sessions_are_followed_down() {
+        let mut e = fake();
+        let terms = [Term::Principal("AKIAALICE".into())];
+        let mut none = |_: &[String]| Ok(BTreeMap::new());
+        let s = run_rounds(
+            &mut e,
+            &terms,
+            &Filter::default(),
+            8,
+            ("ct", "cfg"),
+            &mut none,
+        )
+        .unwrap();
+        let files: Vec<&str> = s.files.iter().map(String::as_str).collect();
+        // f1 is signed with alice's key; then the sessions ASIA1 started, and ASIA2 and ASIA3 after them.
+        assert_eq!(files, ["f1", "f2", "f3", "f4", "f5"]);
+        // With depth 2, one sessions round runs and the keys it revealed are left, counted.
+        let mut e = fake();
+        let s = run_rounds(
+            &mut e,
+            &terms,
+            &Filter::default(),
+            2,
+            ("ct", "cfg"),
+            &mut none,
+        )
+        .unwrap();
+        assert_eq!(s.rounds.len(), 2);
+        assert_eq!(s.keys_left, 2);
+    }
+
+    #[test]
+    fn stored_issuers_are_climbed_through_the_store() {
+        let mut e = fake();
+        let terms = [Term::Resource("sg-1".into())];
+        // The store holds the call that issued ASIA2 (signed with ASIA1), but not ASIA1's issuer.
+        let mut stored = |keys: &[String]| {
+            Ok(keys
+                .iter()
+                .filter(|k| *k == "ASIA2")
+                .map(|k| (k.clone(), Some("ASIA1".to_string())))
+                .collect())
+        };
+        let s = run_rounds(
+            &mut e,
+            &terms,
+            &Filter::default(),
+            8,
+            ("ct", "cfg"),
+            &mut stored,
+        )
+        .unwrap();
+        let asked: Vec<(String, Vec<String>)> = e
+            .asked
+            .into_iter()
+            .filter(|(k, _)| k == "issuers")
+            .collect();
+        assert_eq!(asked, [("issuers".to_string(), vec!["ASIA1".to_string()])]);
+        // f2, the stored issuer, is not fetched again.
+        let files: Vec<&str> = s.files.iter().map(String::as_str).collect();
+        assert_eq!(files, ["f1", "f3"]);
+    }
 }

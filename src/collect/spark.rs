@@ -45,12 +45,38 @@ impl Drop for TempDir {
     }
 }
 
+/// A new folder of our own in the temporary folder: created (never reused: `create_dir` fails on anything already
+/// there, a planted folder or link included) and readable by this user only, so nobody can swap the job or the log.
+fn private_dir() -> Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let base = std::env::temp_dir();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let mut last = None;
+    for n in 0..100u32 {
+        let dir = base.join(format!(
+            "trailgraph-spark-{}-{:08x}",
+            std::process::id(),
+            nanos.wrapping_add(n.wrapping_mul(0x9e37_79b9))
+        ));
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(anyhow!(
+        "cannot create a private folder in {}: {}",
+        base.display(),
+        last.map_or_else(String::new, |e| e.to_string())
+    ))
+}
+
 impl Spark {
     /// Starts the driver and waits until it says it is ready.
     pub fn start(opts: &SparkOptions, trail: LocalTrail) -> Result<Spark> {
-        let dir = std::env::temp_dir().join(format!("trailgraph-spark-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let dir = TempDir(dir);
+        let dir = TempDir(private_dir()?);
         let job = dir.0.join("trailgraph_spark_job.py");
         std::fs::write(&job, JOB).with_context(|| format!("writing {}", job.display()))?;
         let log_path = dir.0.join("spark.log");
@@ -89,6 +115,18 @@ impl Spark {
             .and_then(|v| v.as_str())
             .unwrap_or("?")
             .to_string();
+        // Named parameters bound from Python values (`spark.sql(sql, args=...)`) need Spark 3.5 or later.
+        let mut parts = spark
+            .version
+            .split('.')
+            .map(|p| p.parse::<u32>().unwrap_or(0));
+        let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        if (major, minor) < (3, 5) {
+            bail!(
+                "Spark {} is too old for collect --via: it needs 3.5 or later (pip install 'pyspark>=3.5')",
+                crate::model::text::visible(&spark.version)
+            );
+        }
         Ok(spark)
     }
 
@@ -150,6 +188,11 @@ impl Engine for Spark {
 
     fn dialect(&self) -> Dialect {
         Dialect::Spark
+    }
+
+    fn close(&mut self) {
+        drop(self.stdin.take());
+        let _ = self.child.wait();
     }
 
     fn run(&mut self, query: &Query, filter: &Filter) -> Result<Answer> {

@@ -49,7 +49,7 @@ def read_file(path):
             data = gzip.decompress(data)
         except Exception:  # a broken file matches nothing here; trailgraph's ingest reports it if fetched
             return ""
-    return data.decode("utf-8", "replace")
+    return data.decode("utf-8", "replace").lstrip("\ufeff")
 
 
 CACHED = {}

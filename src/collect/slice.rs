@@ -96,7 +96,8 @@ pub struct RoundReport {
     pub engine: &'static str,
     pub query_id: String,
     pub table: Table,
-    /// Why this round ran: `scope`, `config`, `issuers` (calls that issued keys), `sessions` (calls signed with keys).
+    /// Why this round ran: `scope`, `config`, `resolved` (records naming the ids the Config round found for
+    /// resources given by name), `issuers` (calls that issued keys), `sessions` (calls signed with keys).
     pub purpose: &'static str,
     pub sql: String,
     pub parameters: Vec<String>,
@@ -353,12 +354,10 @@ pub fn config_query(dialect: Dialect, table_name: &str, resources: &[String]) ->
     if preds.is_empty() {
         preds.push("FALSE".into());
     }
-    let null = match dialect {
-        Dialect::Spark => "CAST(NULL AS STRING)",
-        Dialect::Athena => "CAST(NULL AS VARCHAR)",
-    };
+    // The id and type of each item found come back in the key columns: a name the Config round resolved to an
+    // id becomes a search string of its own (calls that carry only the id).
     let sql = format!(
-        "SELECT DISTINCT {} AS path, {null} AS used_key, {null} AS issued_key\nFROM {table_name}\nWHERE {}",
+        "SELECT DISTINCT {} AS path, resourceid AS used_key, resourcetype AS issued_key\nFROM {table_name}\nWHERE {}",
         b.path(),
         preds.join("\n    OR ")
     );
@@ -412,6 +411,9 @@ pub fn run_rounds(
     let mut ct_rounds = 0usize;
     let mut step = 0usize;
     let mut last = "";
+    // Ids the Config round found for resources given by name (not IAM: IAM calls name roles and users by name).
+    let mut resolved: Vec<String> = Vec::new();
+    let needles: BTreeSet<String> = resources.iter().map(|r| resource_needle(r)).collect();
     loop {
         // Keys whose issuer is stored: go up through the store, not the engine.
         while !ask_up.is_empty() {
@@ -429,7 +431,7 @@ pub fn run_rounds(
                 }
             }
         }
-        if step >= 2 && ct_rounds >= depth.max(1) {
+        if step >= 2 && resolved.is_empty() && ct_rounds >= depth.max(1) {
             slice.keys_left = ask_up.len() + ask_down.len();
             break;
         }
@@ -451,6 +453,16 @@ pub fn run_rounds(
             1 => {
                 step += 1;
                 continue;
+            }
+            2 if !resolved.is_empty() => {
+                let more: Vec<Term> = std::mem::take(&mut resolved)
+                    .into_iter()
+                    .map(Term::Resource)
+                    .collect();
+                (
+                    cloudtrail_query(dialect, tables.0, &Ask::Scope(&more), filter),
+                    "resolved",
+                )
             }
             _ if up_next => {
                 let keys = take(&mut ask_up);
@@ -476,15 +488,33 @@ pub fn run_rounds(
         let mut up: BTreeSet<String> = BTreeSet::new();
         let mut down: BTreeSet<String> = BTreeSet::new();
         // A key issued by a matched record has its issuer in hand: no round needs to look for it.
-        for row in &answer.rows {
+        for row in answer.rows.iter().filter(|_| purpose != "config") {
             if let Some(k) = row.issued_key.as_deref().filter(|k| !k.is_empty()) {
                 asked_up.insert(k.to_string());
             }
+        }
+        if purpose == "config" {
+            let ids: BTreeSet<String> = answer
+                .rows
+                .iter()
+                .filter(|r| {
+                    !r.issued_key
+                        .as_deref()
+                        .unwrap_or("")
+                        .starts_with("AWS::IAM::")
+                })
+                .filter_map(|r| r.used_key.clone())
+                .filter(|id| !id.is_empty() && !needles.contains(id))
+                .collect();
+            resolved = ids.into_iter().collect();
         }
         for row in &answer.rows {
             matched.insert(&row.path);
             if slice.files.insert(row.path.clone()) {
                 new_files += 1;
+            }
+            if purpose == "config" {
+                continue;
             }
             if let Some(k) = row.used_key.as_deref().filter(|k| k.starts_with("ASIA")) {
                 if !asked_up.contains(k) {
@@ -773,7 +803,9 @@ mod tests {
             Dialect::Spark
         }
         fn run(&mut self, q: &Query, _: &Filter) -> Result<Answer> {
-            let kind = if q
+            let kind = if q.table == Table::Config {
+                "config"
+            } else if q
                 .sql
                 .contains("get_json_object(responseelements, '$.credentials.accessKeyId') IN")
             {
@@ -790,7 +822,11 @@ mod tests {
             let rows = self
                 .records
                 .iter()
-                .filter(|(_, used, issued, text)| match kind {
+                .filter(|(path, used, issued, text)| match kind {
+                    "config" => {
+                        path.starts_with('c') && q.params.iter().any(|p| text.contains(p.as_str()))
+                    }
+                    _ if path.starts_with('c') => false,
                     "issuers" => issued.is_some_and(|k| q.params.iter().any(|p| p == k)),
                     "sessions" => used.is_some_and(|k| q.params.iter().any(|p| p == k)),
                     _ => q
@@ -827,6 +863,19 @@ mod tests {
                 // Admin's session also started another session (ASIA3) that did unrelated things.
                 ("f4", Some("ASIA1"), Some("ASIA3"), "AssumeRole Other"),
                 ("f5", Some("ASIA3"), None, "PutObject other"),
+                // A Config item of the security group named web (its id is sg-0abc), and a call naming the id only.
+                (
+                    "c1",
+                    Some("sg-0abc"),
+                    Some("AWS::EC2::SecurityGroup"),
+                    "item web",
+                ),
+                (
+                    "f6",
+                    Some("AKIABOB"),
+                    None,
+                    "RevokeSecurityGroupIngress sg-0abc",
+                ),
             ],
             asked: Vec::new(),
         }
@@ -849,8 +898,8 @@ mod tests {
         let files: Vec<&str> = s.files.iter().map(String::as_str).collect();
         assert_eq!(files, ["f1", "f2", "f3"]);
         let kinds: Vec<&str> = e.asked.iter().map(|(k, _)| k.as_str()).collect();
-        // scope, Config (answered by the same fake: nothing), issuers of ASIA2, issuers of ASIA1; never ASIA3.
-        assert_eq!(kinds, ["scope", "scope", "issuers", "issuers"]);
+        // scope, Config (no item), issuers of ASIA2, issuers of ASIA1; never the sessions of ASIA3.
+        assert_eq!(kinds, ["scope", "config", "issuers", "issuers"]);
         assert_eq!(s.keys_left, 0);
     }
 
@@ -916,5 +965,25 @@ mod tests {
         // f2, the stored issuer, is not fetched again.
         let files: Vec<&str> = s.files.iter().map(String::as_str).collect();
         assert_eq!(files, ["f1", "f3"]);
+    }
+
+    #[test]
+    fn a_name_resolved_by_config_is_searched_by_its_id() {
+        let mut e = fake();
+        let mut none = |_: &[String]| Ok(BTreeMap::new());
+        let terms = [Term::Resource("web".into())];
+        let s = run_rounds(
+            &mut e,
+            &terms,
+            &Filter::default(),
+            8,
+            ("ct", "cfg"),
+            &mut none,
+        )
+        .unwrap();
+        let purposes: Vec<&str> = s.rounds.iter().map(|r| r.purpose).collect();
+        assert_eq!(purposes, ["scope", "config", "resolved"]);
+        let files: Vec<&str> = s.files.iter().map(String::as_str).collect();
+        assert_eq!(files, ["c1", "f6"]);
     }
 }

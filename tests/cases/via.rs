@@ -385,7 +385,7 @@ fn collect_via_failures_exit_2_with_the_reason() {
     let fake = dir.path().join("fake-spark");
     std::fs::write(
         &fake,
-        "#!/bin/sh\necho '{\"ok\": true, \"ready\": true, \"version\": \"fake\"}'\nread line\n\
+        "#!/bin/sh\necho '{\"ok\": true, \"ready\": true, \"version\": \"4.0.1\"}'\nread line\n\
          echo '{\"ok\": false, \"error\": \"AnalysisException: [TABLE_OR_VIEW_NOT_FOUND] cloudtrail\"}'\n",
     )
     .unwrap();
@@ -411,6 +411,34 @@ fn collect_via_failures_exit_2_with_the_reason() {
         ),
         "{}",
         r.stderr
+    );
+    // A Spark too old for named parameters is refused before any query.
+    let old = dir.path().join("old-spark");
+    std::fs::write(
+        &old,
+        "#!/bin/sh\necho '{\"ok\": true, \"ready\": true, \"version\": \"3.4.1\"}'\nread line\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let o = run(
+        &db,
+        &[
+            "collect",
+            t,
+            "--via",
+            "spark",
+            "--ip",
+            "1.2.3.4",
+            "--spark-python",
+            old.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr
+            .contains("Spark 3.4.1 is too old for collect --via"),
+        "{}",
+        o.stderr
     );
     // The SQL is shown, and the scope string is not in it: it was a parameter.
     assert!(r.stderr.contains("FROM cloudtrail"), "{}", r.stderr);

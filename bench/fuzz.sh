@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Runs every cargo-fuzz target (or the ones named) for SECONDS each, JOBS at a time, and prints one line per
-# target: executions, seconds, new corpus size and whether it found anything. Not part of CI.
+# Runs every cargo-fuzz target (or the ones named) until each has used SECONDS of CPU time, JOBS at a time, and
+# prints one line per target: executions, CPU and wall seconds, coverage, corpus size and whether it found anything.
+# Not part of CI.
 #
 #   bench/fuzz.sh [SECONDS] [TARGET...]      e.g. bench/fuzz.sh 3600          (one CPU-hour per target)
 #   JOBS=2 bench/fuzz.sh 600 log_file config
 #
-# The budget is wall time (-max_total_time); the line printed also gives the CPU seconds the run used, which is
-# what docs/fuzzing.md records. NICE (default 10) lowers the fuzzers' priority beside other work.
+# The budget is CPU time, the kernel's accounting of the fuzzer and every process it forked: libFuzzer only knows
+# wall time (-max_total_time), so a target is run in slices of the CPU time it still lacks until the budget is
+# spent (beside a build, a niced fuzzer gets less than a core and its wall time runs longer). NICE (default 10)
+# lowers the fuzzers' priority beside other work. Each slice resumes from the corpus the last one left.
 #
 # Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`). Seeds come from fixtures/ and
 # $TRAILGRAPH_CORPUS (default ../shared/corpus) through tools/fuzz_seeds.py; the growing corpus is kept in
@@ -32,16 +35,20 @@ python3 tools/fuzz_seeds.py >&2
 (cd fuzz && cargo +nightly fuzz build -O >&2)
 
 run_one() {
-    local t="$1" secs="$2" log="fuzz/logs/$1.$(date -u +%Y%m%dT%H%M%SZ).log"
+    local t="$1" budget="$2"
     local bin="fuzz/target/x86_64-unknown-linux-gnu/release/$t"
     mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
-    local start end rc=0 cpu
+    local start end rc=0 cpu_total=0 execs_total=0 slices=0 out cpu execs cov="" log logs=""
     start=$(date +%s)
-    # Fork mode with timeouts ignored: libFuzzer's timeout is wall-clock time, and a run at low priority beside
-    # other work can see a 10 ms input take over a second. Every timeout is kept as an artifact and replayed alone
-    # below; only one that is still over a second then is a hang. Crashes and running out of memory stop the run.
-    # CPU seconds of the fuzzer and every process it forked, from the kernel's accounting of waited children.
-    cpu=$(cd fuzz && python3 - "$t" "$secs" "../$log" "${NICE:-10}" <<'PY'
+    while [ "$cpu_total" -lt "$budget" ]; do
+        local left=$((budget - cpu_total))
+        [ "$left" -lt 30 ] && left=30
+        log="fuzz/logs/$t.$(date -u +%Y%m%dT%H%M%SZ).log"
+        # Fork mode with timeouts ignored: libFuzzer's timeout is wall-clock time, and a run at low priority beside
+        # other work can see a 10 ms input take over a second. Every timeout is kept as an artifact and replayed
+        # alone below; only one that is still over a second then is a hang. Crashes and running out of memory stop
+        # the run. The CPU seconds are those of the fuzzer and every process it forked (waited children).
+        out=$(cd fuzz && python3 - "$t" "$left" "../$log" "${NICE:-10}" <<'PY'
 import resource, subprocess, sys
 t, secs, log, nice = sys.argv[1:5]
 with open(log, "wb") as out:
@@ -53,14 +60,25 @@ with open(log, "wb") as out:
 r = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(int(r.ru_utime + r.ru_stime), rc)
 PY
-) || rc=$?
-    rc=${cpu#* }
-    cpu=${cpu% *}
+) || true
+        rc=${out#* }
+        cpu=${out% *}
+        # Fork mode prints "#N: cov: C ft: F corp: ... exec/s: E oom/timeout/crash: O/T/C time: S" lines.
+        execs=$(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#' || true)
+        local c
+        c=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || true)
+        [ -n "$c" ] && cov=$c
+        cpu_total=$((cpu_total + ${cpu:-0}))
+        execs_total=$((execs_total + ${execs:-0}))
+        slices=$((slices + 1))
+        logs="$logs $log"
+        # A crash or an out-of-memory stops the target: its input is in fuzz/artifacts/TARGET.
+        [ "$rc" = "0" ] || break
+        # A slice that used no CPU (the binary failed to start) would loop for ever.
+        [ "${cpu:-0}" -gt 0 ] || break
+    done
     end=$(date +%s)
-    local execs cov hangs=0 spurious=0 a
-    # Fork mode prints "#N: cov: C ft: F corp: ... exec/s: E oom/timeout/crash: O/T/C time: S" lines.
-    execs=$(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#')
-    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
+    local hangs=0 spurious=0 a
     # slow-unit-* are inputs libFuzzer saw take over 10 s of wall time (-report_slow_units): judged the same way.
     for a in fuzz/artifacts/"$t"/timeout-* fuzz/artifacts/"$t"/slow-unit-*; do
         [ -e "$a" ] || continue
@@ -72,8 +90,8 @@ PY
     done
     local found
     found=$(find "fuzz/artifacts/$t" -maxdepth 1 -type f | wc -l)
-    printf '%s\texecs=%s\tcpu_seconds=%s\twall_seconds=%s\tcov=%s\tcorpus=%s\tartifacts=%s\thangs=%s\tspurious_timeouts=%s\texit=%s\tlog=%s\n' \
-        "$t" "${execs:-?}" "$cpu" "$((end - start))" "${cov:-?}" "$(ls "fuzz/corpus/$t" | wc -l)" "$found" "$hangs" "$spurious" "$rc" "$log"
+    printf '%s\texecs=%s\tcpu_seconds=%s\twall_seconds=%s\tslices=%s\tcov=%s\tcorpus=%s\tartifacts=%s\thangs=%s\tspurious_timeouts=%s\texit=%s\tlogs=%s\n' \
+        "$t" "$execs_total" "$cpu_total" "$((end - start))" "$slices" "${cov:-?}" "$(ls "fuzz/corpus/$t" | wc -l)" "$found" "$hangs" "$spurious" "$rc" "${logs# }"
 }
 export -f run_one
 printf '%s\n' "${TARGETS[@]}" | xargs -P "$JOBS" -I{} bash -c "run_one {} $SECONDS_PER_TARGET"

@@ -12,14 +12,14 @@ use crate::collect::cloudtrail::{self, Counters, Page};
 use crate::collect::layout::Filter;
 use crate::collect::s3::{self, BucketUri, Object};
 use crate::collect::{self as aws, AwsOptions, CollectError};
-use crate::ingest::source::{read_bytes, ReadOptions, ReadResult};
+use crate::ingest::source::{read_bytes, ReadOptions};
+use crate::pipeline::remote::{is_digest, load_object, mirror_path, write_file, FetchCounters};
 use crate::pipeline::{pipeline, Loaded, PipelineOptions, Summary};
 use crate::store::{Store, StoredKey};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 #[derive(clap::Args, Debug)]
@@ -43,6 +43,8 @@ pub struct Args {
 /// The engines `collect --via` can drive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 enum Via {
+    /// Amazon Athena over the trail bucket's table (trailgraph athena-ddl makes one); the files are fetched from S3
+    Athena,
     /// Apache Spark (spark-submit; local[N], yarn, spark://, k8s://) over a trail in a local or mounted folder
     Spark,
 }
@@ -78,6 +80,43 @@ struct ViaArgs {
     /// Extra Spark settings, KEY=VALUE (repeatable), as spark-submit --conf would set them.
     #[arg(long = "spark-conf", value_name = "KEY=VALUE")]
     spark_conf: Vec<String>,
+    /// Athena: the CloudTrail table, DATABASE.TABLE (make it with `trailgraph athena-ddl`).
+    #[arg(long, value_name = "DB.TABLE")]
+    athena_table: Option<String>,
+    /// Athena: the AWS Config table (`athena-ddl --config-table`); without it the Config history of the resources in
+    /// scope is not fetched.
+    #[arg(long, value_name = "DB.TABLE")]
+    athena_config_table: Option<String>,
+    /// Athena: the workgroup the queries run in (Athena's default: primary).
+    #[arg(long, value_name = "NAME")]
+    athena_workgroup: Option<String>,
+    /// Athena: where results are written, s3://BUCKET/PREFIX/ (needed unless the workgroup sets it).
+    #[arg(long, value_name = "s3://...")]
+    athena_output: Option<String>,
+    /// Athena: seconds between two status checks while a query is queued or running.
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    athena_poll: f64,
+    /// Athena: endpoint URL of the Athena API (a VPC endpoint, a test server); --endpoint-url is S3's.
+    #[arg(long, value_name = "URL")]
+    athena_endpoint_url: Option<String>,
+}
+
+impl ViaArgs {
+    /// The scope, in the order given by kind.
+    fn terms(&self) -> Result<Vec<crate::collect::slice::Term>> {
+        use crate::collect::slice::Term;
+        let mut terms: Vec<Term> = Vec::new();
+        terms.extend(self.resources.iter().cloned().map(Term::Resource));
+        terms.extend(self.principals.iter().cloned().map(Term::Principal));
+        terms.extend(self.access_keys.iter().cloned().map(Term::AccessKey));
+        terms.extend(self.ips.iter().cloned().map(Term::Ip));
+        if terms.is_empty() {
+            anyhow::bail!(
+                "collect --via needs a scope: --resource, --principal, --access-key or --ip"
+            );
+        }
+        Ok(terms)
+    }
 }
 
 /// What every collect command takes to reach AWS.
@@ -288,6 +327,10 @@ fn connect_with(rt: &tokio::runtime::Runtime, opts: AwsOptions) -> Result<aws_co
 
 pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
     match &args.api {
+        None if args.via.via == Some(Via::Athena) => {
+            let uri = args.uri.as_deref().unwrap_or_default();
+            via_athena(db, uri, &args.sync, &args.via, &args.aws, &args.out)
+        }
         None if args.via.via.is_some() => {
             let uri = args.uri.as_deref().unwrap_or_default();
             via(db, uri, &args.sync, &args.via, &args.out)
@@ -313,48 +356,13 @@ fn finish(summary: &mut CollectSummary, started: Instant, out: &OutArgs) -> Resu
     )
 }
 
-/// Whether a key is safe to mirror: relative, no `.`/`..`/empty components.
-fn mirror_path(root: &Path, key: &str) -> Option<PathBuf> {
-    if key.is_empty()
-        || key.starts_with('/')
-        || key.contains('\\')
-        || key
-            .split('/')
-            .any(|p| p.is_empty() || p == "." || p == "..")
-    {
-        return None;
-    }
-    Some(root.join(key))
-}
-
-fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let tmp = path.with_extension("tg-partial");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
-}
-
-fn is_digest(key: &str) -> bool {
-    crate::collect::layout::parse_key(key).is_some_and(|p| p.service == "CloudTrail-Digest")
-        && !key.ends_with(".metadata.json")
-}
-
 /// `collect TRAIL --via spark SCOPE...`.
 fn via(db: &Path, trail: &str, a: &SyncArgs, v: &ViaArgs, out: &OutArgs) -> Result<Outcome> {
-    use crate::collect::slice::{LocalTrail, Term};
+    use crate::collect::slice::LocalTrail;
     use crate::collect::spark::{Spark, SparkOptions};
     use crate::pipeline::ViaSummary;
     let started = Instant::now();
-    let mut terms: Vec<Term> = Vec::new();
-    terms.extend(v.resources.iter().cloned().map(Term::Resource));
-    terms.extend(v.principals.iter().cloned().map(Term::Principal));
-    terms.extend(v.access_keys.iter().cloned().map(Term::AccessKey));
-    terms.extend(v.ips.iter().cloned().map(Term::Ip));
-    if terms.is_empty() {
-        anyhow::bail!("collect --via needs a scope: --resource, --principal, --access-key or --ip");
-    }
+    let terms = v.terms()?;
     if trail.starts_with("s3://") {
         anyhow::bail!(
             "collect --via spark reads a trail in a local or mounted folder in this version; for {}, mount the \
@@ -429,6 +437,113 @@ fn via(db: &Path, trail: &str, a: &SyncArgs, v: &ViaArgs, out: &OutArgs) -> Resu
     })
 }
 
+/// `collect s3://BUCKET[/PREFIX] --via athena SCOPE...`.
+fn via_athena(
+    db: &Path,
+    trail: &str,
+    a: &SyncArgs,
+    v: &ViaArgs,
+    aws_args: &AwsArgs,
+    out: &OutArgs,
+) -> Result<Outcome> {
+    use crate::collect::athena::{Athena, AthenaOptions};
+    use crate::pipeline::ViaSummary;
+    let started = Instant::now();
+    let terms = v.terms()?;
+    let uri = BucketUri::parse(trail).map_err(|e| {
+        anyhow::anyhow!("collect --via athena reads the trail from S3: {e}")
+    })?;
+    let Some(table) = v.athena_table.clone() else {
+        anyhow::bail!(
+            "collect --via athena needs --athena-table DATABASE.TABLE: the trail's CloudTrail table \
+             (`trailgraph athena-ddl {} --account ...` prints the statement that makes one)",
+            sanitize(&uri.to_string())
+        );
+    };
+    if !(v.athena_poll.is_finite() && v.athena_poll >= 0.0) {
+        anyhow::bail!("--athena-poll {}: expected seconds, 0 or more", v.athena_poll);
+    }
+    let filter = Filter {
+        accounts: a.account.clone(),
+        regions: a.trail_region.clone(),
+        since: a.since,
+        until: a.until,
+    };
+    if let Some(bad) = filter
+        .accounts
+        .iter()
+        .find(|x| !crate::collect::layout::is_account(x))
+    {
+        anyhow::bail!("--account {bad:?}: not a 12-digit account id");
+    }
+    let rt = runtime()?;
+    let conf = connect(&rt, aws_args)?;
+    let mut engine = Athena::new(
+        &conf,
+        v.athena_endpoint_url.as_deref(),
+        rt.handle().clone(),
+        AthenaOptions {
+            table,
+            config_table: v.athena_config_table.clone(),
+            workgroup: v.athena_workgroup.clone(),
+            output: v.athena_output.clone(),
+            poll: Duration::from_secs_f64(v.athena_poll),
+        },
+    )?;
+    let client = s3::client(&conf, aws_args.endpoint_url.is_some());
+    let _lock = super::run_lock(db, "collect", out.no_wait, out.quiet)?;
+    let mut store = Store::open(db)?;
+    let progress = progress_bar(0, "objects", out.quiet);
+    let (ct, cfg) = engine.tables();
+    let r = crate::pipeline::remote::ingest_s3_slice(
+        &mut store,
+        rt.handle(),
+        &client,
+        &mut engine,
+        (&ct, cfg.as_deref()),
+        &terms,
+        &filter,
+        v.depth,
+        &crate::pipeline::FileOptions {
+            strict: out.strict,
+            quiet: out.quiet,
+            max_file_size: out.max_file_size,
+            jobs: Some(a.jobs.clamp(1, 64)),
+        },
+        &progress,
+    )?;
+    progress.finish_and_clear();
+    let mut ingest = r.ingest;
+    for e in &r.listing_errors {
+        ingest.files_failed += 1;
+        ingest.failures.push(crate::pipeline::Failure {
+            path: String::new(),
+            reason: e.clone(),
+        });
+    }
+    let mut totals = r.totals;
+    totals.engine_requests = engine.counters.requests;
+    totals.throttled = engine.counters.throttled;
+    let summary = ViaSummary {
+        command: "via",
+        engine: "athena",
+        engine_version: engine.version.clone(),
+        trail: uri.to_string(),
+        scope: terms,
+        depth: v.depth,
+        rounds: r.slice.rounds,
+        totals,
+        ingest,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    print_via_summary(&summary, out.format)?;
+    Ok(if summary.ingest.files_failed > 0 {
+        Outcome::Problems
+    } else {
+        Outcome::Ok
+    })
+}
+
 fn print_via_summary(s: &crate::pipeline::ViaSummary, format: Option<Format>) -> Result<()> {
     let mut o = super::output::stdout();
     match resolve_format(format) {
@@ -439,16 +554,26 @@ fn print_via_summary(s: &crate::pipeline::ViaSummary, format: Option<Format>) ->
         Format::Table => {
             writeln!(
                 o,
-                "{} round(s) on {} {}: {} of {} file(s) in the window matched, {} fetched with {} digest(s); {} bytes scanned",
+                "{} round(s) on {} {}: {} file(s) matched{}, {} fetched with {} digest(s); {} bytes scanned",
                 s.totals.rounds,
                 s.engine,
                 sanitize(&s.engine_version),
                 s.totals.files_matched,
-                s.totals.files_in_window,
+                s.totals
+                    .files_in_window
+                    .map(|n| format!(" of {n} in the window"))
+                    .unwrap_or_default(),
                 s.totals.files_fetched,
                 s.totals.digests_fetched,
                 s.totals.bytes_scanned
             )?;
+            if s.totals.files_already_stored > 0 {
+                writeln!(
+                    o,
+                    "  {} file(s) already stored whole by an earlier run were not fetched again",
+                    s.totals.files_already_stored
+                )?;
+            }
             for r in &s.rounds {
                 writeln!(
                     o,
@@ -548,11 +673,7 @@ fn sync(db: &Path, uri: &str, a: &SyncArgs, aws_args: &AwsArgs, out: &OutArgs) -
         );
     }
 
-    let fetched = AtomicU64::new(0);
-    let failed = AtomicU64::new(0);
-    let bytes = AtomicU64::new(0);
-    let signed = AtomicU64::new(0);
-    let unsigned = AtomicU64::new(0);
+    let counters = FetchCounters::default();
     let opts = ReadOptions {
         max_bytes: out.max_file_size,
     };
@@ -560,64 +681,21 @@ fn sync(db: &Path, uri: &str, a: &SyncArgs, aws_args: &AwsArgs, out: &OutArgs) -
     let todo_ref = &todo;
     let load = |i: usize| -> Vec<Loaded> {
         let o = &todo_ref[i];
-        let name = uri.key_uri(&o.key);
-        let loaded = |res: ReadResult| Loaded {
-            path: name.clone(),
-            size: o.size,
-            mtime_ms: o.last_modified_ms,
-            res,
-        };
-        let got = match handle.block_on(s3::fetch(&client, &uri.bucket, &o.key)) {
-            Ok(g) => g,
-            Err(e) => {
-                failed.fetch_add(1, Ordering::Relaxed);
-                return vec![loaded(ReadResult::failed(e.to_string()))];
-            }
-        };
-        fetched.fetch_add(1, Ordering::Relaxed);
-        bytes.fetch_add(got.bytes.len() as u64, Ordering::Relaxed);
-        let digest = is_digest(&o.key);
-        let sidecar = match (&got.signature, digest) {
-            (Some(sig), true) => {
-                signed.fetch_add(1, Ordering::Relaxed);
-                Some(s3::sidecar_json(sig, got.signature_algorithm.as_deref()))
-            }
-            (None, true) => {
-                unsigned.fetch_add(1, Ordering::Relaxed);
-                None
-            }
-            _ => None,
-        };
-        if let Some(root) = &a.mirror {
-            let written = mirror_path(root, &o.key)
-                .ok_or_else(|| "key not safe as a local path".to_string())
-                .and_then(|p| {
-                    write_file(&p, &got.bytes).map_err(|e| e.to_string())?;
-                    if let Some(s) = &sidecar {
-                        let mut side = p.into_os_string();
-                        side.push(".metadata.json");
-                        write_file(Path::new(&side), s.as_bytes()).map_err(|e| e.to_string())?;
-                    }
-                    Ok(())
-                });
-            if let Err(e) = written {
-                return vec![loaded(ReadResult::failed(format!(
-                    "writing the mirror copy under {}: {e}",
-                    root.display()
-                )))];
-            }
+        let mut got = load_object(
+            &handle,
+            &client,
+            &uri.bucket,
+            &o.key,
+            &opts,
+            a.mirror.as_deref(),
+            &counters,
+        );
+        // The listing's size and time are the object's.
+        if let Some(first) = got.sources.first_mut() {
+            first.size = o.size;
+            first.mtime_ms = o.last_modified_ms;
         }
-        let mut out = vec![loaded(read_bytes(&name, got.bytes, &opts))];
-        if let Some(s) = sidecar {
-            let side = format!("{name}.metadata.json");
-            out.push(Loaded {
-                path: side.clone(),
-                size: s.len() as u64,
-                mtime_ms: o.last_modified_ms,
-                res: read_bytes(&side, s.into_bytes(), &opts),
-            });
-        }
-        out
+        got.sources
     };
     let progress = progress_bar(todo.len() as u64, "objects", out.quiet);
     let bucket = uri.bucket.clone();
@@ -642,11 +720,11 @@ fn sync(db: &Path, uri: &str, a: &SyncArgs, aws_args: &AwsArgs, out: &OutArgs) -
         &mut summary.ingest,
         &progress,
     )?;
-    summary.objects_fetched = fetched.into_inner();
-    summary.objects_failed = failed.into_inner();
-    summary.bytes_fetched = bytes.into_inner();
-    summary.digests_signed = signed.into_inner();
-    summary.digests_unsigned = unsigned.into_inner();
+    summary.objects_fetched = counters.fetched.into_inner();
+    summary.objects_failed = counters.failed.into_inner();
+    summary.bytes_fetched = counters.bytes.into_inner();
+    summary.digests_signed = counters.signed.into_inner();
+    summary.digests_unsigned = counters.unsigned.into_inner();
     if !out.quiet {
         let secs = started.elapsed().as_secs_f64().max(1e-9);
         eprintln!(

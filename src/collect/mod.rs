@@ -7,6 +7,8 @@
 //! Without the feature: `slice` (a question's scope, turned into the rounds of SQL a distributed engine runs over
 //! the whole trail, and the files to fetch) and `spark` (the engine driver for Apache Spark).
 
+#[cfg(feature = "aws")]
+pub mod athena;
 pub mod athena_ddl;
 #[cfg(feature = "aws")]
 pub mod cloudtrail;

@@ -124,6 +124,16 @@ async fn list(
     Ok((dirs, objects, requests))
 }
 
+/// Every object under `prefix` (no delimiter), and the number of requests it took.
+pub async fn list_prefix(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<(Vec<Object>, u64), CollectError> {
+    let (_, objects, requests) = list(client, bucket, prefix, false).await?;
+    Ok((objects, requests))
+}
+
 /// The last path segment of a listed directory prefix (`a/b/c/` → `c`).
 fn leaf(dir: &str) -> &str {
     dir.trim_end_matches('/').rsplit('/').next().unwrap_or("")
@@ -220,6 +230,9 @@ pub async fn list_bucket(
 #[derive(Debug)]
 pub struct Fetched {
     pub bytes: Vec<u8>,
+    /// The object's ETag and last-modified time (milliseconds), as a listing would give them.
+    pub etag: String,
+    pub last_modified_ms: i64,
     pub signature: Option<String>,
     pub signature_algorithm: Option<String>,
 }
@@ -234,6 +247,11 @@ pub async fn fetch(client: &Client, bucket: &str, key: &str) -> Result<Fetched, 
         .await
         .map_err(|e| describe(&e, "GetObject", &target))?;
     let meta = resp.metadata().cloned().unwrap_or_default();
+    let etag = resp.e_tag().unwrap_or("").to_string();
+    let last_modified_ms = resp
+        .last_modified()
+        .and_then(|t| t.to_millis().ok())
+        .unwrap_or(0);
     let bytes = resp
         .body
         .collect()
@@ -245,6 +263,8 @@ pub async fn fetch(client: &Client, bucket: &str, key: &str) -> Result<Fetched, 
         .to_vec();
     Ok(Fetched {
         bytes,
+        etag,
+        last_modified_ms,
         signature: meta.get("signature").cloned(),
         signature_algorithm: meta.get("signature-algorithm").cloned(),
     })

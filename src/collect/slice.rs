@@ -87,6 +87,10 @@ pub trait Engine {
     fn run(&mut self, query: &Query, filter: &Filter) -> Result<Answer>;
     /// Called after the last round: let go of what the engine holds (a Spark driver and its cached rows).
     fn close(&mut self) {}
+    /// The engine's version, as it reported it (empty until it did).
+    fn version(&self) -> String {
+        String::new()
+    }
 }
 
 /// One round, as the summary reports it (`schemas/collect-via-summary.schema.json`).
@@ -242,15 +246,7 @@ impl SqlBuilder {
         if self.dialect != Dialect::Athena {
             return Vec::new();
         }
-        let mut out = Vec::new();
-        if !filter.accounts.is_empty() {
-            let vals: Vec<String> = filter.accounts.iter().map(|a| self.value(a)).collect();
-            out.push(format!("account IN ({})", vals.join(", ")));
-        }
-        if !filter.regions.is_empty() {
-            let vals: Vec<String> = filter.regions.iter().map(|r| self.value(r)).collect();
-            out.push(format!("region IN ({})", vals.join(", ")));
-        }
+        let mut out = self.account_region(filter);
         if let Some(days) = filter.days() {
             if let (Some(first), Some(last)) = (days.first(), days.last()) {
                 let (a, b) = (
@@ -259,6 +255,20 @@ impl SqlBuilder {
                 );
                 out.push(format!("\"timestamp\" BETWEEN {a} AND {b}"));
             }
+        }
+        out
+    }
+
+    /// The account and region partitions of Athena's tables.
+    fn account_region(&mut self, filter: &Filter) -> Vec<String> {
+        let mut out = Vec::new();
+        if !filter.accounts.is_empty() {
+            let vals: Vec<String> = filter.accounts.iter().map(|a| self.value(a)).collect();
+            out.push(format!("account IN ({})", vals.join(", ")));
+        }
+        if !filter.regions.is_empty() {
+            let vals: Vec<String> = filter.regions.iter().map(|r| self.value(r)).collect();
+            out.push(format!("region IN ({})", vals.join(", ")));
         }
         out
     }
@@ -337,29 +347,50 @@ pub fn cloudtrail_query(dialect: Dialect, table_name: &str, ask: &Ask, filter: &
     b.finish(Table::Cloudtrail, sql)
 }
 
-/// The SQL of the Config round: the files holding configuration items of the resources in scope.
-pub fn config_query(dialect: Dialect, table_name: &str, resources: &[String]) -> Query {
+/// The SQL of the Config round: the files holding configuration items of the resources in scope. Spark reads the
+/// items flat (its `config` view); Athena's Config table (`athena-ddl --config-table`) holds each file as a row
+/// with the items in the array `configurationitems`, and is pruned by account, region and day (`dt`, in Config's
+/// unpadded `YYYY/M/D`).
+pub fn config_query(dialect: Dialect, table_name: &str, resources: &[String], filter: &Filter) -> Query {
     let mut b = SqlBuilder::new(dialect);
+    let (from, item) = match dialect {
+        Dialect::Spark => (table_name.to_string(), ""),
+        Dialect::Athena => (
+            format!("{table_name}\nCROSS JOIN UNNEST(configurationitems) AS t(ci)"),
+            "ci.",
+        ),
+    };
     let mut preds = Vec::new();
     for r in resources {
         let n = resource_needle(r);
         let (id, name) = (b.value(&n), b.value(&n));
-        let mut p = format!("resourceid = {id} OR resourcename = {name}");
+        let mut p = format!("{item}resourceid = {id} OR {item}resourcename = {name}");
         if r.starts_with("arn:") {
             let arn = b.value(r);
-            p.push_str(&format!(" OR arn = {arn}"));
+            p.push_str(&format!(" OR {item}arn = {arn}"));
         }
         preds.push(format!("({p})"));
     }
     if preds.is_empty() {
         preds.push("FALSE".into());
     }
+    let mut wh = vec![format!("({})", preds.join("\n    OR "))];
+    if dialect == Dialect::Athena {
+        wh.extend(b.account_region(filter));
+        if let Some(days) = filter.days() {
+            let vals: Vec<String> = days
+                .iter()
+                .map(|d| b.value(&d.format("%Y/%-m/%-d").to_string()))
+                .collect();
+            wh.push(format!("dt IN ({})", vals.join(", ")));
+        }
+    }
     // The id and type of each item found come back in the key columns: a name the Config round resolved to an
     // id becomes a search string of its own (calls that carry only the id).
     let sql = format!(
-        "SELECT DISTINCT {} AS path, resourceid AS used_key, resourcetype AS issued_key\nFROM {table_name}\nWHERE {}",
+        "SELECT DISTINCT {} AS path, {item}resourceid AS used_key, {item}resourcetype AS issued_key\nFROM {from}\nWHERE {}",
         b.path(),
-        preds.join("\n    OR ")
+        wh.join("\n  AND ")
     );
     b.finish(Table::Config, sql)
 }
@@ -382,7 +413,7 @@ pub fn run_rounds(
     terms: &[Term],
     filter: &Filter,
     depth: usize,
-    tables: (&str, &str),
+    tables: (&str, Option<&str>),
     issuer_stored: &mut IssuerStored<'_>,
 ) -> Result<Slice> {
     if terms.is_empty() {
@@ -449,7 +480,10 @@ pub fn run_rounds(
                 cloudtrail_query(dialect, tables.0, &Ask::Scope(terms), filter),
                 "scope",
             ),
-            1 if !resources.is_empty() => (config_query(dialect, tables.1, &resources), "config"),
+            1 if !resources.is_empty() && tables.1.is_some() => (
+                config_query(dialect, tables.1.unwrap_or_default(), &resources, filter),
+                "config",
+            ),
             1 => {
                 step += 1;
                 continue;
@@ -687,8 +721,9 @@ impl LocalTrail {
 pub struct ViaTotals {
     pub rounds: usize,
     pub bytes_scanned: u64,
-    /// Files of the trail in the window (what a full ingest of the window would read).
-    pub files_in_window: usize,
+    /// Files of the trail in the window (what a full ingest of the window would read); None when the trail was not
+    /// listed (Athena: the engine reads the bucket, trailgraph lists only the digest prefixes it needs).
+    pub files_in_window: Option<usize>,
     pub files_matched: usize,
     /// Matched files plus the digests that cover them: what was handed to the pipeline.
     pub files_fetched: usize,
@@ -696,6 +731,13 @@ pub struct ViaTotals {
     pub engine_seconds: f64,
     /// Session keys still waiting to be followed when `--depth` ended the rounds (0: every chain was followed).
     pub keys_left: usize,
+    /// Files the store already held whole from an earlier run: not fetched again (S3 trails).
+    pub files_already_stored: usize,
+    /// Bytes downloaded (S3 trails; 0 for a local folder).
+    pub bytes_fetched: u64,
+    /// Requests to the engine's API (Athena), and the throttling errors among them (each retried after a backoff).
+    pub engine_requests: u64,
+    pub throttled: u64,
 }
 
 #[cfg(test)]
@@ -891,7 +933,7 @@ mod tests {
             &terms,
             &Filter::default(),
             8,
-            ("ct", "cfg"),
+            ("ct", Some("cfg")),
             &mut none,
         )
         .unwrap();
@@ -913,7 +955,7 @@ mod tests {
             &terms,
             &Filter::default(),
             8,
-            ("ct", "cfg"),
+            ("ct", Some("cfg")),
             &mut none,
         )
         .unwrap();
@@ -927,7 +969,7 @@ mod tests {
             &terms,
             &Filter::default(),
             2,
-            ("ct", "cfg"),
+            ("ct", Some("cfg")),
             &mut none,
         )
         .unwrap();
@@ -952,7 +994,7 @@ mod tests {
             &terms,
             &Filter::default(),
             8,
-            ("ct", "cfg"),
+            ("ct", Some("cfg")),
             &mut stored,
         )
         .unwrap();
@@ -977,7 +1019,7 @@ mod tests {
             &terms,
             &Filter::default(),
             8,
-            ("ct", "cfg"),
+            ("ct", Some("cfg")),
             &mut none,
         )
         .unwrap();

@@ -190,6 +190,10 @@ impl Engine for Spark {
         Dialect::Spark
     }
 
+    fn version(&self) -> String {
+        self.version.clone()
+    }
+
     fn close(&mut self) {
         drop(self.stdin.take());
         let _ = self.child.wait();

@@ -6,6 +6,9 @@
 //! rerun after a kill continues exactly where the killed run stopped. A window bounds how far workers may run
 //! ahead, which bounds memory. Messages about single files go to stderr (escaped); the caller prints the summary.
 
+#[cfg(feature = "aws")]
+pub mod remote;
+
 use crate::collect::layout::Filter;
 use crate::collect::slice::{Engine, LocalTrail, Slice, Term, ViaTotals};
 use crate::ingest::source::{is_quietly_skipped, read_file, ReadOptions, ReadResult};
@@ -520,7 +523,7 @@ pub fn ingest_slice(
         terms,
         filter,
         depth,
-        ("cloudtrail", "config"),
+        ("cloudtrail", Some("config")),
         &mut issuer_stored,
     )?;
     // Spark and what it keeps in memory are not needed while the files are ingested.
@@ -533,14 +536,17 @@ pub fn ingest_slice(
     let totals = ViaTotals {
         rounds: slice.rounds.len(),
         bytes_scanned: slice.rounds.iter().map(|r| r.bytes_scanned).sum(),
-        files_in_window: trail.files("CloudTrail", filter).len()
-            + trail.files("Config", filter).len()
-            + trail.files("CloudTrail-Digest", filter).len(),
+        files_in_window: Some(
+            trail.files("CloudTrail", filter).len()
+                + trail.files("Config", filter).len()
+                + trail.files("CloudTrail-Digest", filter).len(),
+        ),
         files_matched: slice.files.len(),
         files_fetched: fetch.len(),
         digests_fetched: digests.len(),
         engine_seconds: slice.rounds.iter().map(|r| r.seconds).sum(),
         keys_left: slice.keys_left,
+        ..ViaTotals::default()
     };
     let summary = if fetch.is_empty() {
         Summary::default()

@@ -1,0 +1,353 @@
+//! Sources fetched from S3 (feature `aws`): one object turned into the sources the pipeline stores (the object,
+//! and for a digest its signature sidecar), and `collect --via athena`'s fetch of the files the rounds named.
+//!
+//! Objects are stored as sources named `s3://BUCKET/KEY`, exactly as the bucket sync names them, so a store built
+//! by a sync and one built by `--via` agree, and `verify` reads either.
+
+use super::{pipeline, AfterJob, FileOptions, Loaded, PipelineOptions, Summary, ViaTotals};
+use crate::collect::layout::{parse_key, Filter};
+use crate::collect::s3;
+use aws_sdk_s3::Client;
+use crate::collect::slice::{run_rounds, Engine, Slice, Term};
+use crate::ingest::source::{read_bytes, ReadOptions, ReadResult};
+use crate::store::Store;
+use anyhow::Result;
+use chrono::{Days, NaiveDate};
+use indicatif::ProgressBar;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// What fetching objects did, counted across the pipeline's threads.
+#[derive(Debug, Default)]
+pub struct FetchCounters {
+    pub fetched: AtomicU64,
+    pub failed: AtomicU64,
+    pub bytes: AtomicU64,
+    pub signed: AtomicU64,
+    pub unsigned: AtomicU64,
+}
+
+/// Whether a key is a CloudTrail digest (not its local sidecar).
+pub fn is_digest(key: &str) -> bool {
+    parse_key(key).is_some_and(|p| p.service == "CloudTrail-Digest") && !key.ends_with(".metadata.json")
+}
+
+/// Where a key goes under a mirror folder, when it is safe as a local path: relative, no `.`/`..`/empty parts.
+pub fn mirror_path(root: &Path, key: &str) -> Option<PathBuf> {
+    if key.is_empty()
+        || key.starts_with('/')
+        || key.contains('\\')
+        || key
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == "..")
+    {
+        return None;
+    }
+    Some(root.join(key))
+}
+
+/// Writes a file whole (a temporary name, then a rename), creating its folder.
+pub fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let tmp = path.with_extension("tg-partial");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// What one fetched object became.
+pub struct LoadedObject {
+    pub sources: Vec<Loaded>,
+    /// ETag and size, when the download succeeded (to remember the object once every source is stored).
+    pub etag: Option<(String, u64)>,
+}
+
+/// Downloads `s3://bucket/key` and reads it: the object as a source named by its URI, and for a digest with a
+/// `signature` in its metadata the sidecar `verify` reads, as a second source. A failed download or mirror write
+/// is a failed source, never an error of the run. `size_hint` and `mtime_hint` are the listing's, when there was
+/// one.
+#[allow(clippy::too_many_arguments)]
+pub fn load_object(
+    handle: &tokio::runtime::Handle,
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    opts: &ReadOptions,
+    mirror: Option<&Path>,
+    counters: &FetchCounters,
+) -> LoadedObject {
+    let name = format!("s3://{bucket}/{key}");
+    let got = match handle.block_on(s3::fetch(client, bucket, key)) {
+        Ok(g) => g,
+        Err(e) => {
+            counters.failed.fetch_add(1, Ordering::Relaxed);
+            return LoadedObject {
+                sources: vec![Loaded {
+                    path: name,
+                    size: 0,
+                    mtime_ms: 0,
+                    res: ReadResult::failed(e.to_string()),
+                }],
+                etag: None,
+            };
+        }
+    };
+    let (size, mtime_ms) = (got.bytes.len() as u64, got.last_modified_ms);
+    let loaded = |res: ReadResult| Loaded {
+        path: name.clone(),
+        size,
+        mtime_ms,
+        res,
+    };
+    counters.fetched.fetch_add(1, Ordering::Relaxed);
+    counters.bytes.fetch_add(size, Ordering::Relaxed);
+    let sidecar = match (&got.signature, is_digest(key)) {
+        (Some(sig), true) => {
+            counters.signed.fetch_add(1, Ordering::Relaxed);
+            Some(s3::sidecar_json(sig, got.signature_algorithm.as_deref()))
+        }
+        (None, true) => {
+            counters.unsigned.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+        _ => None,
+    };
+    if let Some(root) = mirror {
+        let written = mirror_path(root, key)
+            .ok_or_else(|| "key not safe as a local path".to_string())
+            .and_then(|p| {
+                write_file(&p, &got.bytes).map_err(|e| e.to_string())?;
+                if let Some(s) = &sidecar {
+                    let mut side = p.into_os_string();
+                    side.push(".metadata.json");
+                    write_file(Path::new(&side), s.as_bytes()).map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            });
+        if let Err(e) = written {
+            return LoadedObject {
+                sources: vec![loaded(ReadResult::failed(format!(
+                    "writing the mirror copy under {}: {e}",
+                    root.display()
+                )))],
+                etag: None,
+            };
+        }
+    }
+    let etag = Some((got.etag.clone(), size));
+    let mut sources = vec![loaded(read_bytes(&name, got.bytes, opts))];
+    if let Some(s) = sidecar {
+        let side = format!("{name}.metadata.json");
+        sources.push(Loaded {
+            path: side.clone(),
+            size: s.len() as u64,
+            mtime_ms,
+            res: read_bytes(&side, s.into_bytes(), opts),
+        });
+    }
+    LoadedObject { sources, etag }
+}
+
+/// `s3://BUCKET/KEY` split, or None.
+pub fn split_uri(uri: &str) -> Option<(String, String)> {
+    let (b, k) = uri.strip_prefix("s3://")?.split_once('/')?;
+    (!b.is_empty() && !k.is_empty()).then(|| (b.to_string(), k.to_string()))
+}
+
+/// The digest folders that cover a CloudTrail log file: its account (and organization), region and day, and the
+/// next day (a digest is delivered up to an hour after the files it lists). `KEY` → `PREFIX/AWSLogs/[o-ORG/]
+/// ACCOUNT/CloudTrail-Digest/REGION/YYYY/MM/DD/`.
+pub fn digest_prefixes(key: &str) -> Vec<String> {
+    let Some(k) = parse_key(key).filter(|k| k.service == "CloudTrail") else {
+        return Vec::new();
+    };
+    let Some(d) = k.date else { return Vec::new() };
+    let Some(i) = key.find("/CloudTrail/") else {
+        return Vec::new();
+    };
+    let head = &key[..i];
+    let folder = |d: NaiveDate| {
+        format!(
+            "{head}/CloudTrail-Digest/{}/{}/",
+            k.region,
+            d.format("%Y/%m/%d")
+        )
+    };
+    let mut out = vec![folder(d)];
+    if let Some(next) = d.checked_add_days(Days::new(1)) {
+        out.push(folder(next));
+    }
+    out
+}
+
+/// What `ingest_s3_slice` did.
+pub struct S3Slice {
+    pub slice: Slice,
+    pub totals: ViaTotals,
+    pub ingest: Summary,
+    /// Digest listings that failed (named), each a failure of the run.
+    pub listing_errors: Vec<String>,
+}
+
+/// `collect s3://… --via athena`: the rounds on `engine`, then the files they named and the digests of the same
+/// account, region and day (and the next day) through the pipeline, downloaded from S3 and named
+/// `s3://BUCKET/KEY`. An object the store already holds whole (recorded in `s3_objects`, as the sync records them)
+/// is not fetched again: CloudTrail never rewrites a delivered file, so a rerun fetches only what is missing.
+#[allow(clippy::too_many_arguments)]
+pub fn ingest_s3_slice(
+    store: &mut Store,
+    handle: &tokio::runtime::Handle,
+    client: &Client,
+    engine: &mut dyn Engine,
+    tables: (&str, Option<&str>),
+    terms: &[Term],
+    filter: &Filter,
+    depth: usize,
+    opts: &FileOptions,
+    progress: &ProgressBar,
+) -> Result<S3Slice> {
+    let mut issuer_stored = |keys: &[String]| -> Result<BTreeMap<String, Option<String>>> {
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        Ok(store
+            .sessions_many(&refs)?
+            .into_values()
+            .filter(|s| s.issued_by_event.is_some())
+            .map(|s| (s.access_key_id, s.issuer_access_key_id))
+            .collect())
+    };
+    let slice = run_rounds(engine, terms, filter, depth, tables, &mut issuer_stored)?;
+    engine.close();
+
+    let mut listing_errors = Vec::new();
+    let mut objects: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut digest_folders: BTreeSet<(String, String)> = BTreeSet::new();
+    for uri in &slice.files {
+        match split_uri(uri) {
+            Some((b, k)) => {
+                for p in digest_prefixes(&k) {
+                    digest_folders.insert((b.clone(), p));
+                }
+                objects.insert((b, k));
+            }
+            None => listing_errors.push(format!(
+                "{uri}: the engine named a file that is not s3://BUCKET/KEY"
+            )),
+        }
+    }
+    let mut digests = 0usize;
+    for (bucket, prefix) in &digest_folders {
+        match handle.block_on(s3::list_prefix(client, bucket, prefix)) {
+            Ok((found, _)) => {
+                for o in found {
+                    if is_digest(&o.key) && objects.insert((bucket.clone(), o.key)) {
+                        digests += 1;
+                    }
+                }
+            }
+            Err(e) => listing_errors.push(e.to_string()),
+        }
+    }
+    // What an earlier run stored whole is not fetched again.
+    let mut known: BTreeMap<String, std::collections::HashMap<String, (String, u64)>> =
+        BTreeMap::new();
+    for (bucket, _) in &objects {
+        if !known.contains_key(bucket) {
+            known.insert(bucket.clone(), store.s3_objects(bucket, "")?);
+        }
+    }
+    let (todo, stored): (Vec<_>, Vec<_>) = objects
+        .iter()
+        .cloned()
+        .partition(|(b, k)| !known.get(b).is_some_and(|m| m.contains_key(k)));
+    let mut totals = ViaTotals {
+        rounds: slice.rounds.len(),
+        bytes_scanned: slice.rounds.iter().map(|r| r.bytes_scanned).sum(),
+        files_in_window: None,
+        files_matched: slice.files.len(),
+        files_fetched: todo.len(),
+        digests_fetched: digests,
+        engine_seconds: slice.rounds.iter().map(|r| r.seconds).sum(),
+        keys_left: slice.keys_left,
+        files_already_stored: stored.len(),
+        ..ViaTotals::default()
+    };
+    let mut ingest = Summary {
+        files_seen: objects.len() as u64,
+        files_unchanged: stored.len() as u64,
+        ..Summary::default()
+    };
+    if !todo.is_empty() {
+        let started = Instant::now();
+        let counters = FetchCounters::default();
+        let read = ReadOptions {
+            max_bytes: opts.max_file_size,
+        };
+        let etags: Vec<Mutex<Option<(String, u64)>>> = todo.iter().map(|_| Mutex::new(None)).collect();
+        let load = |i: usize| -> Vec<Loaded> {
+            let (bucket, key) = &todo[i];
+            let got = load_object(handle, client, bucket, key, &read, None, &counters);
+            *etags[i].lock().unwrap_or_else(|p| p.into_inner()) = got.etag;
+            got.sources
+        };
+        let mut after: Box<AfterJob<'_>> = Box::new(|i, written, w| {
+            // Remembered only when every source of the object is stored, so a failure is fetched again next time.
+            if !written.is_empty() && written.iter().all(|x| *x) {
+                let (bucket, key) = &todo[i];
+                if let Some((etag, size)) = etags[i].lock().unwrap_or_else(|p| p.into_inner()).clone() {
+                    w.record_s3_object(bucket, key, &etag, size, &format!("s3://{bucket}/{key}"))?;
+                }
+            }
+            Ok(())
+        });
+        progress.set_length(todo.len() as u64);
+        pipeline(
+            store,
+            todo.len(),
+            &load,
+            &mut *after,
+            &PipelineOptions {
+                jobs: opts.jobs.unwrap_or(8).max(1),
+                strict: opts.strict,
+                quiet: opts.quiet,
+            },
+            &mut ingest,
+            progress,
+        )?;
+        ingest.seconds = started.elapsed().as_secs_f64();
+        totals.bytes_fetched = counters.bytes.load(Ordering::Relaxed);
+    }
+    Ok(S3Slice {
+        slice,
+        totals,
+        ingest,
+        listing_errors,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_folders_of_a_log_file() {
+        let k = "logs/AWSLogs/o-abc123/111122223333/CloudTrail/eu-west-1/2024/03/31/111122223333_CloudTrail_eu-west-1_20240331T2355Z_x.json.gz";
+        assert_eq!(
+            digest_prefixes(k),
+            [
+                "logs/AWSLogs/o-abc123/111122223333/CloudTrail-Digest/eu-west-1/2024/03/31/",
+                "logs/AWSLogs/o-abc123/111122223333/CloudTrail-Digest/eu-west-1/2024/04/01/"
+            ]
+        );
+        assert!(digest_prefixes("AWSLogs/111122223333/Config/us-east-1/2024/3/1/ConfigHistory/x.json.gz").is_empty());
+        assert_eq!(
+            split_uri("s3://b/AWSLogs/x"),
+            Some(("b".to_string(), "AWSLogs/x".to_string()))
+        );
+        assert_eq!(split_uri("s3://b"), None);
+        assert_eq!(split_uri("/tmp/x"), None);
+    }
+}

@@ -45,3 +45,6 @@ mod verify;
 #[cfg(feature = "aws")]
 #[path = "cases/via.rs"]
 mod via;
+#[cfg(feature = "aws")]
+#[path = "cases/via_athena.rs"]
+mod via_athena;

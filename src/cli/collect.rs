@@ -450,9 +450,8 @@ fn via_athena(
     use crate::pipeline::ViaSummary;
     let started = Instant::now();
     let terms = v.terms()?;
-    let uri = BucketUri::parse(trail).map_err(|e| {
-        anyhow::anyhow!("collect --via athena reads the trail from S3: {e}")
-    })?;
+    let uri = BucketUri::parse(trail)
+        .map_err(|e| anyhow::anyhow!("collect --via athena reads the trail from S3: {e}"))?;
     let Some(table) = v.athena_table.clone() else {
         anyhow::bail!(
             "collect --via athena needs --athena-table DATABASE.TABLE: the trail's CloudTrail table \
@@ -461,7 +460,10 @@ fn via_athena(
         );
     };
     if !(v.athena_poll.is_finite() && v.athena_poll >= 0.0) {
-        anyhow::bail!("--athena-poll {}: expected seconds, 0 or more", v.athena_poll);
+        anyhow::bail!(
+            "--athena-poll {}: expected seconds, 0 or more",
+            v.athena_poll
+        );
     }
     let filter = Filter {
         accounts: a.account.clone(),

@@ -38,9 +38,7 @@ pub struct AthenaOptions {
 pub fn check_table(flag: &str, name: &str) -> Result<String> {
     let parts: Vec<&str> = name.split('.').collect();
     let ok = |p: &str| {
-        !p.is_empty()
-            && p.len() <= 255
-            && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        !p.is_empty() && p.len() <= 255 && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
     };
     match parts.as_slice() {
         [t] if ok(t) => Ok("default".to_string()),
@@ -76,9 +74,14 @@ fn again<E: ProvideErrorMetadata, R: HasStatus>(
 
 /// Words of Athena's messages for a table or database that does not exist.
 fn missing_table(reason: &str) -> bool {
-    ["TABLE_NOT_FOUND", "SCHEMA_NOT_FOUND", "does not exist", "EntityNotFoundException"]
-        .iter()
-        .any(|w| reason.contains(w))
+    [
+        "TABLE_NOT_FOUND",
+        "SCHEMA_NOT_FOUND",
+        "does not exist",
+        "EntityNotFoundException",
+    ]
+    .iter()
+    .any(|w| reason.contains(w))
 }
 
 impl Athena {
@@ -334,7 +337,10 @@ mod tests {
 
     #[test]
     fn table_names_are_checked() {
-        assert_eq!(check_table("--t", "trail.cloudtrail_logs").unwrap(), "trail");
+        assert_eq!(
+            check_table("--t", "trail.cloudtrail_logs").unwrap(),
+            "trail"
+        );
         assert_eq!(check_table("--t", "cloudtrail_logs").unwrap(), "default");
         for bad in ["", "a.b.c", "t; DROP", "db.\"t\"", "db.", ".t", "db.t-x"] {
             assert!(check_table("--t", bad).is_err(), "{bad}");
@@ -346,7 +352,11 @@ mod tests {
         assert!(missing_table(
             "FAILED: TABLE_NOT_FOUND: line 3:6: Table 'awsdatacatalog.trail.x' does not exist"
         ));
-        assert!(missing_table("FAILED: SCHEMA_NOT_FOUND: line 1:15: Schema 'nope' does not exist"));
-        assert!(!missing_table("FAILED: SYNTAX_ERROR: line 1:1: mismatched input"));
+        assert!(missing_table(
+            "FAILED: SCHEMA_NOT_FOUND: line 1:15: Schema 'nope' does not exist"
+        ));
+        assert!(!missing_table(
+            "FAILED: SYNTAX_ERROR: line 1:1: mismatched input"
+        ));
     }
 }

@@ -351,7 +351,12 @@ pub fn cloudtrail_query(dialect: Dialect, table_name: &str, ask: &Ask, filter: &
 /// items flat (its `config` view); Athena's Config table (`athena-ddl --config-table`) holds each file as a row
 /// with the items in the array `configurationitems`, and is pruned by account, region and day (`dt`, in Config's
 /// unpadded `YYYY/M/D`).
-pub fn config_query(dialect: Dialect, table_name: &str, resources: &[String], filter: &Filter) -> Query {
+pub fn config_query(
+    dialect: Dialect,
+    table_name: &str,
+    resources: &[String],
+    filter: &Filter,
+) -> Query {
     let mut b = SqlBuilder::new(dialect);
     let (from, item) = match dialect {
         Dialect::Spark => (table_name.to_string(), ""),

@@ -7,11 +7,11 @@
 use super::{pipeline, AfterJob, FileOptions, Loaded, PipelineOptions, Summary, ViaTotals};
 use crate::collect::layout::{parse_key, Filter};
 use crate::collect::s3;
-use aws_sdk_s3::Client;
 use crate::collect::slice::{run_rounds, Engine, Slice, Term};
 use crate::ingest::source::{read_bytes, ReadOptions, ReadResult};
 use crate::store::Store;
 use anyhow::Result;
+use aws_sdk_s3::Client;
 use chrono::{Days, NaiveDate};
 use indicatif::ProgressBar;
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,7 +32,8 @@ pub struct FetchCounters {
 
 /// Whether a key is a CloudTrail digest (not its local sidecar).
 pub fn is_digest(key: &str) -> bool {
-    parse_key(key).is_some_and(|p| p.service == "CloudTrail-Digest") && !key.ends_with(".metadata.json")
+    parse_key(key).is_some_and(|p| p.service == "CloudTrail-Digest")
+        && !key.ends_with(".metadata.json")
 }
 
 /// Where a key goes under a mirror folder, when it is safe as a local path: relative, no `.`/`..`/empty parts.
@@ -286,7 +287,8 @@ pub fn ingest_s3_slice(
         let read = ReadOptions {
             max_bytes: opts.max_file_size,
         };
-        let etags: Vec<Mutex<Option<(String, u64)>>> = todo.iter().map(|_| Mutex::new(None)).collect();
+        let etags: Vec<Mutex<Option<(String, u64)>>> =
+            todo.iter().map(|_| Mutex::new(None)).collect();
         let load = |i: usize| -> Vec<Loaded> {
             let (bucket, key) = &todo[i];
             let got = load_object(handle, client, bucket, key, &read, None, &counters);
@@ -297,7 +299,9 @@ pub fn ingest_s3_slice(
             // Remembered only when every source of the object is stored, so a failure is fetched again next time.
             if !written.is_empty() && written.iter().all(|x| *x) {
                 let (bucket, key) = &todo[i];
-                if let Some((etag, size)) = etags[i].lock().unwrap_or_else(|p| p.into_inner()).clone() {
+                if let Some((etag, size)) =
+                    etags[i].lock().unwrap_or_else(|p| p.into_inner()).clone()
+                {
                     w.record_s3_object(bucket, key, &etag, size, &format!("s3://{bucket}/{key}"))?;
                 }
             }
@@ -342,7 +346,10 @@ mod tests {
                 "logs/AWSLogs/o-abc123/111122223333/CloudTrail-Digest/eu-west-1/2024/04/01/"
             ]
         );
-        assert!(digest_prefixes("AWSLogs/111122223333/Config/us-east-1/2024/3/1/ConfigHistory/x.json.gz").is_empty());
+        assert!(digest_prefixes(
+            "AWSLogs/111122223333/Config/us-east-1/2024/3/1/ConfigHistory/x.json.gz"
+        )
+        .is_empty());
         assert_eq!(
             split_uri("s3://b/AWSLogs/x"),
             Some(("b".to_string(), "AWSLogs/x".to_string()))

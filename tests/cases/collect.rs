@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Fake credentials and no credential lookups beyond the environment.
-const ENV: &[(&str, &str)] = &[
+pub(crate) const ENV: &[(&str, &str)] = &[
     ("AWS_ACCESS_KEY_ID", "testing"),
     ("AWS_SECRET_ACCESS_KEY", "testing"),
     ("AWS_SESSION_TOKEN", "testing"),
@@ -26,7 +26,7 @@ const ENV: &[(&str, &str)] = &[
     ),
 ];
 
-fn collect(db: &Path, args: &[&str]) -> Run {
+pub(crate) fn collect(db: &Path, args: &[&str]) -> Run {
     let mut c = tg(db);
     c.arg("collect").args(args);
     for (k, v) in ENV {
@@ -52,14 +52,14 @@ fn free_port() -> u16 {
 }
 
 /// moto's S3 in server mode on a free loopback port; killed when dropped.
-struct Moto {
+pub(crate) struct Moto {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Moto {
     /// None (the test skips) when moto is not installed, outside CI.
-    fn start() -> Option<Moto> {
+    pub(crate) fn start() -> Option<Moto> {
         if !require_tool(&MOTO) {
             return None;
         }
@@ -90,7 +90,7 @@ impl Moto {
     }
 
     /// Uploads `dir` under `prefix` with boto3; a digest's sidecar becomes the digest's `signature` metadata.
-    fn upload(&self, bucket: &str, dir: &Path, prefix: &str) {
+    pub(crate) fn upload(&self, bucket: &str, dir: &Path, prefix: &str) {
         let script = r#"
 import json, os, sys, boto3
 url, bucket, root, prefix = sys.argv[1:5]

@@ -10,7 +10,7 @@ use trailgraph::collect::slice::{cloudtrail_query, Ask, Dialect, Term};
 
 /// A generated organization: 20 accounts under one organization id, noise, role chains across accounts, Config
 /// history, and the designed scenarios (accounts 111111111111 and 222222222222).
-fn organization(dir: &Path) -> std::path::PathBuf {
+pub(crate) fn organization(dir: &Path) -> std::path::PathBuf {
     let out = dir.join("org");
     let st = std::process::Command::new(env!("CARGO_BIN_EXE_trailgraph-gen"))
         .args([
@@ -110,7 +110,7 @@ fn athena_round_on_duckdb(
         .collect()
 }
 
-fn answer(db: &Path, args: &[&str]) -> String {
+pub(crate) fn answer(db: &Path, args: &[&str]) -> String {
     let mut a = args.to_vec();
     a.extend_from_slice(&["--format", "json"]);
     let r = run(db, &a);

@@ -30,6 +30,12 @@ def _glob(trail, pattern):
     return "'" + (os.path.abspath(trail) + pattern).replace("'", "''") + "'"  # a view cannot take parameters
 
 
+def _files(trail, pattern):
+    import glob
+
+    return glob.glob(os.path.abspath(trail) + pattern, recursive=True)
+
+
 def _schema(con, table):
     schema, _, _ = table.rpartition(".")
     if schema:
@@ -74,6 +80,13 @@ def config_view(con, trail, table, bucket=None):
     item = """'[{"resourceType": "VARCHAR", "resourceId": "VARCHAR", "resourceName": "VARCHAR", "ARN": "VARCHAR",
         "awsAccountId": "VARCHAR", "awsRegion": "VARCHAR", "configurationItemCaptureTime": "VARCHAR",
         "configurationItemStatus": "VARCHAR"}]'"""
+    pattern = "/**/Config/*/*/*/*/ConfigHistory/*.json.gz"
+    # A table over a location without files is empty, as in Athena (DuckDB's reader refuses an empty glob).
+    source = (
+        f"read_json_objects({_glob(trail, pattern)}, filename = true, maximum_object_size = 1000000000)"
+        if _files(trail, pattern)
+        else "(SELECT NULL::VARCHAR AS filename, NULL::JSON AS json WHERE false)"
+    )
     con.execute(
         f"""CREATE VIEW {table} AS
         SELECT {_path_expr(trail, bucket)} AS "$path",
@@ -84,8 +97,7 @@ def config_view(con, trail, table, bucket=None):
                 AS STRUCT(resourcetype VARCHAR, resourceid VARCHAR, resourcename VARCHAR, arn VARCHAR,
                           awsaccountid VARCHAR, awsregion VARCHAR, configurationitemcapturetime VARCHAR,
                           configurationitemstatus VARCHAR)[]) AS configurationitems
-        FROM read_json_objects({_glob(trail, '/**/Config/*/*/*/*/ConfigHistory/*.json.gz')}, filename = true,
-                               maximum_object_size = 1000000000)"""
+        FROM {source}"""
     )
 
 

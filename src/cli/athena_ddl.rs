@@ -22,6 +22,10 @@ pub struct Args {
     /// Table name, DATABASE.TABLE or TABLE.
     #[arg(long, default_value = "cloudtrail_logs")]
     table: String,
+    /// Also print the AWS Config table (ConfigHistory files), under this name: what
+    /// `collect --via athena --athena-config-table` reads.
+    #[arg(long, value_name = "DB.TABLE")]
+    config_table: Option<String>,
     /// First day the table projects (default 2020-01-01).
     #[arg(long, value_parser = parse_when)]
     since: Option<i64>,
@@ -40,6 +44,7 @@ pub fn run(a: &Args) -> Result<Outcome> {
         accounts: a.account.clone(),
         regions: a.trail_region.clone(),
         from,
+        config_table: a.config_table.clone(),
     })?;
     let mut out = super::output::stdout();
     out.write_all(ddl.as_bytes())?;

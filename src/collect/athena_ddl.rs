@@ -58,6 +58,8 @@ pub struct DdlOptions {
     pub regions: Vec<String>,
     /// First day of the projection, `YYYY/MM/DD`.
     pub from: String,
+    /// Also the AWS Config table, under this name (`collect --via athena --athena-config-table`).
+    pub config_table: Option<String>,
 }
 
 fn check(what: &str, v: &str, ok: impl Fn(char) -> bool) -> Result<()> {
@@ -100,9 +102,11 @@ pub fn athena_ddl(o: &DdlOptions) -> Result<String> {
             bail!("organization id {org:?}: expected o-...");
         }
     }
-    check("table", &o.table, |c| {
-        c.is_ascii_alphanumeric() || "_.".contains(c)
-    })?;
+    for t in std::iter::once(&o.table).chain(o.config_table.iter()) {
+        check("table", t, |c| {
+            c.is_ascii_alphanumeric() || "_.".contains(c)
+        })?;
+    }
     if o.accounts.is_empty() {
         bail!("give the accounts to project with --account (comma-separated 12-digit ids)");
     }
@@ -136,6 +140,58 @@ pub fn athena_ddl(o: &DdlOptions) -> Result<String> {
         base.push_str(org);
         base.push('/');
     }
+    let from_config = chrono::NaiveDate::parse_from_str(&o.from, "%Y/%m/%d")
+        .map(|d| d.format("%Y/%-m/%-d").to_string())
+        .unwrap_or_default();
+    let config = match &o.config_table {
+        None => String::new(),
+        // AWS Config's history files: one JSON document per file, the items in `configurationItems`; days are
+        // not zero-padded in Config's keys (`2024/3/1`).
+        Some(t) => format!(
+            "
+CREATE EXTERNAL TABLE {t} (
+    fileversion STRING,
+    configurationitems ARRAY<STRUCT<
+        configurationitemversion: STRING,
+        configurationitemcapturetime: STRING,
+        configurationstateid: BIGINT,
+        awsaccountid: STRING,
+        configurationitemstatus: STRING,
+        resourcetype: STRING,
+        resourceid: STRING,
+        resourcename: STRING,
+        arn: STRING,
+        awsregion: STRING,
+        availabilityzone: STRING,
+        configurationstatemd5hash: STRING,
+        resourcecreationtime: STRING>>
+)
+PARTITIONED BY (
+    `account` STRING,
+    `region` STRING,
+    `dt` STRING
+)
+ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'
+WITH SERDEPROPERTIES ('ignore.malformed.json' = 'true')
+LOCATION '{base}'
+TBLPROPERTIES (
+    'projection.enabled' = 'true',
+    'projection.account.type' = 'enum',
+    'projection.account.values' = '{accounts}',
+    'projection.region.type' = 'enum',
+    'projection.region.values' = '{regions}',
+    'projection.dt.type' = 'date',
+    'projection.dt.format' = 'yyyy/M/d',
+    'projection.dt.interval' = '1',
+    'projection.dt.interval.unit' = 'DAYS',
+    'projection.dt.range' = '{from_config},NOW',
+    'storage.location.template' = '{base}${{account}}/Config/${{region}}/${{dt}}/ConfigHistory'
+);
+",
+            accounts = o.accounts.join(","),
+            regions = regions.join(","),
+        ),
+    };
     Ok(format!(
         "CREATE EXTERNAL TABLE {table} (
     eventversion STRING,
@@ -218,7 +274,7 @@ TBLPROPERTIES (
     'projection.timestamp.range' = '{from},NOW',
     'storage.location.template' = '{base}${{account}}/CloudTrail/${{region}}/${{timestamp}}'
 );
-",
+{config}",
         table = o.table,
         accounts = o.accounts.join(","),
         regions = regions.join(","),
@@ -238,6 +294,7 @@ mod tests {
             accounts: vec!["111122223333".into(), "444455556666".into()],
             regions: vec!["us-east-1".into(), "eu-west-1".into()],
             from: "2024/01/01".into(),
+            config_table: None,
         }
     }
 
@@ -256,6 +313,29 @@ mod tests {
         assert!(ddl.starts_with("CREATE EXTERNAL TABLE trail.cloudtrail_logs ("));
         let single = athena_ddl(&opts("s3://b")).unwrap();
         assert!(single.contains("LOCATION 's3://b/AWSLogs/'"));
+    }
+
+    #[test]
+    fn the_config_table_reads_config_history_by_unpadded_day() {
+        let ddl = athena_ddl(&DdlOptions {
+            config_table: Some("trail.config_items".into()),
+            ..opts("s3://org-trail/AWSLogs/o-abc123def4")
+        })
+        .unwrap();
+        assert!(
+            ddl.contains("CREATE EXTERNAL TABLE trail.config_items ("),
+            "{ddl}"
+        );
+        assert!(ddl.contains("'projection.dt.format' = 'yyyy/M/d'"));
+        assert!(ddl.contains("'projection.dt.range' = '2024/1/1,NOW'"));
+        assert!(ddl.contains(
+            "'storage.location.template' = 's3://org-trail/AWSLogs/o-abc123def4/${account}/Config/${region}/${dt}/ConfigHistory'"
+        ));
+        assert!(athena_ddl(&DdlOptions {
+            config_table: Some("t'x".into()),
+            ..opts("s3://b")
+        })
+        .is_err());
     }
 
     #[test]

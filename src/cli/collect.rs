@@ -10,14 +10,13 @@ use super::output::sanitize;
 use super::{parse_when, resolve_format, Format, Outcome};
 use crate::collect::cloudtrail::{self, Counters, Page};
 use crate::collect::layout::Filter;
-use crate::collect::s3::{self, BucketUri, Object};
+use crate::collect::s3::{self, BucketUri};
 use crate::collect::{self as aws, AwsOptions, CollectError};
 use crate::ingest::source::{read_bytes, ReadOptions};
-use crate::pipeline::remote::{is_digest, load_object, mirror_path, write_file, FetchCounters};
-use crate::pipeline::{pipeline, Loaded, PipelineOptions, Summary};
+use crate::pipeline::remote::{download_tree_into, sync_bucket, CollectSummary, SyncOptions};
+use crate::pipeline::{pipeline, Loaded, PipelineOptions};
 use crate::store::{Store, StoredKey};
 use anyhow::{Context, Result};
-use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -264,33 +263,6 @@ fn resource_key(s: &str) -> std::result::Result<(String, String), String> {
             "{s:?}: expected TYPE=ID, e.g. AWS::S3::Bucket=my-bucket"
         )),
     }
-}
-
-/// The collect summary. Field names are documented in schemas/collect-summary.schema.json.
-#[derive(Debug, Default, Serialize)]
-pub struct CollectSummary {
-    /// `s3`, `lookup-events`, `public-keys`, `lake`, `config-history`, `config-batch`, `config-select`.
-    pub command: String,
-    /// What was collected: the bucket URI, or the region / query.
-    pub target: String,
-    pub prefixes_discovered: u64,
-    pub prefixes_listed: u64,
-    pub list_requests: u64,
-    pub objects_listed: u64,
-    pub objects_skipped: u64,
-    pub objects_fetched: u64,
-    pub objects_failed: u64,
-    pub bytes_fetched: u64,
-    pub digests_signed: u64,
-    pub digests_unsigned: u64,
-    pub mirror: Option<String>,
-    pub requests: u64,
-    pub throttled: u64,
-    pub pages: u64,
-    pub public_keys: u64,
-    pub public_keys_new: u64,
-    pub ingest: Summary,
-    pub seconds: f64,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -627,106 +599,22 @@ fn sync(db: &Path, uri: &str, a: &SyncArgs, aws_args: &AwsArgs, out: &OutArgs) -
     let conf = connect(&rt, aws_args)?;
     let client = s3::client(&conf, aws_args.endpoint_url.is_some());
     let jobs = a.jobs.max(1);
-    let listing = rt.block_on(s3::list_bucket(&client, &uri, &filter, jobs))?;
-    let known = store.s3_objects(&uri.bucket, &uri.prefix)?;
-    let mut summary = CollectSummary {
-        command: "s3".into(),
-        target: uri.to_string(),
-        prefixes_discovered: listing.prefixes_discovered,
-        prefixes_listed: listing.prefixes_listed,
-        list_requests: listing.list_requests,
-        objects_listed: listing.objects.len() as u64,
-        mirror: a.mirror.as_ref().map(|m| m.display().to_string()),
-        ..Default::default()
-    };
-    let mut todo: Vec<Object> = Vec::new();
-    for o in listing.objects {
-        if o.key.contains("ConfigWritabilityCheckFile") || o.key.ends_with('/') {
-            summary.ingest.files_skipped += 1;
-            continue;
-        }
-        let unchanged = known
-            .get(&o.key)
-            .is_some_and(|(etag, size)| *etag == o.etag && *size == o.size);
-        // With a mirror, an object is also fetched again when the mirror lacks it.
-        let mirrored = a.mirror.as_ref().is_none_or(|m| {
-            mirror_path(m, &o.key)
-                .and_then(|p| std::fs::metadata(p).ok())
-                .is_some_and(|md| md.len() == o.size)
-        });
-        if unchanged && mirrored {
-            summary.objects_skipped += 1;
-        } else {
-            todo.push(o);
-        }
-    }
-    summary.ingest.files_seen = summary.objects_listed;
-    summary.ingest.files_unchanged = summary.objects_skipped;
-    if !out.quiet {
-        eprintln!(
-            "trailgraph: {}: listed {} object(s) in {} prefix(es) ({} discovery listing(s), {} request(s)); {} already fetched, {} to fetch",
-            sanitize(&uri.to_string()),
-            summary.objects_listed,
-            summary.prefixes_listed,
-            summary.prefixes_discovered,
-            summary.list_requests,
-            summary.objects_skipped,
-            todo.len()
-        );
-    }
-
-    let counters = FetchCounters::default();
-    let opts = ReadOptions {
-        max_bytes: out.max_file_size,
-    };
-    let handle = rt.handle().clone();
-    let todo_ref = &todo;
-    let load = |i: usize| -> Vec<Loaded> {
-        let o = &todo_ref[i];
-        let mut got = load_object(
-            &handle,
-            &client,
-            &uri.bucket,
-            &o.key,
-            &opts,
-            a.mirror.as_deref(),
-            &counters,
-        );
-        // The listing's size and time are the object's.
-        if let Some(first) = got.sources.first_mut() {
-            first.size = o.size;
-            first.mtime_ms = o.last_modified_ms;
-        }
-        got.sources
-    };
-    let progress = progress_bar(todo.len() as u64, "objects", out.quiet);
-    let bucket = uri.bucket.clone();
-    let mut after = |i: usize, written: &[bool], w: &mut crate::store::Writer<'_>| -> Result<()> {
-        // Remembered only when every source of the object is stored, so a failure is fetched again next time.
-        if !written.is_empty() && written.iter().all(|x| *x) {
-            let o = &todo_ref[i];
-            w.record_s3_object(&bucket, &o.key, &o.etag, o.size, &uri.key_uri(&o.key))?;
-        }
-        Ok(())
-    };
-    pipeline(
+    let progress = progress_bar(0, "objects", out.quiet);
+    let mut summary = sync_bucket(
         &mut store,
-        todo.len(),
-        &load,
-        &mut after,
-        &PipelineOptions {
+        rt.handle(),
+        &client,
+        &uri,
+        &filter,
+        &SyncOptions {
             jobs,
+            mirror: a.mirror.as_deref(),
             strict: out.strict,
             quiet: out.quiet,
+            max_file_size: out.max_file_size,
         },
-        &mut summary.ingest,
         &progress,
     )?;
-    summary.objects_fetched = counters.fetched.into_inner();
-    summary.objects_failed = counters.failed.into_inner();
-    summary.bytes_fetched = counters.bytes.into_inner();
-    summary.digests_signed = counters.signed.into_inner();
-    summary.digests_unsigned = counters.unsigned.into_inner();
     if !out.quiet {
         let secs = started.elapsed().as_secs_f64().max(1e-9);
         eprintln!(
@@ -765,44 +653,7 @@ pub(crate) fn download_tree(
     let path_style = opts.endpoint_url.is_some();
     let conf = connect_with(&rt, opts)?;
     let client = s3::client(&conf, path_style);
-    let listing = rt.block_on(s3::list_bucket(&client, &uri, filter, jobs))?;
-    let n = listing.objects.len() as u64;
-    let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
-    rt.block_on(async {
-        let mut set = tokio::task::JoinSet::new();
-        for o in listing.objects {
-            let (client, bucket, sem, dir) = (
-                client.clone(),
-                uri.bucket.clone(),
-                sem.clone(),
-                dir.to_path_buf(),
-            );
-            set.spawn(async move {
-                let _permit = sem.acquire_owned().await;
-                let got = s3::fetch(&client, &bucket, &o.key).await?;
-                let path = mirror_path(&dir, &o.key).ok_or_else(|| {
-                    CollectError::Service(format!(
-                        "s3://{bucket}/{}: key not safe as a local path",
-                        o.key
-                    ))
-                })?;
-                let io =
-                    |e: std::io::Error| CollectError::Service(format!("{}: {e}", path.display()));
-                write_file(&path, &got.bytes).map_err(io)?;
-                if let (Some(sig), true) = (&got.signature, is_digest(&o.key)) {
-                    let mut side = path.clone().into_os_string();
-                    side.push(".metadata.json");
-                    let json = s3::sidecar_json(sig, got.signature_algorithm.as_deref());
-                    write_file(Path::new(&side), json.as_bytes()).map_err(io)?;
-                }
-                Ok::<_, CollectError>(())
-            });
-        }
-        while let Some(r) = set.join_next().await {
-            r.map_err(|e| CollectError::Service(format!("download task: {e}")))??;
-        }
-        Ok::<_, CollectError>(())
-    })?;
+    let n = rt.block_on(download_tree_into(&client, &uri, filter, dir, jobs))?;
     Ok((uri, n))
 }
 

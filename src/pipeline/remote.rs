@@ -6,14 +6,16 @@
 
 use super::{pipeline, AfterJob, FileOptions, Loaded, PipelineOptions, Summary, ViaTotals};
 use crate::collect::layout::{parse_key, Filter};
-use crate::collect::s3;
+use crate::collect::s3::{self, BucketUri, Object};
 use crate::collect::slice::{run_rounds, Engine, Slice, Term};
+use crate::collect::CollectError;
 use crate::ingest::source::{read_bytes, ReadOptions, ReadResult};
 use crate::store::Store;
 use anyhow::Result;
 use aws_sdk_s3::Client;
 use chrono::{Days, NaiveDate};
 use indicatif::ProgressBar;
+use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -151,6 +153,211 @@ pub fn load_object(
         });
     }
     LoadedObject { sources, etag }
+}
+
+/// The collect summary. Field names are documented in schemas/collect-summary.schema.json.
+#[derive(Debug, Default, Serialize)]
+pub struct CollectSummary {
+    /// `s3`, `lookup-events`, `public-keys`, `lake`, `config-history`, `config-batch`, `config-select`.
+    pub command: String,
+    /// What was collected: the bucket URI, or the region / query.
+    pub target: String,
+    pub prefixes_discovered: u64,
+    pub prefixes_listed: u64,
+    pub list_requests: u64,
+    pub objects_listed: u64,
+    pub objects_skipped: u64,
+    pub objects_fetched: u64,
+    pub objects_failed: u64,
+    pub bytes_fetched: u64,
+    pub digests_signed: u64,
+    pub digests_unsigned: u64,
+    pub mirror: Option<String>,
+    pub requests: u64,
+    pub throttled: u64,
+    pub pages: u64,
+    pub public_keys: u64,
+    pub public_keys_new: u64,
+    pub ingest: Summary,
+    pub seconds: f64,
+}
+
+/// How a bucket sync runs.
+pub struct SyncOptions<'a> {
+    /// Downloads in flight at once (also the parsing threads).
+    pub jobs: usize,
+    /// Also keep every fetched object here, in the bucket's key layout (digest signatures as sidecars).
+    pub mirror: Option<&'a Path>,
+    pub strict: bool,
+    pub quiet: bool,
+    pub max_file_size: u64,
+}
+
+/// `collect s3://BUCKET[/PREFIX]`: lists what the filter keeps (only the day prefixes of a window), and fetches
+/// and ingests every object not already stored whole with the same ETag and size (or missing from the mirror).
+/// Each object is remembered (`s3_objects`) in the transaction that stores its last source, so an interrupted
+/// sync fetches again only what it had not stored. `summary.seconds` is left to the caller.
+pub fn sync_bucket(
+    store: &mut Store,
+    handle: &tokio::runtime::Handle,
+    client: &Client,
+    uri: &BucketUri,
+    filter: &Filter,
+    opts: &SyncOptions<'_>,
+    progress: &ProgressBar,
+) -> Result<CollectSummary> {
+    let jobs = opts.jobs.max(1);
+    let listing = handle.block_on(s3::list_bucket(client, uri, filter, jobs))?;
+    let known = store.s3_objects(&uri.bucket, &uri.prefix)?;
+    let mut summary = CollectSummary {
+        command: "s3".into(),
+        target: uri.to_string(),
+        prefixes_discovered: listing.prefixes_discovered,
+        prefixes_listed: listing.prefixes_listed,
+        list_requests: listing.list_requests,
+        objects_listed: listing.objects.len() as u64,
+        mirror: opts.mirror.map(|m| m.display().to_string()),
+        ..Default::default()
+    };
+    let mut todo: Vec<Object> = Vec::new();
+    for o in listing.objects {
+        if o.key.contains("ConfigWritabilityCheckFile") || o.key.ends_with('/') {
+            summary.ingest.files_skipped += 1;
+            continue;
+        }
+        let unchanged = known
+            .get(&o.key)
+            .is_some_and(|(etag, size)| *etag == o.etag && *size == o.size);
+        // With a mirror, an object is also fetched again when the mirror lacks it.
+        let mirrored = opts.mirror.is_none_or(|m| {
+            mirror_path(m, &o.key)
+                .and_then(|p| std::fs::metadata(p).ok())
+                .is_some_and(|md| md.len() == o.size)
+        });
+        if unchanged && mirrored {
+            summary.objects_skipped += 1;
+        } else {
+            todo.push(o);
+        }
+    }
+    summary.ingest.files_seen = summary.objects_listed;
+    summary.ingest.files_unchanged = summary.objects_skipped;
+    if !opts.quiet {
+        eprintln!(
+            "trailgraph: {}: listed {} object(s) in {} prefix(es) ({} discovery listing(s), {} request(s)); {} already fetched, {} to fetch",
+            crate::model::text::visible(&uri.to_string()),
+            summary.objects_listed,
+            summary.prefixes_listed,
+            summary.prefixes_discovered,
+            summary.list_requests,
+            summary.objects_skipped,
+            todo.len()
+        );
+    }
+
+    let counters = FetchCounters::default();
+    let read = ReadOptions {
+        max_bytes: opts.max_file_size,
+    };
+    let todo_ref = &todo;
+    let load = |i: usize| -> Vec<Loaded> {
+        let o = &todo_ref[i];
+        let mut got = load_object(
+            handle,
+            client,
+            &uri.bucket,
+            &o.key,
+            &read,
+            opts.mirror,
+            &counters,
+        );
+        // The listing's size and time are the object's.
+        if let Some(first) = got.sources.first_mut() {
+            first.size = o.size;
+            first.mtime_ms = o.last_modified_ms;
+        }
+        got.sources
+    };
+    progress.set_length(todo.len() as u64);
+    let bucket = uri.bucket.clone();
+    let mut after = |i: usize, written: &[bool], w: &mut crate::store::Writer<'_>| -> Result<()> {
+        // Remembered only when every source of the object is stored, so a failure is fetched again next time.
+        if !written.is_empty() && written.iter().all(|x| *x) {
+            let o = &todo_ref[i];
+            w.record_s3_object(&bucket, &o.key, &o.etag, o.size, &uri.key_uri(&o.key))?;
+        }
+        Ok(())
+    };
+    pipeline(
+        store,
+        todo.len(),
+        &load,
+        &mut after,
+        &PipelineOptions {
+            jobs,
+            strict: opts.strict,
+            quiet: opts.quiet,
+        },
+        &mut summary.ingest,
+        progress,
+    )?;
+    summary.objects_fetched = counters.fetched.into_inner();
+    summary.objects_failed = counters.failed.into_inner();
+    summary.bytes_fetched = counters.bytes.into_inner();
+    summary.digests_signed = counters.signed.into_inner();
+    summary.digests_unsigned = counters.unsigned.into_inner();
+    Ok(summary)
+}
+
+/// `verify s3://BUCKET[/PREFIX]`: downloads what the filter keeps into `dir` in the bucket's key layout, each
+/// digest's signature metadata as its `<digest>.metadata.json` sidecar, so the offline verifier reads it as a
+/// local copy. Returns the number of objects downloaded. Any failed download is an error: a verification over an
+/// incomplete copy would report files as missing that are not.
+pub async fn download_tree_into(
+    client: &Client,
+    uri: &BucketUri,
+    filter: &Filter,
+    dir: &Path,
+    jobs: usize,
+) -> Result<u64, CollectError> {
+    let listing = s3::list_bucket(client, uri, filter, jobs).await?;
+    let n = listing.objects.len() as u64;
+    let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
+    {
+        let mut set = tokio::task::JoinSet::new();
+        for o in listing.objects {
+            let (client, bucket, sem, dir) = (
+                client.clone(),
+                uri.bucket.clone(),
+                sem.clone(),
+                dir.to_path_buf(),
+            );
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let got = s3::fetch(&client, &bucket, &o.key).await?;
+                let path = mirror_path(&dir, &o.key).ok_or_else(|| {
+                    CollectError::Service(format!(
+                        "s3://{bucket}/{}: key not safe as a local path",
+                        o.key
+                    ))
+                })?;
+                let io =
+                    |e: std::io::Error| CollectError::Service(format!("{}: {e}", path.display()));
+                write_file(&path, &got.bytes).map_err(io)?;
+                if let (Some(sig), true) = (&got.signature, is_digest(&o.key)) {
+                    let mut side = path.clone().into_os_string();
+                    side.push(".metadata.json");
+                    let json = s3::sidecar_json(sig, got.signature_algorithm.as_deref());
+                    write_file(Path::new(&side), json.as_bytes()).map_err(io)?;
+                }
+                Ok::<_, CollectError>(())
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            r.map_err(|e| CollectError::Service(format!("download task: {e}")))??;
+        }
+    }
+    Ok(n)
 }
 
 /// `s3://BUCKET/KEY` split, or None.

@@ -305,7 +305,7 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
         }
         None if args.via.via.is_some() => {
             let uri = args.uri.as_deref().unwrap_or_default();
-            via(db, uri, &args.sync, &args.via, &args.out)
+            via(db, uri, &args.sync, &args.via, &args.aws, &args.out)
         }
         None => {
             let uri = args.uri.as_deref().unwrap_or_default();
@@ -329,18 +329,21 @@ fn finish(summary: &mut CollectSummary, started: Instant, out: &OutArgs) -> Resu
 }
 
 /// `collect TRAIL --via spark SCOPE...`.
-fn via(db: &Path, trail: &str, a: &SyncArgs, v: &ViaArgs, out: &OutArgs) -> Result<Outcome> {
+fn via(
+    db: &Path,
+    trail: &str,
+    a: &SyncArgs,
+    v: &ViaArgs,
+    aws_args: &AwsArgs,
+    out: &OutArgs,
+) -> Result<Outcome> {
     use crate::collect::slice::LocalTrail;
     use crate::collect::spark::{Spark, SparkOptions};
     use crate::pipeline::ViaSummary;
     let started = Instant::now();
     let terms = v.terms()?;
     if trail.starts_with("s3://") {
-        anyhow::bail!(
-            "collect --via spark reads a trail in a local or mounted folder in this version; for {}, mount the \
-             bucket (e.g. mountpoint-s3) and give the folder",
-            sanitize(trail)
-        );
+        return via_spark_s3(db, trail, a, v, aws_args, out);
     }
     let filter = Filter {
         accounts: a.account.clone(),
@@ -360,6 +363,7 @@ fn via(db: &Path, trail: &str, a: &SyncArgs, v: &ViaArgs, out: &OutArgs) -> Resu
             master: v.spark_master.clone(),
             python: v.spark_python.clone(),
             conf: v.spark_conf.clone(),
+            s3_endpoint: None,
         },
         local.clone(),
     )?;
@@ -396,6 +400,114 @@ fn via(db: &Path, trail: &str, a: &SyncArgs, v: &ViaArgs, out: &OutArgs) -> Resu
         scope: terms,
         depth: v.depth,
         rounds: slice.rounds,
+        totals,
+        ingest,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    drop(engine);
+    print_via_summary(&summary, out.format)?;
+    Ok(if summary.ingest.files_failed > 0 {
+        Outcome::Problems
+    } else {
+        Outcome::Ok
+    })
+}
+
+/// `collect s3://BUCKET[/PREFIX] --via spark SCOPE...`: trailgraph lists the trail's objects in the window (as the
+/// sync does), Spark's executors read them from S3, and the files the rounds name are fetched as for Athena.
+fn via_spark_s3(
+    db: &Path,
+    trail: &str,
+    a: &SyncArgs,
+    v: &ViaArgs,
+    aws_args: &AwsArgs,
+    out: &OutArgs,
+) -> Result<Outcome> {
+    use crate::collect::slice::LocalTrail;
+    use crate::collect::spark::{Spark, SparkOptions};
+    use crate::pipeline::ViaSummary;
+    let started = Instant::now();
+    let terms = v.terms()?;
+    let uri = BucketUri::parse(trail).map_err(anyhow::Error::msg)?;
+    let filter = Filter {
+        accounts: a.account.clone(),
+        regions: a.trail_region.clone(),
+        since: a.since,
+        until: a.until,
+    };
+    if let Some(bad) = filter
+        .accounts
+        .iter()
+        .find(|x| !crate::collect::layout::is_account(x))
+    {
+        anyhow::bail!("--account {bad:?}: not a 12-digit account id");
+    }
+    let rt = runtime()?;
+    let conf = connect(&rt, aws_args)?;
+    let client = s3::client(&conf, aws_args.endpoint_url.is_some());
+    let listing = rt.block_on(s3::list_bucket(&client, &uri, &filter, a.jobs.max(1)))?;
+    let trail_files = LocalTrail::from_objects(
+        &uri.bucket,
+        listing.objects.iter().map(|o| (o.key.clone(), o.size)),
+    );
+    let in_window = trail_files.files("CloudTrail", &filter).len()
+        + trail_files.files("Config", &filter).len()
+        + trail_files.files("CloudTrail-Digest", &filter).len();
+    if trail_files.files("CloudTrail", &filter).is_empty() {
+        anyhow::bail!(
+            "{}: no CloudTrail log file in the window, in the trail bucket's layout \
+             ([PREFIX/]AWSLogs/[o-ORG/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/...)",
+            sanitize(&uri.to_string())
+        );
+    }
+    let _lock = super::run_lock(db, "collect", out.no_wait, out.quiet)?;
+    let mut store = Store::open(db)?;
+    let mut engine = Spark::start(
+        &SparkOptions {
+            master: v.spark_master.clone(),
+            python: v.spark_python.clone(),
+            conf: v.spark_conf.clone(),
+            s3_endpoint: aws_args.endpoint_url.clone(),
+        },
+        trail_files,
+    )?;
+    let progress = progress_bar(0, "objects", out.quiet);
+    let r = crate::pipeline::remote::ingest_s3_slice(
+        &mut store,
+        rt.handle(),
+        &client,
+        &mut engine,
+        ("cloudtrail", Some("config")),
+        &terms,
+        &filter,
+        v.depth,
+        &crate::pipeline::FileOptions {
+            strict: out.strict,
+            quiet: out.quiet,
+            max_file_size: out.max_file_size,
+            jobs: Some(a.jobs.clamp(1, 64)),
+        },
+        &progress,
+    )?;
+    progress.finish_and_clear();
+    let mut ingest = r.ingest;
+    for e in &r.listing_errors {
+        ingest.files_failed += 1;
+        ingest.failures.push(crate::pipeline::Failure {
+            path: String::new(),
+            reason: e.clone(),
+        });
+    }
+    let mut totals = r.totals;
+    totals.files_in_window = Some(in_window);
+    let summary = ViaSummary {
+        command: "via",
+        engine: "spark",
+        engine_version: engine.version.clone(),
+        trail: uri.to_string(),
+        scope: terms,
+        depth: v.depth,
+        rounds: r.slice.rounds,
         totals,
         ingest,
         seconds: started.elapsed().as_secs_f64(),

@@ -653,6 +653,28 @@ impl LocalTrail {
         Ok(LocalTrail { files, errors })
     }
 
+    /// A trail in S3, from a listing of its objects (`s3://BUCKET/KEY` as their paths): what an engine that reads
+    /// S3 itself is given.
+    pub fn from_objects(
+        bucket: &str,
+        objects: impl IntoIterator<Item = (String, u64)>,
+    ) -> LocalTrail {
+        let mut files: BTreeMap<&'static str, Vec<(PathBuf, u64)>> = BTreeMap::new();
+        for (key, size) in objects {
+            let Some(k) = parse_key(&key) else { continue };
+            if let Some(s) = LOCAL_SERVICES.iter().find(|s| **s == k.service) {
+                files
+                    .entry(s)
+                    .or_default()
+                    .push((PathBuf::from(format!("s3://{bucket}/{key}")), size));
+            }
+        }
+        LocalTrail {
+            files,
+            errors: Vec::new(),
+        }
+    }
+
     /// The files of a service that the filter keeps (account, region, day), sorted.
     pub fn files(&self, service: &str, filter: &Filter) -> Vec<(PathBuf, u64)> {
         let days = filter.days();

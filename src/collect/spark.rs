@@ -25,6 +25,8 @@ pub struct SparkOptions {
     pub python: String,
     /// Extra `--conf KEY=VALUE` settings.
     pub conf: Vec<String>,
+    /// The S3 endpoint the executors read an S3 trail from (None: AWS's), as TRAILGRAPH_S3_ENDPOINT.
+    pub s3_endpoint: Option<String>,
 }
 
 pub struct Spark {
@@ -92,6 +94,11 @@ impl Spark {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));
+        if let Some(u) = &opts.s3_endpoint {
+            // Local executors inherit the driver's environment; a cluster's get it from spark.executorEnv.
+            cmd.env("TRAILGRAPH_S3_ENDPOINT", u)
+                .arg(format!("spark.executorEnv.TRAILGRAPH_S3_ENDPOINT={u}"));
+        }
         let mut child = cmd.spawn().map_err(|e| {
             anyhow!(
                 "cannot start Spark with {}: {e}. Install pyspark (pip install pyspark; Spark needs Java 17) or give \
@@ -209,6 +216,9 @@ impl Engine for Spark {
         let paths: Vec<String> = files
             .iter()
             .map(|(p, _)| {
+                if p.starts_with("s3:") {
+                    return p.to_string_lossy().into_owned();
+                }
                 std::path::absolute(p)
                     .unwrap_or_else(|_| p.clone())
                     .to_string_lossy()

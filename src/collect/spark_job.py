@@ -4,7 +4,7 @@
 #
 # One long-lived driver answers every round of a run, so Spark starts once. Protocol: one JSON request per line on
 # stdin, one JSON answer per line on stdout (Spark's own logging goes to stderr):
-#   request  {"table": "cloudtrail"|"config", "files": ["/abs/path", ...], "sql": "...", "params": ["v0", ...]}
+#   request  {"table": "cloudtrail"|"config", "files": ["/abs/path" or "s3://b/k", ...], "sql": "...", "params": [...]}
 #   answer   {"ok": true, "rows": [[path, used_key, issued_key], ...], "query_id": "...", "seconds": s}
 #            {"ok": false, "error": "Spark's own message"}
 # The SQL reads a view named after the table. Scope strings arrive as named parameters (:p0, :p1, ...) bound by
@@ -15,7 +15,8 @@
 # real records breaks the read. Each file is read whole by Python in the executors (gzip by its magic bytes) and
 # parsed by Spark's from_json; the path column is the path trailgraph listed. Spark's own file sources are not
 # used for local folders because Hadoop paths cannot hold ':' and every AWS Config history file name does
-# (`..._ConfigHistory_AWS::S3::Bucket_...`): Hadoop refuses them with "Relative path in absolute URI".
+# (`..._ConfigHistory_AWS::S3::Bucket_...`): Hadoop refuses them with "Relative path in absolute URI". Objects of
+# an S3 trail are read the same way, with boto3 in the executors (so no hadoop-aws jars are needed).
 import gzip
 import json
 import sys
@@ -40,10 +41,35 @@ def schema(container, fields):
     return StructType([StructField(container, ArrayType(StructType([StructField(f, StringType()) for f in fields])))])
 
 
+S3 = {}
+
+
+def read_s3(uri):
+    """The bytes of s3://BUCKET/KEY, read with boto3 in the executor: its default credential chain, and the endpoint
+    in TRAILGRAPH_S3_ENDPOINT when set (an S3-compatible store, a test server; path-style addressing then)."""
+    import os
+
+    if "client" not in S3:
+        import boto3
+        from botocore.config import Config
+
+        endpoint = os.environ.get("TRAILGRAPH_S3_ENDPOINT") or None
+        S3["client"] = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            config=Config(s3={"addressing_style": "path"} if endpoint else {}, retries={"mode": "standard"}),
+        )
+    bucket, _, key = uri[len("s3://"):].partition("/")
+    return S3["client"].get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
 def read_file(path):
-    """The text of one file, gzip (by its magic bytes, every member) or plain."""
-    with open(path, "rb") as f:
-        data = f.read()
+    """The text of one file (a local path, or s3://BUCKET/KEY), gzip (by its magic bytes, every member) or plain."""
+    if path.startswith("s3://"):
+        data = read_s3(path)
+    else:
+        with open(path, "rb") as f:
+            data = f.read()
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)

@@ -352,19 +352,6 @@ fn collect_via_failures_exit_2_with_the_reason() {
         &db,
         &[
             "collect",
-            "s3://bucket",
-            "--via",
-            "spark",
-            "--ip",
-            "1.2.3.4",
-        ],
-    );
-    assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("local or mounted folder"), "{}", r.stderr);
-    let r = run(
-        &db,
-        &[
-            "collect",
             t,
             "--via",
             "spark",

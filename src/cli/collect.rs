@@ -543,9 +543,9 @@ fn via_athena(
             sanitize(&uri.to_string())
         );
     };
-    if !(v.athena_poll.is_finite() && v.athena_poll >= 0.0) {
+    if !(v.athena_poll.is_finite() && (0.01..=600.0).contains(&v.athena_poll)) {
         anyhow::bail!(
-            "--athena-poll {}: expected seconds, 0 or more",
+            "--athena-poll {}: expected seconds, from 0.01 to 600",
             v.athena_poll
         );
     }

@@ -22,7 +22,8 @@ use std::time::Duration;
 pub struct AthenaOptions {
     /// The CloudTrail table, `DATABASE.TABLE` (or `TABLE` in the database `default`).
     pub table: String,
-    /// The AWS Config table (`athena-ddl --config-table`); without it the Config round does not run.
+    /// The AWS Config table (`athena-ddl --config-table`); without it the Config round does not run. A name without
+    /// a database is looked up in the CloudTrail table's database (the queries' context).
     pub config_table: Option<String>,
     /// The workgroup (Athena's default: `primary`).
     pub workgroup: Option<String>,
@@ -49,6 +50,29 @@ pub fn check_table(flag: &str, name: &str) -> Result<String> {
     }
 }
 
+/// A checked table name as the SQL text holds it: each part double-quoted, so that a name Trino reserves (`values`)
+/// or one that starts with a digit still reads as a name. (`check_table` allows no quote inside a part.)
+pub fn quoted(name: &str) -> String {
+    name.split('.')
+        .map(|p| format!("\"{p}\""))
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// A token of our own for `StartQueryExecution`, the same on every retry of one query: if an attempt that failed
+/// on the way back did reach Athena, the retry returns that query instead of starting (and billing) a second one.
+fn request_token(n: u64) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "trailgraph-{:032x}-{:08x}-{n:06}",
+        nanos,
+        std::process::id()
+    )
+}
+
 /// The Athena engine.
 pub struct Athena {
     client: Client,
@@ -58,6 +82,7 @@ pub struct Athena {
     /// `Athena engine version 3`, as the first query reports it.
     pub version: String,
     pub counters: Counters,
+    queries: u64,
 }
 
 /// A failed call: counts it, and says whether to try again (after a backoff).
@@ -112,21 +137,28 @@ impl Athena {
             database,
             version: String::new(),
             counters: Counters::default(),
+            queries: 0,
         })
     }
 
-    /// The tables the rounds read: CloudTrail, and Config when one was given.
+    /// The tables the rounds read, as the SQL names them: CloudTrail, and Config when one was given.
     pub fn tables(&self) -> (String, Option<String>) {
-        (self.opts.table.clone(), self.opts.config_table.clone())
+        (
+            quoted(&self.opts.table),
+            self.opts.config_table.as_deref().map(quoted),
+        )
     }
 
     async fn start(&mut self, sql: &str) -> Result<String, CollectError> {
         let mut attempt = 0;
+        self.queries += 1;
+        let token = request_token(self.queries);
         loop {
             let mut req = self
                 .client
                 .start_query_execution()
                 .query_string(sql)
+                .client_request_token(&token)
                 .query_execution_context(
                     QueryExecutionContext::builder()
                         .database(&self.database)
@@ -162,6 +194,8 @@ impl Athena {
     /// cancelled.
     async fn wait(&mut self, id: &str) -> Result<Result<u64, String>, CollectError> {
         let mut attempt = 0;
+        // Answers without a state this version knows: a few are waited through, not forever.
+        let mut unknown = 0u32;
         loop {
             self.counters.requests += 1;
             let resp = match self
@@ -211,8 +245,20 @@ impl Athena {
                         .unwrap_or("no reason given");
                     return Ok(Err(format!("{state}: {reason}")));
                 }
-                // QUEUED, RUNNING, or a state this version does not know yet: keep waiting.
-                _ => tokio::time::sleep(self.opts.poll).await,
+                Some(QueryExecutionState::Queued | QueryExecutionState::Running) => {
+                    tokio::time::sleep(self.opts.poll).await
+                }
+                // No state, or one this version does not know: wait a little, then give up.
+                other => {
+                    unknown += 1;
+                    if unknown > 30 {
+                        return Err(CollectError::Service(format!(
+                            "GetQueryExecution on query {id}: no known state in 30 answers (last: {:?})",
+                            other.map(|s| s.as_str())
+                        )));
+                    }
+                    tokio::time::sleep(self.opts.poll.max(Duration::from_millis(100))).await
+                }
             }
         }
     }
@@ -342,6 +388,9 @@ mod tests {
             "trail"
         );
         assert_eq!(check_table("--t", "cloudtrail_logs").unwrap(), "default");
+        assert_eq!(quoted("trail.values"), "\"trail\".\"values\"");
+        let t = request_token(7);
+        assert!((32..=128).contains(&t.len()), "{t}");
         for bad in ["", "a.b.c", "t; DROP", "db.\"t\"", "db.", ".t", "db.t-x"] {
             assert!(check_table("--t", bad).is_err(), "{bad}");
         }

@@ -136,6 +136,8 @@ pub fn athena_ddl(o: &DdlOptions) -> Result<String> {
         base.push('/');
     }
     base.push_str("AWSLogs/");
+    // AWS Config delivers under AWSLogs/ACCOUNT/Config/, without the organization id of an organization trail.
+    let config_base = base.clone();
     if let Some(org) = &org {
         base.push_str(org);
         base.push('/');
@@ -173,7 +175,7 @@ PARTITIONED BY (
 )
 ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'
 WITH SERDEPROPERTIES ('ignore.malformed.json' = 'true')
-LOCATION '{base}'
+LOCATION '{config_base}'
 TBLPROPERTIES (
     'projection.enabled' = 'true',
     'projection.account.type' = 'enum',
@@ -185,7 +187,7 @@ TBLPROPERTIES (
     'projection.dt.interval' = '1',
     'projection.dt.interval.unit' = 'DAYS',
     'projection.dt.range' = '{from_config},NOW',
-    'storage.location.template' = '{base}${{account}}/Config/${{region}}/${{dt}}/ConfigHistory'
+    'storage.location.template' = '{config_base}${{account}}/Config/${{region}}/${{dt}}/ConfigHistory'
 );
 ",
             accounts = o.accounts.join(","),
@@ -329,7 +331,7 @@ mod tests {
         assert!(ddl.contains("'projection.dt.format' = 'yyyy/M/d'"));
         assert!(ddl.contains("'projection.dt.range' = '2024/1/1,NOW'"));
         assert!(ddl.contains(
-            "'storage.location.template' = 's3://org-trail/AWSLogs/o-abc123def4/${account}/Config/${region}/${dt}/ConfigHistory'"
+            "'storage.location.template' = 's3://org-trail/AWSLogs/${account}/Config/${region}/${dt}/ConfigHistory'"
         ));
         assert!(athena_ddl(&DdlOptions {
             config_table: Some("t'x".into()),

@@ -358,12 +358,9 @@ pub fn config_query(
     filter: &Filter,
 ) -> Query {
     let mut b = SqlBuilder::new(dialect);
-    let (from, item) = match dialect {
-        Dialect::Spark => (table_name.to_string(), ""),
-        Dialect::Athena => (
-            format!("{table_name}\nCROSS JOIN UNNEST(configurationitems) AS t(ci)"),
-            "ci.",
-        ),
+    let item = match dialect {
+        Dialect::Spark => "",
+        Dialect::Athena => "ci.",
     };
     let mut preds = Vec::new();
     for r in resources {
@@ -379,24 +376,40 @@ pub fn config_query(
     if preds.is_empty() {
         preds.push("FALSE".into());
     }
-    let mut wh = vec![format!("({})", preds.join("\n    OR "))];
-    if dialect == Dialect::Athena {
-        wh.extend(b.account_region(filter));
-        if let Some(days) = filter.days() {
-            let vals: Vec<String> = days
-                .iter()
-                .map(|d| b.value(&d.format("%Y/%-m/%-d").to_string()))
-                .collect();
-            wh.push(format!("dt IN ({})", vals.join(", ")));
-        }
-    }
     // The id and type of each item found come back in the key columns: a name the Config round resolved to an
     // id becomes a search string of its own (calls that carry only the id).
-    let sql = format!(
-        "SELECT DISTINCT {} AS path, {item}resourceid AS used_key, {item}resourcetype AS issued_key\nFROM {from}\nWHERE {}",
-        b.path(),
-        wh.join("\n  AND ")
-    );
+    let sql = match dialect {
+        Dialect::Spark => format!(
+            "SELECT DISTINCT {} AS path, resourceid AS used_key, resourcetype AS issued_key\nFROM {table_name}\nWHERE {}",
+            b.path(),
+            preds.join("\n    OR ")
+        ),
+        Dialect::Athena => {
+            // The matching items are kept by `filter` and unnested as one string each, "TYPE ID" (a type has no
+            // space): an array of strings unnests into one column on every Trino, where an array of rows would
+            // be expanded into a column per field or not, depending on the engine's version.
+            let mut wh = b.account_region(filter);
+            if let Some(days) = filter.days() {
+                let vals: Vec<String> = days
+                    .iter()
+                    .map(|d| b.value(&d.format("%Y/%-m/%-d").to_string()))
+                    .collect();
+                wh.push(format!("dt IN ({})", vals.join(", ")));
+            }
+            let wh = if wh.is_empty() {
+                String::new()
+            } else {
+                format!("\nWHERE {}", wh.join("\n  AND "))
+            };
+            format!(
+                "SELECT DISTINCT {} AS path, substr(item, strpos(item, ' ') + 1) AS used_key, split_part(item, ' ', 1) AS issued_key\n\
+                 FROM {table_name}\n\
+                 CROSS JOIN UNNEST(transform(filter(configurationitems, ci -> {}), ci -> coalesce(ci.resourcetype, '') || ' ' || coalesce(ci.resourceid, ''))) AS t(item){wh}",
+                b.path(),
+                preds.join(" OR "),
+            )
+        }
+    };
     b.finish(Table::Config, sql)
 }
 

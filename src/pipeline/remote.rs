@@ -374,7 +374,8 @@ pub fn digest_prefixes(key: &str) -> Vec<String> {
         return Vec::new();
     };
     let Some(d) = k.date else { return Vec::new() };
-    let Some(i) = key.find("/CloudTrail/") else {
+    // The last one: a prefix above AWSLogs/ may itself hold a folder named CloudTrail.
+    let Some(i) = key.rfind("/CloudTrail/") else {
         return Vec::new();
     };
     let head = &key[..i];
@@ -552,6 +553,12 @@ mod tests {
                 "logs/AWSLogs/o-abc123/111122223333/CloudTrail-Digest/eu-west-1/2024/03/31/",
                 "logs/AWSLogs/o-abc123/111122223333/CloudTrail-Digest/eu-west-1/2024/04/01/"
             ]
+        );
+        assert_eq!(
+            digest_prefixes(
+                "CloudTrail/AWSLogs/111122223333/CloudTrail/us-east-1/2024/03/01/f.json.gz"
+            )[0],
+            "CloudTrail/AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/03/01/"
         );
         assert!(digest_prefixes(
             "AWSLogs/111122223333/Config/us-east-1/2024/3/1/ConfigHistory/x.json.gz"

@@ -241,6 +241,65 @@ fn an_athena_slice_answers_like_a_full_ingest() {
             assert_eq!(a["ingest"]["sources_new"], 0);
         }
     }
+    // A window and an account prune Athena's partitions: the CloudTrail table by `timestamp` (YYYY/MM/DD), the
+    // Config table by `dt` (Config's unpadded YYYY/M/D), both by `account`; what is fetched lies inside them.
+    let db = dir.path().join("window.db");
+    let scope = [
+        "--resource",
+        "scenario-data",
+        "--since",
+        "2024-03-01T00:00:00Z",
+        "--until",
+        "2024-03-01T23:59:59Z",
+        "--account",
+        "111111111111",
+    ];
+    let r = via_athena(&db, &moto, &athena, "trail.cloudtrail_logs", &scope);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s: Value = serde_json::from_str(&r.stdout).unwrap();
+    let sql = |purpose: &str| {
+        s["rounds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["purpose"] == purpose)
+            .unwrap_or_else(|| panic!("no {purpose} round: {s:#}"))["sql"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let scope_sql = sql("scope");
+    assert!(
+        scope_sql.contains("\"timestamp\" BETWEEN '2024/03/01' AND '2024/03/02'"),
+        "{scope_sql}"
+    );
+    assert!(
+        scope_sql.contains("account IN ('111111111111')"),
+        "{scope_sql}"
+    );
+    let config_sql = sql("config");
+    assert!(
+        config_sql.contains("dt IN ('2024/3/1', '2024/3/2')"),
+        "{config_sql}"
+    );
+    assert!(s["totals"]["files_matched"].as_u64().unwrap() > 0, "{s:#}");
+    let outside = run(
+        &db,
+        &[
+            "sql",
+            "SELECT count(*) AS n FROM sources WHERE path NOT LIKE 's3://org-trail/AWSLogs/%111111111111/%'",
+            "--format",
+            "csv",
+        ],
+    );
+    assert_eq!(outside.code, 0, "{}", outside.stderr);
+    assert_eq!(
+        outside.stdout.lines().nth(1),
+        Some("0"),
+        "{}",
+        outside.stdout
+    );
+
     // Every query ran in the table's database, the workgroup and the result location given; each was waited for
     // through QUEUED and RUNNING, and its results were read page by page (3 rows a page here).
     let reqs = athena.requests();
@@ -296,7 +355,7 @@ fn a_failed_athena_query_exits_2_with_athena_s_message_and_the_sql() {
     assert!(r.stderr.contains("FAILED: TABLE_NOT_FOUND"), "{}", r.stderr);
     assert!(r.stderr.contains("trailgraph athena-ddl"), "{}", r.stderr);
     assert!(
-        r.stderr.contains("SQL:") && r.stderr.contains("FROM trail.no_such_table"),
+        r.stderr.contains("SQL:") && r.stderr.contains("FROM \"trail\".\"no_such_table\""),
         "{}",
         r.stderr
     );
@@ -364,13 +423,21 @@ fn an_athena_slice_brings_its_signed_digests_and_verifies_like_a_full_sync() {
             "sql",
             "SELECT count(*) AS n FROM sources WHERE path LIKE 's3://org-trail/%.metadata.json'",
             "--format",
-            "json",
+            "csv",
         ],
     );
-    assert!(
-        !sidecars.stdout.contains("\"n\":0") && !sidecars.stdout.contains("\"n\": 0"),
-        "{}",
-        sidecars.stdout
+    assert_eq!(sidecars.code, 0, "{}", sidecars.stderr);
+    let n: u64 = sidecars
+        .stdout
+        .lines()
+        .nth(1)
+        .unwrap_or("0")
+        .parse()
+        .unwrap();
+    assert_eq!(
+        n,
+        s["totals"]["digests_fetched"].as_u64().unwrap(),
+        "every digest came with its signature"
     );
     let mut codes = Vec::new();
     for db in [&full, &slice] {

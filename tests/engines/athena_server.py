@@ -65,7 +65,7 @@ counter = {"requests": 0, "queries": 0}
 def athena_error(msg):
     """DuckDB's message in Athena's words where Athena has its own."""
     if "Catalog Error" in msg and "does not exist" in msg:
-        name = msg.split("with name ", 1)[-1].split(" does not exist", 1)[0]
+        name = msg.split("with name ", 1)[-1].split(" does not exist", 1)[0].replace('"', "")
         return f"TABLE_NOT_FOUND: line 1:1: Table 'awsdatacatalog.{name}' does not exist"
     return "GENERIC_USER_ERROR: " + msg.replace("\n", " ")
 
@@ -76,7 +76,8 @@ def run(sql):
         cur = con.execute(duck)
         cols = [d[0] for d in cur.description]
         rows = cur.fetchall()
-        scanned = SCANNED["cfg"] if args.config_table and args.config_table in sql else SCANNED["ct"]
+        config = args.config_table and args.config_table.split(".")[-1]
+        scanned = SCANNED["cfg"] if config and config in sql else SCANNED["ct"]
         return {"state": "SUCCEEDED", "cols": cols, "rows": rows, "scanned": scanned}
     except Exception as e:  # the query's own failure, as Athena reports one
         return {"state": "FAILED", "reason": athena_error(str(e))}

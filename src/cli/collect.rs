@@ -151,6 +151,43 @@ struct OutArgs {
     no_wait: bool,
 }
 
+impl SyncArgs {
+    /// The window and the accounts and regions asked for.
+    fn window(&self) -> Filter {
+        Filter {
+            accounts: self.account.clone(),
+            regions: self.trail_region.clone(),
+            since: self.since,
+            until: self.until,
+        }
+    }
+
+    /// The same, with every account checked (12 digits): for the commands that list a bucket by account.
+    fn checked_window(&self) -> Result<Filter> {
+        let filter = self.window();
+        if let Some(bad) = filter
+            .accounts
+            .iter()
+            .find(|x| !crate::collect::layout::is_account(x))
+        {
+            anyhow::bail!("--account {bad:?}: not a 12-digit account id");
+        }
+        Ok(filter)
+    }
+}
+
+impl OutArgs {
+    /// How the fetched files are read, with `jobs` parsing threads (1 to 64).
+    fn file_options(&self, jobs: usize) -> crate::pipeline::FileOptions {
+        crate::pipeline::FileOptions {
+            strict: self.strict,
+            quiet: self.quiet,
+            max_file_size: self.max_file_size,
+            jobs: Some(jobs.clamp(1, 64)),
+        }
+    }
+}
+
 #[derive(clap::Args, Debug, Clone)]
 struct SyncArgs {
     /// Only these accounts (repeatable or comma-separated).
@@ -345,12 +382,7 @@ fn via(
     if trail.starts_with("s3://") {
         return via_spark_s3(db, trail, a, v, aws_args, out);
     }
-    let filter = Filter {
-        accounts: a.account.clone(),
-        regions: a.trail_region.clone(),
-        since: a.since,
-        until: a.until,
-    };
+    let filter = a.window();
     let root = PathBuf::from(trail);
     let local = LocalTrail::open(&root)?;
     for e in &local.errors {
@@ -368,7 +400,7 @@ fn via(
         local.clone(),
     )?;
     let progress = progress_bar(0, "files", out.quiet);
-    let (slice, totals, mut ingest) = crate::pipeline::ingest_slice(
+    let (slice, totals, ingest) = crate::pipeline::ingest_slice(
         &mut store,
         db,
         &local,
@@ -376,22 +408,9 @@ fn via(
         &terms,
         &filter,
         v.depth,
-        &crate::pipeline::FileOptions {
-            strict: out.strict,
-            quiet: out.quiet,
-            max_file_size: out.max_file_size,
-            jobs: Some(a.jobs.clamp(1, 64)),
-        },
+        &out.file_options(a.jobs),
         &progress,
     )?;
-    // What could not be listed is a failure of the run, as for `ingest`.
-    for e in &local.errors {
-        ingest.files_failed += 1;
-        ingest.failures.push(crate::pipeline::Failure {
-            path: String::new(),
-            reason: e.clone(),
-        });
-    }
     let summary = ViaSummary {
         command: "via",
         engine: "spark",
@@ -405,12 +424,7 @@ fn via(
         seconds: started.elapsed().as_secs_f64(),
     };
     drop(engine);
-    print_via_summary(&summary, out.format)?;
-    Ok(if summary.ingest.files_failed > 0 {
-        Outcome::Problems
-    } else {
-        Outcome::Ok
-    })
+    finish_via(summary, &local.errors, out.format)
 }
 
 /// `collect s3://BUCKET[/PREFIX] --via spark SCOPE...`: trailgraph lists the trail's objects in the window (as the
@@ -429,19 +443,7 @@ fn via_spark_s3(
     let started = Instant::now();
     let terms = v.terms()?;
     let uri = BucketUri::parse(trail).map_err(anyhow::Error::msg)?;
-    let filter = Filter {
-        accounts: a.account.clone(),
-        regions: a.trail_region.clone(),
-        since: a.since,
-        until: a.until,
-    };
-    if let Some(bad) = filter
-        .accounts
-        .iter()
-        .find(|x| !crate::collect::layout::is_account(x))
-    {
-        anyhow::bail!("--account {bad:?}: not a 12-digit account id");
-    }
+    let filter = a.checked_window()?;
     let rt = runtime()?;
     let conf = connect(&rt, aws_args)?;
     let client = s3::client(&conf, aws_args.endpoint_url.is_some());
@@ -450,9 +452,7 @@ fn via_spark_s3(
         &uri.bucket,
         listing.objects.iter().map(|o| (o.key.clone(), o.size)),
     );
-    let in_window = trail_files.files("CloudTrail", &filter).len()
-        + trail_files.files("Config", &filter).len()
-        + trail_files.files("CloudTrail-Digest", &filter).len();
+    let in_window = trail_files.files_in_window(&filter);
     if trail_files.files("CloudTrail", &filter).is_empty() {
         anyhow::bail!(
             "{}: no CloudTrail log file in the window, in the trail bucket's layout \
@@ -481,23 +481,10 @@ fn via_spark_s3(
         &terms,
         &filter,
         v.depth,
-        &crate::pipeline::FileOptions {
-            strict: out.strict,
-            quiet: out.quiet,
-            max_file_size: out.max_file_size,
-            jobs: Some(a.jobs.clamp(1, 64)),
-        },
+        &out.file_options(a.jobs),
         &progress,
     )?;
     progress.finish_and_clear();
-    let mut ingest = r.ingest;
-    for e in &r.listing_errors {
-        ingest.files_failed += 1;
-        ingest.failures.push(crate::pipeline::Failure {
-            path: String::new(),
-            reason: e.clone(),
-        });
-    }
     let mut totals = r.totals;
     totals.files_in_window = Some(in_window);
     let summary = ViaSummary {
@@ -509,16 +496,11 @@ fn via_spark_s3(
         depth: v.depth,
         rounds: r.slice.rounds,
         totals,
-        ingest,
+        ingest: r.ingest,
         seconds: started.elapsed().as_secs_f64(),
     };
     drop(engine);
-    print_via_summary(&summary, out.format)?;
-    Ok(if summary.ingest.files_failed > 0 {
-        Outcome::Problems
-    } else {
-        Outcome::Ok
-    })
+    finish_via(summary, &r.listing_errors, out.format)
 }
 
 /// `collect s3://BUCKET[/PREFIX] --via athena SCOPE...`.
@@ -549,19 +531,7 @@ fn via_athena(
             v.athena_poll
         );
     }
-    let filter = Filter {
-        accounts: a.account.clone(),
-        regions: a.trail_region.clone(),
-        since: a.since,
-        until: a.until,
-    };
-    if let Some(bad) = filter
-        .accounts
-        .iter()
-        .find(|x| !crate::collect::layout::is_account(x))
-    {
-        anyhow::bail!("--account {bad:?}: not a 12-digit account id");
-    }
+    let filter = a.checked_window()?;
     let rt = runtime()?;
     let conf = connect(&rt, aws_args)?;
     let mut engine = Athena::new(
@@ -590,23 +560,10 @@ fn via_athena(
         &terms,
         &filter,
         v.depth,
-        &crate::pipeline::FileOptions {
-            strict: out.strict,
-            quiet: out.quiet,
-            max_file_size: out.max_file_size,
-            jobs: Some(a.jobs.clamp(1, 64)),
-        },
+        &out.file_options(a.jobs),
         &progress,
     )?;
     progress.finish_and_clear();
-    let mut ingest = r.ingest;
-    for e in &r.listing_errors {
-        ingest.files_failed += 1;
-        ingest.failures.push(crate::pipeline::Failure {
-            path: String::new(),
-            reason: e.clone(),
-        });
-    }
     let mut totals = r.totals;
     totals.engine_requests = engine.counters.requests;
     totals.throttled = engine.counters.throttled;
@@ -619,10 +576,27 @@ fn via_athena(
         depth: v.depth,
         rounds: r.slice.rounds,
         totals,
-        ingest,
+        ingest: r.ingest,
         seconds: started.elapsed().as_secs_f64(),
     };
-    print_via_summary(&summary, out.format)?;
+    finish_via(summary, &r.listing_errors, out.format)
+}
+
+/// How every `--via` run ends: what could not be listed is a failure of the run (as for `ingest`), the summary is
+/// printed, and failures make the outcome.
+fn finish_via(
+    mut summary: crate::pipeline::ViaSummary,
+    errors: &[String],
+    format: Option<Format>,
+) -> Result<Outcome> {
+    for e in errors {
+        summary.ingest.files_failed += 1;
+        summary.ingest.failures.push(crate::pipeline::Failure {
+            path: String::new(),
+            reason: e.clone(),
+        });
+    }
+    print_via_summary(&summary, format)?;
     Ok(if summary.ingest.files_failed > 0 {
         Outcome::Problems
     } else {
@@ -692,19 +666,7 @@ fn print_via_summary(s: &crate::pipeline::ViaSummary, format: Option<Format>) ->
 fn sync(db: &Path, uri: &str, a: &SyncArgs, aws_args: &AwsArgs, out: &OutArgs) -> Result<Outcome> {
     let started = Instant::now();
     let uri = BucketUri::parse(uri).map_err(anyhow::Error::msg)?;
-    let filter = Filter {
-        accounts: a.account.clone(),
-        regions: a.trail_region.clone(),
-        since: a.since,
-        until: a.until,
-    };
-    if let Some(bad) = filter
-        .accounts
-        .iter()
-        .find(|x| !crate::collect::layout::is_account(x))
-    {
-        anyhow::bail!("--account {bad:?}: not a 12-digit account id");
-    }
+    let filter = a.checked_window()?;
     let _lock = super::run_lock(db, "collect", out.no_wait, out.quiet)?;
     let mut store = Store::open(db)?;
     let rt = runtime()?;

@@ -7,10 +7,10 @@
 //! The rows come back as the `$path` of each matching log file (`s3://BUCKET/KEY`) and the keys the next round
 //! needs; fetching those files is the caller's (`pipeline::remote`).
 
-use super::cloudtrail::{backoff, Counters, RETRIES};
+use super::cloudtrail::{again, backoff, Counters};
 use super::layout::Filter;
 use super::slice::{Answer, Dialect, Engine, Query, Row};
-use super::{describe, retryable, throttled, CollectError, HasStatus};
+use super::{describe, CollectError, HasStatus};
 use anyhow::{bail, Result};
 use aws_sdk_athena::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState, ResultConfiguration};
@@ -85,16 +85,32 @@ pub struct Athena {
     queries: u64,
 }
 
-/// A failed call: counts it, and says whether to try again (after a backoff).
-fn again<E: ProvideErrorMetadata, R: HasStatus>(
-    e: &SdkError<E, R>,
-    attempt: u32,
+/// Sends one call until it succeeds or fails in a way not worth retrying: every attempt is counted, throttling and
+/// transient failures are retried after a growing backoff (`cloudtrail::again`).
+async fn send<T, E, R, F, Fut>(
     counters: &mut Counters,
-) -> bool {
-    if throttled(e) {
-        counters.throttled += 1;
+    api: &str,
+    target: &str,
+    mut call: F,
+) -> Result<T, CollectError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, SdkError<E, R>>>,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: HasStatus + std::fmt::Debug + 'static,
+{
+    let mut attempt = 0;
+    loop {
+        counters.requests += 1;
+        match call().await {
+            Ok(r) => return Ok(r),
+            Err(e) if again(&e, attempt, counters) => {
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(describe(&e, api, target)),
+        }
     }
-    attempt < RETRIES && retryable(e)
 }
 
 /// Words of Athena's messages for a table or database that does not exist.
@@ -150,70 +166,47 @@ impl Athena {
     }
 
     async fn start(&mut self, sql: &str) -> Result<String, CollectError> {
-        let mut attempt = 0;
         self.queries += 1;
         let token = request_token(self.queries);
-        loop {
-            let mut req = self
-                .client
+        let (client, database, opts) = (&self.client, &self.database, &self.opts);
+        let r = send(&mut self.counters, "StartQueryExecution", "Athena", || {
+            let mut req = client
                 .start_query_execution()
                 .query_string(sql)
                 .client_request_token(&token)
                 .query_execution_context(
-                    QueryExecutionContext::builder()
-                        .database(&self.database)
-                        .build(),
+                    QueryExecutionContext::builder().database(database).build(),
                 );
-            if let Some(w) = &self.opts.workgroup {
+            if let Some(w) = &opts.workgroup {
                 req = req.work_group(w);
             }
-            if let Some(o) = &self.opts.output {
+            if let Some(o) = &opts.output {
                 req = req.result_configuration(
                     ResultConfiguration::builder().output_location(o).build(),
                 );
             }
-            self.counters.requests += 1;
-            match req.send().await {
-                Ok(r) => {
-                    return r.query_execution_id().map(str::to_string).ok_or_else(|| {
-                        CollectError::Service(
-                            "StartQueryExecution: the response has no QueryExecutionId".into(),
-                        )
-                    })
-                }
-                Err(e) if again(&e, attempt, &mut self.counters) => {
-                    tokio::time::sleep(backoff(attempt)).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err(describe(&e, "StartQueryExecution", "Athena")),
-            }
-        }
+            req.send()
+        })
+        .await?;
+        r.query_execution_id().map(str::to_string).ok_or_else(|| {
+            CollectError::Service(
+                "StartQueryExecution: the response has no QueryExecutionId".into(),
+            )
+        })
     }
 
     /// Waits for a final state. Ok(bytes scanned) when the query succeeded; Err(message) when it failed or was
     /// cancelled.
     async fn wait(&mut self, id: &str) -> Result<Result<u64, String>, CollectError> {
-        let mut attempt = 0;
         // Answers without a state this version knows: a few are waited through, not forever.
         let mut unknown = 0u32;
+        let target = format!("query {id}");
         loop {
-            self.counters.requests += 1;
-            let resp = match self
-                .client
-                .get_query_execution()
-                .query_execution_id(id)
-                .send()
-                .await
-            {
-                Ok(r) => r,
-                Err(e) if again(&e, attempt, &mut self.counters) => {
-                    tokio::time::sleep(backoff(attempt)).await;
-                    attempt += 1;
-                    continue;
-                }
-                Err(e) => return Err(describe(&e, "GetQueryExecution", &format!("query {id}"))),
-            };
-            attempt = 0;
+            let client = &self.client;
+            let resp = send(&mut self.counters, "GetQueryExecution", &target, || {
+                client.get_query_execution().query_execution_id(id).send()
+            })
+            .await?;
             let q = resp.query_execution();
             if self.version.is_empty() {
                 if let Some(v) = q
@@ -268,27 +261,18 @@ impl Athena {
         let mut rows = Vec::new();
         let mut token: Option<String> = None;
         let mut first = true;
-        let mut attempt = 0;
+        let target = format!("query {id}");
         loop {
-            let mut req = self
-                .client
-                .get_query_results()
-                .query_execution_id(id)
-                .max_results(1000);
-            if let Some(t) = &token {
-                req = req.next_token(t);
-            }
-            self.counters.requests += 1;
-            let resp = match req.send().await {
-                Ok(r) => r,
-                Err(e) if again(&e, attempt, &mut self.counters) => {
-                    tokio::time::sleep(backoff(attempt)).await;
-                    attempt += 1;
-                    continue;
-                }
-                Err(e) => return Err(describe(&e, "GetQueryResults", &format!("query {id}"))),
-            };
-            attempt = 0;
+            let (client, next) = (&self.client, token.clone());
+            let resp = send(&mut self.counters, "GetQueryResults", &target, || {
+                client
+                    .get_query_results()
+                    .query_execution_id(id)
+                    .max_results(1000)
+                    .set_next_token(next.clone())
+                    .send()
+            })
+            .await?;
             let set = resp.result_set();
             let names: Vec<String> = set
                 .and_then(|s| s.result_set_metadata())

@@ -145,6 +145,7 @@ pub fn athena_ddl(o: &DdlOptions) -> Result<String> {
     let from_config = chrono::NaiveDate::parse_from_str(&o.from, "%Y/%m/%d")
         .map(|d| d.format("%Y/%-m/%-d").to_string())
         .unwrap_or_default();
+    let (accounts, regions) = (o.accounts.join(","), regions.join(","));
     let config = match &o.config_table {
         None => String::new(),
         // AWS Config's history files: one JSON document per file, the items in `configurationItems`; days are
@@ -176,22 +177,14 @@ PARTITIONED BY (
 ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'
 WITH SERDEPROPERTIES ('ignore.malformed.json' = 'true')
 LOCATION '{config_base}'
-TBLPROPERTIES (
-    'projection.enabled' = 'true',
-    'projection.account.type' = 'enum',
-    'projection.account.values' = '{accounts}',
-    'projection.region.type' = 'enum',
-    'projection.region.values' = '{regions}',
-    'projection.dt.type' = 'date',
-    'projection.dt.format' = 'yyyy/M/d',
-    'projection.dt.interval' = '1',
-    'projection.dt.interval.unit' = 'DAYS',
-    'projection.dt.range' = '{from_config},NOW',
-    'storage.location.template' = '{config_base}${{account}}/Config/${{region}}/${{dt}}/ConfigHistory'
-);
+{props}
 ",
-            accounts = o.accounts.join(","),
-            regions = regions.join(","),
+            props = projection(
+                &accounts,
+                &regions,
+                ("dt", "yyyy/M/d", &from_config),
+                &format!("{config_base}${{account}}/Config/${{region}}/${{dt}}/ConfigHistory"),
+            ),
         ),
     };
     Ok(format!(
@@ -263,25 +256,37 @@ ROW FORMAT SERDE 'org.apache.hive.hcatalog.data.JsonSerDe'
 STORED AS INPUTFORMAT 'com.amazon.emr.cloudtrail.CloudTrailInputFormat'
 OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'
 LOCATION '{base}'
-TBLPROPERTIES (
+{props}
+{config}",
+        table = o.table,
+        props = projection(
+            &accounts,
+            &regions,
+            ("timestamp", "yyyy/MM/dd", &o.from),
+            &format!("{base}${{account}}/CloudTrail/${{region}}/${{timestamp}}"),
+        ),
+    ))
+}
+
+/// The TBLPROPERTIES of a table projected over account, region and a day column `(name, format, first day)`, its
+/// files found through `template`: Athena computes the partitions, nobody ever adds one.
+fn projection(accounts: &str, regions: &str, day: (&str, &str, &str), template: &str) -> String {
+    let (d, format, from) = day;
+    format!(
+        "TBLPROPERTIES (
     'projection.enabled' = 'true',
     'projection.account.type' = 'enum',
     'projection.account.values' = '{accounts}',
     'projection.region.type' = 'enum',
     'projection.region.values' = '{regions}',
-    'projection.timestamp.type' = 'date',
-    'projection.timestamp.format' = 'yyyy/MM/dd',
-    'projection.timestamp.interval' = '1',
-    'projection.timestamp.interval.unit' = 'DAYS',
-    'projection.timestamp.range' = '{from},NOW',
-    'storage.location.template' = '{base}${{account}}/CloudTrail/${{region}}/${{timestamp}}'
-);
-{config}",
-        table = o.table,
-        accounts = o.accounts.join(","),
-        regions = regions.join(","),
-        from = o.from,
-    ))
+    'projection.{d}.type' = 'date',
+    'projection.{d}.format' = '{format}',
+    'projection.{d}.interval' = '1',
+    'projection.{d}.interval.unit' = 'DAYS',
+    'projection.{d}.range' = '{from},NOW',
+    'storage.location.template' = '{template}'
+);"
+    )
 }
 
 #[cfg(test)]

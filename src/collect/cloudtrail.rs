@@ -35,7 +35,7 @@ pub struct Counters {
 pub const RETRIES: u32 = 8;
 
 /// A failed attempt: counts it, and says whether to try again (after a backoff).
-fn again<E: ProvideErrorMetadata, R: HasStatus>(
+pub(super) fn again<E: ProvideErrorMetadata, R: HasStatus>(
     e: &SdkError<E, R>,
     attempt: u32,
     counters: &mut Counters,

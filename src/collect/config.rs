@@ -3,9 +3,8 @@
 //! `SelectResourceConfig`. Pages are handed back as the JSON documents the API returns
 //! (`configurationItems`, `baseConfigurationItems`, `Results`), read by the ingest pipeline like files.
 
-use super::cloudtrail::{backoff, Counters, Page, RETRIES};
-use super::{describe, retryable, throttled, CollectError, HasStatus};
-use aws_sdk_config::error::{ProvideErrorMetadata, SdkError};
+use super::cloudtrail::{again, backoff, Counters, Page};
+use super::{describe, CollectError};
 use aws_sdk_config::primitives::DateTime;
 use aws_sdk_config::types::{ResourceKey, ResourceType};
 use aws_sdk_config::Client;
@@ -14,17 +13,6 @@ use serde_json::{json, Map, Value};
 /// The client makes one attempt per call: retries are ours (counted, with backoff).
 pub fn client(conf: &aws_config::SdkConfig) -> Client {
     Client::new(&super::single_attempt(conf))
-}
-
-fn again<E: ProvideErrorMetadata, R: HasStatus>(
-    e: &SdkError<E, R>,
-    attempt: u32,
-    counters: &mut Counters,
-) -> bool {
-    if throttled(e) {
-        counters.throttled += 1;
-    }
-    attempt < RETRIES && retryable(e)
 }
 
 fn time(t: Option<&DateTime>) -> Value {

@@ -713,6 +713,14 @@ impl LocalTrail {
             .unwrap_or_default()
     }
 
+    /// How many files of the trail the filter keeps: what a full ingest of the window would read.
+    pub fn files_in_window(&self, filter: &Filter) -> usize {
+        LOCAL_SERVICES
+            .iter()
+            .map(|s| self.files(s, filter).len())
+            .sum()
+    }
+
     /// The digest files that cover log files: those of the same account (and organization), region and day, or
     /// of the next day (a digest is delivered up to an hour after the files it lists).
     pub fn digests_for(&self, logs: &BTreeSet<String>) -> Vec<PathBuf> {

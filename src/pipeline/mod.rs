@@ -493,6 +493,18 @@ pub struct ViaSummary {
     pub seconds: f64,
 }
 
+/// For session keys, those whose issuing call the store holds, each with the key that call was signed with: what
+/// `run_rounds` climbs through without asking the engine (`slice::IssuerStored`).
+pub fn stored_issuers(store: &Store, keys: &[String]) -> Result<BTreeMap<String, Option<String>>> {
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    Ok(store
+        .sessions_many(&refs)?
+        .into_values()
+        .filter(|s| s.issued_by_event.is_some())
+        .map(|s| (s.access_key_id, s.issuer_access_key_id))
+        .collect())
+}
+
 /// `collect --via` over a trail in a local or mounted folder: the rounds on `engine`, then the matched files and
 /// their digests through the ingest pipeline, named by their paths exactly as `ingest` of the folder would name
 /// them (so a rerun fetches only what is missing, and the answers are those of a full ingest).
@@ -508,16 +520,7 @@ pub fn ingest_slice(
     opts: &FileOptions,
     progress: &ProgressBar,
 ) -> Result<(Slice, ViaTotals, Summary)> {
-    let mut issuer_stored =
-        |keys: &[String]| -> Result<std::collections::BTreeMap<String, Option<String>>> {
-            let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-            Ok(store
-                .sessions_many(&refs)?
-                .into_values()
-                .filter(|s| s.issued_by_event.is_some())
-                .map(|s| (s.access_key_id, s.issuer_access_key_id))
-                .collect())
-        };
+    let mut issuer_stored = |keys: &[String]| stored_issuers(store, keys);
     let slice = crate::collect::slice::run_rounds(
         engine,
         terms,
@@ -536,11 +539,7 @@ pub fn ingest_slice(
     let totals = ViaTotals {
         rounds: slice.rounds.len(),
         bytes_scanned: slice.rounds.iter().map(|r| r.bytes_scanned).sum(),
-        files_in_window: Some(
-            trail.files("CloudTrail", filter).len()
-                + trail.files("Config", filter).len()
-                + trail.files("CloudTrail-Digest", filter).len(),
-        ),
+        files_in_window: Some(trail.files_in_window(filter)),
         files_matched: slice.files.len(),
         files_fetched: fetch.len(),
         digests_fetched: digests.len(),

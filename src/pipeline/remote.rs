@@ -419,15 +419,7 @@ pub fn ingest_s3_slice(
     opts: &FileOptions,
     progress: &ProgressBar,
 ) -> Result<S3Slice> {
-    let mut issuer_stored = |keys: &[String]| -> Result<BTreeMap<String, Option<String>>> {
-        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        Ok(store
-            .sessions_many(&refs)?
-            .into_values()
-            .filter(|s| s.issued_by_event.is_some())
-            .map(|s| (s.access_key_id, s.issuer_access_key_id))
-            .collect())
-    };
+    let mut issuer_stored = |keys: &[String]| super::stored_issuers(store, keys);
     let slice = run_rounds(engine, terms, filter, depth, tables, &mut issuer_stored)?;
     engine.close();
 

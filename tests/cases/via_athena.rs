@@ -101,16 +101,13 @@ fn via_athena(
     collect(db, &args)
 }
 
-#[test]
-fn an_athena_slice_answers_like_a_full_ingest() {
-    if !require_tool(&SQLGLOT_DUCKDB) {
-        return;
-    }
-    let Some(moto) = Moto::start() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let trail = organization(dir.path());
+/// The generated organization, uploaded to the bucket `org-trail` and ingested whole into `full.db`: the trail
+/// folder, the full store, and the folder's prefix as the full store's source paths begin (the slice's sources are
+/// the S3 keys of the same files: `s3://org-trail/` in its place).
+fn organization_in_bucket(dir: &Path, moto: &Moto) -> (PathBuf, PathBuf, String) {
+    let trail = organization(dir);
     moto.upload("org-trail", &trail, "");
-    let full = dir.path().join("full.db");
+    let full = dir.join("full.db");
     let r = run(
         &full,
         &[
@@ -122,13 +119,23 @@ fn an_athena_slice_answers_like_a_full_ingest() {
         ],
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
+    let local = format!("{}/", std::path::absolute(&trail).unwrap().display());
+    (trail, full, local)
+}
+
+#[test]
+fn an_athena_slice_answers_like_a_full_ingest() {
+    if !require_tool(&SQLGLOT_DUCKDB) {
+        return;
+    }
+    let Some(moto) = Moto::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (trail, full, local) = organization_in_bucket(dir.path(), &moto);
     let files_in_tree = walkdir::WalkDir::new(&trail)
         .into_iter()
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_file())
         .count() as u64;
-    // Sources of the full store are local paths; the slice's are the S3 keys of the same files.
-    let local = format!("{}/", std::path::absolute(&trail).unwrap().display());
     let athena = LocalAthena::start(
         &trail,
         "org-trail",
@@ -479,21 +486,7 @@ fn a_spark_slice_of_an_s3_trail_answers_like_a_full_ingest() {
     }
     let Some(moto) = Moto::start() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let trail = organization(dir.path());
-    moto.upload("org-trail", &trail, "");
-    let full = dir.path().join("full.db");
-    let r = run(
-        &full,
-        &[
-            "ingest",
-            "-q",
-            "--format",
-            "json",
-            trail.join("AWSLogs").to_str().unwrap(),
-        ],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let local = format!("{}/", std::path::absolute(&trail).unwrap().display());
+    let (_, full, local) = organization_in_bucket(dir.path(), &moto);
     let db = dir.path().join("spark.db");
     let r = collect(
         &db,

@@ -72,17 +72,31 @@ PY
         execs_total=$((execs_total + ${execs:-0}))
         slices=$((slices + 1))
         logs="$logs $log"
-        # A crash or an out-of-memory stops the target: its input is in fuzz/artifacts/TARGET.
-        [ "$rc" = "0" ] || break
+        # A crash or an out-of-memory stops the target: its input is in fuzz/artifacts/TARGET. Exit 70 is libFuzzer's
+        # for "timeouts were seen" (fork mode reports them even when ignored): those are judged by the replay below.
+        [ "$rc" = "0" ] || [ "$rc" = "70" ] || break
         # A slice that used no CPU (the binary failed to start) would loop for ever.
         [ "${cpu:-0}" -gt 0 ] || break
     done
     end=$(date +%s)
     local hangs=0 spurious=0 a
     # slow-unit-* are inputs libFuzzer saw take over 10 s of wall time (-report_slow_units): judged the same way.
+    # The judge is the CPU time of a replay alone (the kernel's accounting, as for the budget), not its wall time: a
+    # replay at the fuzzers' low priority beside a build can wait seconds for the CPU. Over one CPU second, or not
+    # done in 60 s of wall time, is a hang.
     for a in fuzz/artifacts/"$t"/timeout-* fuzz/artifacts/"$t"/slow-unit-*; do
         [ -e "$a" ] || continue
-        if (cd fuzz && timeout 5 "../$bin" -timeout=1 -runs=1 "../$a" >/dev/null 2>&1); then
+        if python3 - "$bin" "$a" <<'PY'
+import resource, subprocess, sys
+try:
+    subprocess.run([sys.argv[1], "-runs=1", sys.argv[2]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   timeout=60)
+except subprocess.TimeoutExpired:
+    sys.exit(1)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+sys.exit(0 if r.ru_utime + r.ru_stime <= 1.0 else 1)
+PY
+        then
             spurious=$((spurious + 1)); mkdir -p "fuzz/artifacts/$t/spurious"; mv "$a" "fuzz/artifacts/$t/spurious/"
         else
             hangs=$((hangs + 1))

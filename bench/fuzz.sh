@@ -86,17 +86,13 @@ PY
     # done in 60 s of wall time, is a hang.
     for a in fuzz/artifacts/"$t"/timeout-* fuzz/artifacts/"$t"/slow-unit-*; do
         [ -e "$a" ] || continue
-        if python3 - "$bin" "$a" <<'PY'
-import resource, subprocess, sys
+        if python3 -c 'import resource, subprocess, sys
 try:
-    subprocess.run([sys.argv[1], "-runs=1", sys.argv[2]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   timeout=60)
+    subprocess.run(sys.argv[1:4], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
 except subprocess.TimeoutExpired:
     sys.exit(1)
 r = resource.getrusage(resource.RUSAGE_CHILDREN)
-sys.exit(0 if r.ru_utime + r.ru_stime <= 1.0 else 1)
-PY
-        then
+sys.exit(0 if r.ru_utime + r.ru_stime <= 1.0 else 1)' "$bin" -runs=1 "$a"; then
             spurious=$((spurious + 1)); mkdir -p "fuzz/artifacts/$t/spurious"; mv "$a" "fuzz/artifacts/$t/spurious/"
         else
             hangs=$((hangs + 1))

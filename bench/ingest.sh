@@ -70,15 +70,20 @@ timed trailgraph target/release/trailgraph --db "$WORK/trailgraph.db" ingest -q 
 log "trailgraph re-ingest (unchanged tree)"
 timed reingest target/release/trailgraph --db "$WORK/trailgraph.db" ingest -q "$CORPUS"
 
-# 4. DuckDB, fresh python process, database file in the temp dir.
-if ! python3 -c 'import duckdb' 2>/dev/null; then
-    log "installing duckdb (pip)"
-    python3 -m pip install -q duckdb || python3 -m pip install -q --break-system-packages duckdb
+# 4. DuckDB, fresh python process, database file in the temp dir. The peer is pinned: a different release loads at a
+# different speed (1.x was about twice as slow as 2.0.1), so the figures name the version they were measured against.
+DUCKDB_VERSION="${DUCKDB_VERSION:-2.0.1}"
+if [ "$(python3 -c 'import duckdb; print(duckdb.__version__)' 2>/dev/null)" != "$DUCKDB_VERSION" ]; then
+    log "installing duckdb $DUCKDB_VERSION (pip)"
+    python3 -m pip install -q "duckdb==$DUCKDB_VERSION" 2>/dev/null ||
+        python3 -m pip install -q --break-system-packages "duckdb==$DUCKDB_VERSION"
 fi
+log "duckdb $(python3 -c 'import duckdb; print(duckdb.__version__)'), threads $(nproc)"
 cat >"$WORK/duck.py" <<'EOF'
-import sys, duckdb
+import os, sys, duckdb
 db, pattern = sys.argv[1], sys.argv[2]
 con = duckdb.connect(db)
+con.execute(f"SET threads = {os.cpu_count()}")
 con.execute(
     "CREATE TABLE t AS SELECT r.* FROM (SELECT unnest(Records) AS r FROM read_json(?, "
     "maximum_object_size=268435456, union_by_name=true))",
@@ -92,7 +97,7 @@ log "duckdb load"
 timed duckdb python3 "$WORK/duck.py" "$WORK/duck.duckdb" "$CORPUS/AWSLogs/**/*_CloudTrail_*.json.gz"
 
 # 5. Report.
-python3 - "$META" "$WORK" <<'EOF'
+DUCKDB_PRINTED="$(python3 -c 'import duckdb; print(duckdb.__version__)')" python3 - "$META" "$WORK" <<'EOF'
 import json, os, re, sys
 meta_path, work = sys.argv[1], sys.argv[2]
 meta = dict(kv.split("=", 1) for kv in open(meta_path).read().split())
@@ -135,9 +140,13 @@ except (ValueError, OSError):
     pass
 size = lambda *ps: sum(os.path.getsize(p) for p in ps if os.path.exists(p)) / 1e6
 tg = os.path.join(work, "trailgraph.db")
-print(f"database size: trailgraph {size(tg, tg + '-wal', tg + '-shm'):.1f} MB, duckdb "
-      f"{size(os.path.join(work, 'duck.duckdb'), os.path.join(work, 'duck.duckdb.wal')):.1f} MB")
+tg_mb = size(tg, tg + '-wal', tg + '-shm')
+duck_mb = size(os.path.join(work, 'duck.duckdb'), os.path.join(work, 'duck.duckdb.wal'))
+duck_secs = timing("duckdb")[0]
+print(f"duckdb version {os.environ.get('DUCKDB_PRINTED', '?')}")
+print(f"time: duckdb {duck_secs:.2f} s / trailgraph {first:.2f} s = {duck_secs / first:.2f}x (goal >= 1.0, aim 1.5)")
+print(f"store: trailgraph {tg_mb:.1f} MB, duckdb {duck_mb:.1f} MB = {tg_mb / max(duck_mb, 1e-9):.2f}x (goal <= 2.5)")
 print()
 EOF
 
-target/release/trailgraph --db "$WORK/trailgraph.db" stats --format json
+if [ -n "${STATS:-}" ]; then target/release/trailgraph --db "$WORK/trailgraph.db" stats --format json; fi

@@ -3,6 +3,10 @@
 # trail (docs/scale.md). Prints, for each: seconds, records per second over the window, and what it produced.
 #
 #   bench/via.sh [RECORDS] [SCOPE...]       e.g. bench/via.sh 1000000 --resource sg-97c4fba9d9eb95324
+#   LINEAGE=1 bench/via.sh 1000000 --resource s3://acme-export/orders/2024-05-06/0000_part_00
+#
+# With LINEAGE=1 the corpus also holds the designed pipelines of fixtures/lineage (in $BENCH_DIR/RECORDS-lineage),
+# and the `lineage SCOPE --both` answers of the full store and the slice are compared (the lineage rounds' proof).
 #
 # Needs: a release build with the aws feature for collect (TG_VIA, default target/debug/trailgraph, which is enough:
 # Spark does the wide pass), a release build for ingest (TG, default target/release/trailgraph), pyspark and Java
@@ -13,13 +17,17 @@ RECORDS="${1:-1000000}"
 shift || true
 SCOPE=("$@")
 [ ${#SCOPE[@]} -eq 0 ] && SCOPE=(--resource sg-97c4fba9d9eb95324)
-DIR="${BENCH_DIR:-/tmp/tg-via-bench}/$RECORDS"
+DIR="${BENCH_DIR:-/tmp/tg-via-bench}/$RECORDS${LINEAGE:+-lineage}"
 TG="${TG:-target/release/trailgraph}"
 TG_VIA="${TG_VIA:-target/debug/trailgraph}"
 GEN="${GEN:-target/release/trailgraph-gen}"
 [ -x "$GEN" ] || GEN=target/debug/trailgraph-gen
 if [ ! -d "$DIR/AWSLogs" ]; then
     "$GEN" --out "$DIR" --records "$RECORDS" --accounts 20 --org o-testorg1 --config >&2
+    if [ -n "${LINEAGE:-}" ]; then
+        mkdir -p "$DIR/AWSLogs/o-testorg1"
+        cp -r fixtures/lineage/AWSLogs/* "$DIR/AWSLogs/o-testorg1/"
+    fi
 fi
 files=$(find "$DIR/AWSLogs" -path '*/CloudTrail/*' -name '*.json.gz' | wc -l)
 bytes=$(find "$DIR/AWSLogs" -path '*/CloudTrail/*' -name '*.json.gz' -printf '%s\n' | awk '{s+=$1} END {print s}')
@@ -49,6 +57,8 @@ PY
 python3 - "$DIR" "$RECORDS" "${SCOPE[1]}" <<'PY'
 import duckdb, sys, time
 d, n, needle = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+if needle.startswith("s3://"):  # an object is looked for by its key, as round 1 does
+    needle = needle[5:].split("/", 1)[-1] or needle[5:]
 con = duckdb.connect()
 con.execute("SET threads TO 2")
 t = time.time()
@@ -63,3 +73,14 @@ rows = con.execute(
 s = time.time() - t
 print(f"duckdb same filter:         {s:7.1f} s  {n / s:9.0f} records/s  {len(rows)} files matched")
 PY
+
+if [ -n "${LINEAGE:-}" ]; then
+    "$TG" --db "$DIR/full.db" lineage "${SCOPE[1]}" --both --format json > "$DIR/lineage-full.json"
+    "$TG" --db "$DIR/via.db" lineage "${SCOPE[1]}" --both --format json > "$DIR/lineage-via.json"
+    if cmp -s "$DIR/lineage-full.json" "$DIR/lineage-via.json"; then
+        echo "lineage ${SCOPE[1]} --both: the slice answers as the full store ($(wc -c < "$DIR/lineage-via.json") bytes)"
+    else
+        echo "lineage ${SCOPE[1]} --both: the slice answers DIFFERENTLY from the full store" >&2
+        exit 1
+    fi
+fi

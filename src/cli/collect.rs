@@ -70,6 +70,11 @@ struct ViaArgs {
     /// Most CloudTrail rounds (the scope, then issuers of session keys and sessions started, alternately).
     #[arg(long, default_value_t = 8, requires = "via")]
     depth: usize,
+    /// Dataset hops the slice is closed for `lineage TARGET --both --depth N` on, for every --resource that
+    /// lineage answers for (an s3:// object or prefix, a Glue job, a run, query or statement id); 0: no lineage
+    /// rounds.
+    #[arg(long, default_value_t = 5, value_name = "N", requires = "via")]
+    lineage_depth: usize,
     /// Spark master: local[N], yarn, spark://HOST:PORT, k8s://...
     #[arg(long, default_value = "local[2]", value_name = "MASTER")]
     spark_master: String,
@@ -408,6 +413,7 @@ fn via(
         &terms,
         &filter,
         v.depth,
+        v.lineage_depth,
         &out.file_options(a.jobs),
         &progress,
     )?;
@@ -418,6 +424,7 @@ fn via(
         trail: trail.to_string(),
         scope: terms,
         depth: v.depth,
+        lineage_depth: v.lineage_depth,
         rounds: slice.rounds,
         totals,
         ingest,
@@ -481,6 +488,7 @@ fn via_spark_s3(
         &terms,
         &filter,
         v.depth,
+        v.lineage_depth,
         &out.file_options(a.jobs),
         &progress,
     )?;
@@ -494,6 +502,7 @@ fn via_spark_s3(
         trail: uri.to_string(),
         scope: terms,
         depth: v.depth,
+        lineage_depth: v.lineage_depth,
         rounds: r.slice.rounds,
         totals,
         ingest: r.ingest,
@@ -560,6 +569,7 @@ fn via_athena(
         &terms,
         &filter,
         v.depth,
+        v.lineage_depth,
         &out.file_options(a.jobs),
         &progress,
     )?;
@@ -574,6 +584,7 @@ fn via_athena(
         trail: uri.to_string(),
         scope: terms,
         depth: v.depth,
+        lineage_depth: v.lineage_depth,
         rounds: r.slice.rounds,
         totals,
         ingest: r.ingest,

@@ -101,7 +101,8 @@ pub struct RoundReport {
     pub query_id: String,
     pub table: Table,
     /// Why this round ran: `scope`, `config`, `resolved` (records naming the ids the Config round found for
-    /// resources given by name), `issuers` (calls that issued keys), `sessions` (calls signed with keys).
+    /// resources given by name), `issuers` (calls that issued keys), `sessions` (calls signed with keys),
+    /// `lineage` (what a lineage answer on the store so far reaches, `LineageAsk`).
     pub purpose: &'static str,
     pub sql: String,
     pub parameters: Vec<String>,
@@ -120,8 +121,22 @@ pub struct RoundReport {
 pub struct Slice {
     pub files: BTreeSet<String>,
     pub rounds: Vec<RoundReport>,
-    /// Keys still waiting to be followed when `--depth` ended the rounds.
+    /// Keys still waiting to be followed when `--depth` ended the rounds (and values the lineage rounds left).
     pub keys_left: usize,
+}
+
+impl Slice {
+    /// The totals the rounds give (the fetch fills in the rest).
+    pub fn totals(&self) -> ViaTotals {
+        ViaTotals {
+            rounds: self.rounds.len(),
+            bytes_scanned: self.rounds.iter().map(|r| r.bytes_scanned).sum(),
+            files_matched: self.files.len(),
+            engine_seconds: self.rounds.iter().map(|r| r.seconds).sum(),
+            keys_left: self.keys_left,
+            ..ViaTotals::default()
+        }
+    }
 }
 
 /// What a resource term is looked for as in a record's text: the name or id inside it (a bucket, a role name, a
@@ -316,6 +331,159 @@ pub enum Ask<'a> {
     Issuers(&'a [String]),
     /// The calls signed with these keys.
     Sessions(&'a [String]),
+    /// What a lineage answer on the store so far reaches (`LineageAsk`).
+    Lineage(&'a LineageAsk),
+}
+
+/// What a lineage round asks the engine for: the records a `lineage` answer would read had the store held the
+/// whole trail, given the datasets and actors the answer on the slice so far reached (docs/collect.md#lineage).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LineageAsk {
+    /// The datasets and units of work reached, as records carry them: each needle is a list of strings a record
+    /// must all contain (in its request, response or `resources`): an object's bucket and key, a prefix's bucket
+    /// and prefix, a DynamoDB table's or stream's name as a JSON string, a job run, query or statement id.
+    pub needles: BTreeSet<Vec<String>>,
+    /// Access keys the actors' calls were signed with (every call of a session is its actor's).
+    pub keys: BTreeSet<String>,
+    /// Principals all of whose calls one actor may gather (an Athena caller's role, a Redshift cluster's role, a
+    /// user or service acting without a key): their ARN or service name, found in `userIdentity`.
+    pub principals: BTreeSet<String>,
+    /// Session keys whose issuing call is not in the store.
+    pub issued: BTreeSet<String>,
+    /// Accounts whose job-control calls pair runs, queries and statements with the service sessions that did
+    /// their work (`JOB_CONTROL`, and the `AssumeRole*` calls of `JOB_SERVICES`).
+    pub accounts: BTreeSet<String>,
+}
+
+impl LineageAsk {
+    /// Nothing to ask.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many values the query would carry.
+    pub fn len(&self) -> usize {
+        self.needles.len()
+            + self.keys.len()
+            + self.principals.len()
+            + self.issued.len()
+            + self.accounts.len()
+    }
+
+    /// What is in `self` and not in `asked`.
+    pub fn minus(&self, asked: &LineageAsk) -> LineageAsk {
+        fn d<T: Ord + Clone>(a: &BTreeSet<T>, b: &BTreeSet<T>) -> BTreeSet<T> {
+            a.difference(b).cloned().collect()
+        }
+        LineageAsk {
+            needles: d(&self.needles, &asked.needles),
+            keys: d(&self.keys, &asked.keys),
+            principals: d(&self.principals, &asked.principals),
+            issued: d(&self.issued, &asked.issued),
+            accounts: d(&self.accounts, &asked.accounts),
+        }
+    }
+
+    /// Adds what `other` holds.
+    pub fn extend(&mut self, other: &LineageAsk) {
+        self.needles.extend(other.needles.iter().cloned());
+        self.keys.extend(other.keys.iter().cloned());
+        self.principals.extend(other.principals.iter().cloned());
+        self.issued.extend(other.issued.iter().cloned());
+        self.accounts.extend(other.accounts.iter().cloned());
+    }
+
+    /// At most `n` values, taken in a fixed order (accounts and issuers first: they are few and close chains); the
+    /// rest is what is left for the next round.
+    pub fn split(mut self, n: usize) -> (LineageAsk, LineageAsk) {
+        fn take<T: Ord>(set: &mut BTreeSet<T>, left: &mut usize) -> BTreeSet<T> {
+            let mut out = BTreeSet::new();
+            while *left > 0 {
+                let Some(v) = set.pop_first() else { break };
+                out.insert(v);
+                *left -= 1;
+            }
+            out
+        }
+        let mut left = n;
+        let now = LineageAsk {
+            accounts: take(&mut self.accounts, &mut left),
+            issued: take(&mut self.issued, &mut left),
+            keys: take(&mut self.keys, &mut left),
+            principals: take(&mut self.principals, &mut left),
+            needles: take(&mut self.needles, &mut left),
+        };
+        (now, self)
+    }
+}
+
+/// Calls that tie a unit of work to the sessions that did it, or name what it reads and writes: Glue runs, Athena
+/// queries, Redshift Data API statements (whose SQL names the Redshift tables), Firehose streams and their
+/// records, and the Glue tables' locations.
+pub const JOB_CONTROL: &[&str] = &[
+    "StartJobRun",
+    "CreateTable",
+    "UpdateTable",
+    "StartQueryExecution",
+    "ExecuteStatement",
+    "BatchExecuteStatement",
+    "CreateDeliveryStream",
+    "UpdateDestination",
+    "PutRecord",
+    "PutRecordBatch",
+];
+
+/// Services whose sessions lineage pairs with units of work: their `AssumeRole*` calls are job control too.
+pub const JOB_SERVICES: &[&str] = &[
+    "glue.amazonaws.com",
+    "firehose.amazonaws.com",
+    "redshift.amazonaws.com",
+    "lambda.amazonaws.com",
+];
+
+/// The predicates of a lineage round, one per kind of value asked about.
+fn lineage_predicates(b: &mut SqlBuilder, l: &LineageAsk) -> Vec<String> {
+    let mut preds = Vec::new();
+    let list = |b: &mut SqlBuilder, set: &BTreeSet<String>| -> String {
+        let vals: Vec<String> = set.iter().map(|v| b.value(v)).collect();
+        vals.join(", ")
+    };
+    if !l.keys.is_empty() {
+        let vals = list(b, &l.keys);
+        preds.push(format!("{} IN ({vals})", b.used_key()));
+    }
+    if !l.issued.is_empty() {
+        let vals = list(b, &l.issued);
+        preds.push(format!("{} IN ({vals})", b.issued_key()));
+    }
+    for r in &l.principals {
+        preds.push(b.contains("useridentity", r));
+    }
+    for needle in &l.needles {
+        let all: Vec<String> = needle
+            .iter()
+            .map(|n| {
+                let parts: Vec<String> = ["requestparameters", "responseelements", "resources"]
+                    .iter()
+                    .map(|c| b.contains(c, n))
+                    .collect();
+                format!("({})", parts.join(" OR "))
+            })
+            .collect();
+        if !all.is_empty() {
+            preds.push(format!("({})", all.join(" AND ")));
+        }
+    }
+    if !l.accounts.is_empty() {
+        let accounts = list(b, &l.accounts);
+        let names = list(b, &JOB_CONTROL.iter().map(|s| s.to_string()).collect());
+        let services = list(b, &JOB_SERVICES.iter().map(|s| s.to_string()).collect());
+        let assume = b.value("AssumeRole%");
+        preds.push(format!(
+            "(recipientaccountid IN ({accounts}) AND (eventname IN ({names}) OR (eventname LIKE {assume} AND sourceipaddress IN ({services}))))"
+        ));
+    }
+    preds
 }
 
 /// The SQL of a CloudTrail round: the distinct (file, key signed with, key issued) of matching records.
@@ -331,6 +499,7 @@ pub fn cloudtrail_query(dialect: Dialect, table_name: &str, ask: &Ask, filter: &
             let vals: Vec<String> = keys.iter().map(|k| b.value(k)).collect();
             vec![format!("{} IN ({})", b.used_key(), vals.join(", "))]
         }
+        Ask::Lineage(l) => lineage_predicates(&mut b, l),
     };
     if preds.is_empty() {
         preds.push("FALSE".into());
@@ -611,6 +780,42 @@ pub fn run_rounds(
     Ok(slice)
 }
 
+/// Runs one lineage round (`LineageAsk`) and adds its report to `slice`. Returns the files no earlier round named.
+pub fn lineage_round(
+    engine: &mut dyn Engine,
+    table: &str,
+    ask: &LineageAsk,
+    filter: &Filter,
+    slice: &mut Slice,
+) -> Result<BTreeSet<String>> {
+    let query = cloudtrail_query(engine.dialect(), table, &Ask::Lineage(ask), filter);
+    let started = Instant::now();
+    let answer = engine.run(&query, filter)?;
+    let matched: BTreeSet<&str> = answer.rows.iter().map(|r| r.path.as_str()).collect();
+    let mut new_files = BTreeSet::new();
+    for p in &matched {
+        if slice.files.insert(p.to_string()) {
+            new_files.insert(p.to_string());
+        }
+    }
+    slice.rounds.push(RoundReport {
+        round: slice.rounds.len() + 1,
+        engine: engine.name(),
+        query_id: answer.query_id,
+        table: query.table,
+        purpose: "lineage",
+        sql: query.sql,
+        parameters: query.params,
+        bytes_scanned: answer.bytes_scanned,
+        files_matched: matched.len(),
+        files_fetched: new_files.len(),
+        keys_up: ask.issued.iter().cloned().collect(),
+        keys_down: ask.keys.iter().cloned().collect(),
+        seconds: started.elapsed().as_secs_f64(),
+    });
+    Ok(new_files)
+}
+
 /// A trail in a local or mounted folder, in the bucket's layout.
 #[derive(Debug, Clone)]
 pub struct LocalTrail {
@@ -821,6 +1026,78 @@ mod tests {
         assert_eq!(resource_needle("s3://b/raw/a.csv?versionId=3"), "raw/a.csv");
         assert_eq!(resource_needle("s3://b"), "b");
         assert_eq!(resource_needle("orders"), "orders");
+    }
+
+    #[test]
+    fn a_lineage_round_asks_for_every_kind_of_value_as_data() {
+        let evil = "k') OR 1=1 --";
+        let set = |v: &[&str]| {
+            v.iter()
+                .map(|s| s.to_string())
+                .collect::<BTreeSet<String>>()
+        };
+        let ask = LineageAsk {
+            needles: [
+                vec!["acme-raw".to_string(), "orders/a.json".to_string()],
+                vec![evil.to_string()],
+            ]
+            .into_iter()
+            .collect(),
+            keys: set(&["ASIA1", "AKIA2"]),
+            principals: set(&["arn:aws:iam::111122223333:role/Analyst"]),
+            issued: set(&["ASIA9"]),
+            accounts: set(&["111122223333"]),
+        };
+        let q = cloudtrail_query(
+            Dialect::Spark,
+            "cloudtrail",
+            &Ask::Lineage(&ask),
+            &Filter::default(),
+        );
+        assert!(
+            !q.sql.contains("1=1") && !q.sql.contains("orders/"),
+            "{}",
+            q.sql
+        );
+        for v in [
+            "orders/a.json",
+            evil,
+            "ASIA1",
+            "AKIA2",
+            "ASIA9",
+            "111122223333",
+        ] {
+            assert!(
+                q.params.iter().any(|p| p == v),
+                "{v} not bound: {:?}",
+                q.params
+            );
+        }
+        for name in JOB_CONTROL.iter().chain(JOB_SERVICES) {
+            assert!(q.params.iter().any(|p| p == name), "{name}");
+        }
+        assert!(q
+            .sql
+            .contains("get_json_object(useridentity, '$.accessKeyId') IN"));
+        assert!(q.sql.contains("credentials.accessKeyId') IN"));
+        assert!(q.sql.contains("recipientaccountid IN"));
+        let a = cloudtrail_query(
+            Dialect::Athena,
+            "db.t",
+            &Ask::Lineage(&ask),
+            &Filter::default(),
+        );
+        assert!(a.params.is_empty());
+        assert!(a.sql.contains("'k'') OR 1=1 --'"), "{}", a.sql);
+        assert!(a.sql.contains("eventname LIKE 'AssumeRole%'"), "{}", a.sql);
+        // Splitting keeps every value exactly once.
+        let (now, rest) = ask.clone().split(3);
+        assert_eq!(now.len(), 3);
+        assert_eq!(ask.len(), 7);
+        let mut again = now.clone();
+        again.extend(&rest);
+        assert_eq!(again, ask);
+        assert!(ask.minus(&again).is_empty());
     }
 
     #[test]

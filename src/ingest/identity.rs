@@ -304,17 +304,6 @@ pub fn normalize(raw: Option<&UserIdentityRaw>) -> Identity {
             }
         }
     };
-    // The context JSON is assembled from the raw slices: no re-serialization on the hot path.
-    let context_json = match (&u.session_context, &u.on_behalf_of) {
-        (None, None) => None,
-        (Some(c), None) => Some(format!("{{\"sessionContext\":{}}}", c.get())),
-        (None, Some(o)) => Some(format!("{{\"onBehalfOf\":{}}}", o.get())),
-        (Some(c), Some(o)) => Some(format!(
-            "{{\"sessionContext\":{},\"onBehalfOf\":{}}}",
-            c.get(),
-            o.get()
-        )),
-    };
     Identity {
         utype,
         principal,
@@ -330,7 +319,6 @@ pub fn normalize(raw: Option<&UserIdentityRaw>) -> Identity {
         session_created_ms: created,
         on_behalf_of,
         identity_provider: u.identity_provider.clone(),
-        context_json,
     }
 }
 

@@ -36,9 +36,8 @@ pub struct Event {
     pub identity: Identity,
     pub resources: Vec<(ResourceRef, Access)>,
     pub issued: Option<IssuedCredentials>,
-    /// A short hash of the fields that identify an event's content, to tell a re-delivery from an id collision.
-    pub fingerprint: i64,
-    /// The first 8 bytes of SHA-256 over `raw`: a byte-identical re-delivery is known without reading it back.
+    /// XXH3-64 of `raw`: a byte-identical re-delivery is known without reading it back. (Stores written before
+    /// schema 12 hold 8 bytes of SHA-256 there: such a row never matches, and the record is compared instead.)
     pub raw_hash: i64,
     pub raw: String,
 }
@@ -62,8 +61,6 @@ pub struct Identity {
     pub session_created_ms: Option<i64>,
     pub on_behalf_of: Option<String>,
     pub identity_provider: Option<String>,
-    /// The session context as JSON text (sessionContext, onBehalfOf...), kept for later issues.
-    pub context_json: Option<String>,
 }
 
 /// A normalized identity: the IAM user, role, root, service, federated or Identity Center user behind a call.

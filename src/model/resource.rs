@@ -26,6 +26,22 @@ impl Access {
             Access::Write => "write",
         }
     }
+
+    /// The stored form (`event_resource_rows.access`, migration 0013): 0 and 1 take no bytes in a SQLite record.
+    pub fn code(self) -> i64 {
+        match self {
+            Access::Target => 0,
+            Access::Read => 1,
+            Access::Write => 2,
+        }
+    }
+
+    /// The access a name (`target`, `read`, `write`) stands for.
+    pub fn from_name(name: &str) -> Option<Access> {
+        [Access::Target, Access::Read, Access::Write]
+            .into_iter()
+            .find(|a| a.as_str() == name)
+    }
 }
 
 /// Where a resource's identity is unique.

@@ -6,6 +6,7 @@
 //! rerun after a kill continues exactly where the killed run stopped. A window bounds how far workers may run
 //! ahead, which bounds memory. Messages about single files go to stderr (escaped); the caller prints the summary.
 
+pub mod lineage;
 #[cfg(feature = "aws")]
 pub mod remote;
 
@@ -19,7 +20,7 @@ use crate::store::{encode_chunks, SourceMeta, Store};
 use anyhow::{Context, Result};
 use indicatif::ProgressBar;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
@@ -47,6 +48,32 @@ pub struct Summary {
     pub failures: Vec<Failure>,
     /// Files passed over as plainly not audit data, with the reason (counted in `files_skipped`).
     pub skipped: Vec<Failure>,
+}
+
+impl Summary {
+    /// Adds the counts of another run of the pipeline (one `collect --via` fetches in several rounds).
+    pub fn absorb(&mut self, o: Summary) {
+        self.files_seen += o.files_seen;
+        self.files_unchanged += o.files_unchanged;
+        self.files_skipped += o.files_skipped;
+        self.sources_new += o.sources_new;
+        self.sources_already_known += o.sources_already_known;
+        self.files_failed += o.files_failed;
+        self.records += o.records;
+        self.events_new += o.events_new;
+        self.events_duplicate += o.events_duplicate;
+        self.events_conflicting += o.events_conflicting;
+        self.config_items_new += o.config_items_new;
+        self.config_items_duplicate += o.config_items_duplicate;
+        for (k, v) in o.diagnostics {
+            *self.diagnostics.entry(k).or_default() += v;
+        }
+        self.bytes_read += o.bytes_read;
+        self.bytes_uncompressed += o.bytes_uncompressed;
+        self.seconds += o.seconds;
+        self.failures.extend(o.failures);
+        self.skipped.extend(o.skipped);
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -266,6 +293,16 @@ pub fn pipeline(
             })?;
         }
         drop(tx);
+        // Freeing a written source (millions of small strings) costs the writer about 5% of its time: another
+        // thread does it.
+        let (graveyard, graves) = crossbeam_channel::bounded::<Graves>(window_size);
+        std::thread::Builder::new()
+            .name("tg-free".into())
+            .spawn_scoped(scope, move || {
+                for g in graves {
+                    drop(g)
+                }
+            })?;
 
         let mut pending: BTreeMap<usize, Vec<Parsed>> = BTreeMap::new();
         let mut next = 0usize;
@@ -278,7 +315,8 @@ pub fn pipeline(
                 while let Some(parsed) = pending.remove(&next) {
                     let mut written = Vec::with_capacity(parsed.len());
                     for p in parsed {
-                        let (records, ok) = write_one(&mut writer, p, opts, summary, progress)?;
+                        let (records, ok) =
+                            write_one(&mut writer, p, opts, summary, progress, &graveyard)?;
                         batch_records += records;
                         written.push(ok);
                     }
@@ -314,10 +352,15 @@ pub fn pipeline(
             window.cv.notify_all();
             for _ in rx.iter() {}
         }
+        drop(graveyard);
         result
     })?;
     progress.finish_and_clear();
-    let rebuilt = store.restore_indexes()?;
+    let (rebuilt, resolved) = store.restore_indexes()?;
+    // Re-deliveries a bulk load stored as events until its end (counted there as new).
+    summary.events_new = summary.events_new.saturating_sub(resolved.duplicates);
+    summary.events_duplicate += resolved.duplicates;
+    summary.events_conflicting += resolved.conflicting;
     if bulk {
         store.end_bulk()?;
     }
@@ -337,12 +380,16 @@ pub fn path_text(p: &Path) -> String {
 
 /// Writes one loaded source; returns how many records it added to the current transaction, and whether the
 /// source is now in the store (new or already known).
+/// What a written source leaves behind, freed on another thread.
+type Graves = Box<dyn Send>;
+
 fn write_one(
     writer: &mut crate::store::Writer<'_>,
     parsed: Parsed,
     opts: &PipelineOptions,
     summary: &mut Summary,
     progress: &ProgressBar,
+    graveyard: &crossbeam_channel::Sender<Graves>,
 ) -> Result<(u64, bool)> {
     let Parsed {
         loaded:
@@ -445,6 +492,7 @@ fn write_one(
         .with_context(|| format!("writing {shown}"))?;
     if out.already_known {
         summary.sources_already_known += 1;
+        let _ = graveyard.send(Box::new((contents.events, contents.items, chunks)));
         return Ok((0, true));
     }
     summary.sources_new += 1;
@@ -475,7 +523,10 @@ fn write_one(
             }
         }
     }
-    Ok((contents.records.max(1), true))
+    let records = contents.records.max(1);
+    // If the freeing thread is gone, the value comes back in the error and is dropped here.
+    let _ = graveyard.send(Box::new((contents.events, contents.items, chunks)));
+    Ok((records, true))
 }
 
 /// The summary of `collect --via` (`schemas/collect-via-summary.schema.json`).
@@ -487,6 +538,8 @@ pub struct ViaSummary {
     pub trail: String,
     pub scope: Vec<Term>,
     pub depth: usize,
+    /// Dataset hops of the lineage rounds (`--lineage-depth`; 0: none).
+    pub lineage_depth: usize,
     pub rounds: Vec<crate::collect::slice::RoundReport>,
     pub totals: ViaTotals,
     pub ingest: Summary,
@@ -517,43 +570,52 @@ pub fn ingest_slice(
     terms: &[Term],
     filter: &Filter,
     depth: usize,
+    lineage_hops: usize,
     opts: &FileOptions,
     progress: &ProgressBar,
 ) -> Result<(Slice, ViaTotals, Summary)> {
-    let mut issuer_stored = |keys: &[String]| stored_issuers(store, keys);
-    let slice = crate::collect::slice::run_rounds(
+    // Each fetch stores the files a round named and the digests covering them, once.
+    let mut handed: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut digests = 0usize;
+    let mut summary = Summary::default();
+    let mut fetch = |store: &mut Store, files: &BTreeSet<String>| -> Result<()> {
+        let mut batch: Vec<PathBuf> = Vec::new();
+        for d in trail.digests_for(files) {
+            if handed.insert(d.clone()) {
+                digests += 1;
+                batch.push(d);
+            }
+        }
+        for f in files {
+            if handed.insert(PathBuf::from(f)) {
+                batch.push(PathBuf::from(f));
+            }
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        batch.sort();
+        let started = Instant::now();
+        let mut s = ingest_paths(store, db, &batch, opts, progress)?;
+        s.seconds = started.elapsed().as_secs_f64();
+        summary.absorb(s);
+        Ok(())
+    };
+    let slice = lineage::run_slice(
+        store,
         engine,
+        ("cloudtrail", Some("config")),
         terms,
         filter,
         depth,
-        ("cloudtrail", Some("config")),
-        &mut issuer_stored,
+        lineage_hops,
+        &mut fetch,
     )?;
-    // Spark and what it keeps in memory are not needed while the files are ingested.
-    engine.close();
-    let digests = trail.digests_for(&slice.files);
-    let mut fetch: Vec<PathBuf> = slice.files.iter().map(PathBuf::from).collect();
-    fetch.extend(digests.iter().cloned());
-    fetch.sort();
-    fetch.dedup();
     let totals = ViaTotals {
-        rounds: slice.rounds.len(),
-        bytes_scanned: slice.rounds.iter().map(|r| r.bytes_scanned).sum(),
         files_in_window: Some(trail.files_in_window(filter)),
-        files_matched: slice.files.len(),
-        files_fetched: fetch.len(),
-        digests_fetched: digests.len(),
-        engine_seconds: slice.rounds.iter().map(|r| r.seconds).sum(),
-        keys_left: slice.keys_left,
-        ..ViaTotals::default()
-    };
-    let summary = if fetch.is_empty() {
-        Summary::default()
-    } else {
-        let started = Instant::now();
-        let mut s = ingest_paths(store, db, &fetch, opts, progress)?;
-        s.seconds = started.elapsed().as_secs_f64();
-        s
+        files_fetched: handed.len(),
+        digests_fetched: digests,
+        ..slice.totals()
     };
     Ok((slice, totals, summary))
 }

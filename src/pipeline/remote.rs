@@ -7,7 +7,7 @@
 use super::{pipeline, AfterJob, FileOptions, Loaded, PipelineOptions, Summary, ViaTotals};
 use crate::collect::layout::{parse_key, Filter};
 use crate::collect::s3::{self, BucketUri, Object};
-use crate::collect::slice::{run_rounds, Engine, Slice, Term};
+use crate::collect::slice::{Engine, Slice, Term};
 use crate::collect::CollectError;
 use crate::ingest::source::{read_bytes, ReadOptions, ReadResult};
 use crate::store::Store;
@@ -416,77 +416,129 @@ pub fn ingest_s3_slice(
     terms: &[Term],
     filter: &Filter,
     depth: usize,
+    lineage_hops: usize,
     opts: &FileOptions,
     progress: &ProgressBar,
 ) -> Result<S3Slice> {
-    let mut issuer_stored = |keys: &[String]| super::stored_issuers(store, keys);
-    let slice = run_rounds(engine, terms, filter, depth, tables, &mut issuer_stored)?;
-    engine.close();
+    let mut f = S3Fetch {
+        handle,
+        client,
+        opts,
+        progress,
+        handed: BTreeSet::new(),
+        listed: BTreeSet::new(),
+        known: BTreeMap::new(),
+        totals: ViaTotals::default(),
+        ingest: Summary::default(),
+        listing_errors: Vec::new(),
+    };
+    let slice = super::lineage::run_slice(
+        store,
+        engine,
+        tables,
+        terms,
+        filter,
+        depth,
+        lineage_hops,
+        &mut |store, files| f.fetch(store, files),
+    )?;
+    let totals = ViaTotals {
+        files_fetched: f.totals.files_fetched,
+        digests_fetched: f.totals.digests_fetched,
+        files_already_stored: f.totals.files_already_stored,
+        bytes_fetched: f.totals.bytes_fetched,
+        ..slice.totals()
+    };
+    Ok(S3Slice {
+        slice,
+        totals,
+        ingest: f.ingest,
+        listing_errors: f.listing_errors,
+    })
+}
 
-    let mut listing_errors = Vec::new();
-    let mut objects: BTreeSet<(String, String)> = BTreeSet::new();
-    let mut digest_folders: BTreeSet<(String, String)> = BTreeSet::new();
-    for uri in &slice.files {
-        match split_uri(uri) {
-            Some((b, k)) => {
-                for p in digest_prefixes(&k) {
-                    digest_folders.insert((b.clone(), p));
-                }
-                objects.insert((b, k));
-            }
-            None => listing_errors.push(format!(
-                "{uri}: the engine named a file that is not s3://BUCKET/KEY"
-            )),
-        }
-    }
-    let mut digests = 0usize;
-    for (bucket, prefix) in &digest_folders {
-        match handle.block_on(s3::list_prefix(client, bucket, prefix)) {
-            Ok((found, _)) => {
-                for o in found {
-                    if is_digest(&o.key) && objects.insert((bucket.clone(), o.key)) {
-                        digests += 1;
+/// The fetches of one `collect s3://… --via` run: each takes the files a round named, with the digests of their
+/// account, region and day (and the next day), and stores what the store does not hold whole yet.
+struct S3Fetch<'a> {
+    handle: &'a tokio::runtime::Handle,
+    client: &'a Client,
+    opts: &'a FileOptions,
+    progress: &'a ProgressBar,
+    /// Objects handed to a fetch of this run (fetched, or found stored): never looked at twice.
+    handed: BTreeSet<(String, String)>,
+    /// Digest folders listed.
+    listed: BTreeSet<(String, String)>,
+    /// The objects the store held whole when the run first looked at each bucket (what was fetched since is in
+    /// `handed`).
+    known: BTreeMap<String, std::collections::HashMap<String, (String, u64)>>,
+    totals: ViaTotals,
+    ingest: Summary,
+    listing_errors: Vec<String>,
+}
+
+impl S3Fetch<'_> {
+    fn fetch(&mut self, store: &mut Store, files: &BTreeSet<String>) -> Result<()> {
+        let mut objects: BTreeSet<(String, String)> = BTreeSet::new();
+        let mut digest_folders: BTreeSet<(String, String)> = BTreeSet::new();
+        for uri in files {
+            match split_uri(uri) {
+                Some((b, k)) => {
+                    for p in digest_prefixes(&k) {
+                        if self.listed.insert((b.clone(), p.clone())) {
+                            digest_folders.insert((b.clone(), p));
+                        }
+                    }
+                    if self.handed.insert((b.clone(), k.clone())) {
+                        objects.insert((b, k));
                     }
                 }
+                None => self.listing_errors.push(format!(
+                    "{uri}: the engine named a file that is not s3://BUCKET/KEY"
+                )),
             }
-            Err(e) => listing_errors.push(e.to_string()),
         }
-    }
-    // What an earlier run stored whole is not fetched again.
-    let mut known: BTreeMap<String, std::collections::HashMap<String, (String, u64)>> =
-        BTreeMap::new();
-    for (bucket, _) in &objects {
-        if !known.contains_key(bucket) {
-            known.insert(bucket.clone(), store.s3_objects(bucket, "")?);
+        for (bucket, prefix) in &digest_folders {
+            match self
+                .handle
+                .block_on(s3::list_prefix(self.client, bucket, prefix))
+            {
+                Ok((found, _)) => {
+                    for o in found {
+                        if is_digest(&o.key) && self.handed.insert((bucket.clone(), o.key.clone()))
+                        {
+                            objects.insert((bucket.clone(), o.key));
+                            self.totals.digests_fetched += 1;
+                        }
+                    }
+                }
+                Err(e) => self.listing_errors.push(e.to_string()),
+            }
         }
-    }
-    let (todo, stored): (Vec<_>, Vec<_>) = objects
-        .iter()
-        .cloned()
-        .partition(|(b, k)| !known.get(b).is_some_and(|m| m.contains_key(k)));
-    let mut totals = ViaTotals {
-        rounds: slice.rounds.len(),
-        bytes_scanned: slice.rounds.iter().map(|r| r.bytes_scanned).sum(),
-        files_in_window: None,
-        files_matched: slice.files.len(),
-        files_fetched: todo.len(),
-        digests_fetched: digests,
-        engine_seconds: slice.rounds.iter().map(|r| r.seconds).sum(),
-        keys_left: slice.keys_left,
-        files_already_stored: stored.len(),
-        ..ViaTotals::default()
-    };
-    let mut ingest = Summary {
-        files_seen: objects.len() as u64,
-        files_unchanged: stored.len() as u64,
-        ..Summary::default()
-    };
-    if !todo.is_empty() {
+        // What an earlier run stored whole is not fetched again.
+        for (bucket, _) in &objects {
+            if !self.known.contains_key(bucket) {
+                let stored = store.s3_objects(bucket, "")?;
+                self.known.insert(bucket.clone(), stored);
+            }
+        }
+        let known = &self.known;
+        let (todo, stored): (Vec<_>, Vec<_>) = objects
+            .iter()
+            .cloned()
+            .partition(|(b, k)| !known.get(b).is_some_and(|m| m.contains_key(k)));
+        self.totals.files_fetched += todo.len();
+        self.totals.files_already_stored += stored.len();
+        self.ingest.files_seen += objects.len() as u64;
+        self.ingest.files_unchanged += stored.len() as u64;
+        if todo.is_empty() {
+            return Ok(());
+        }
         let started = Instant::now();
         let counters = FetchCounters::default();
         let read = ReadOptions {
-            max_bytes: opts.max_file_size,
+            max_bytes: self.opts.max_file_size,
         };
+        let (handle, client) = (self.handle, self.client);
         let etags: Vec<Mutex<Option<(String, u64)>>> =
             todo.iter().map(|_| Mutex::new(None)).collect();
         let load = |i: usize| -> Vec<Loaded> {
@@ -507,29 +559,25 @@ pub fn ingest_s3_slice(
             }
             Ok(())
         });
-        progress.set_length(todo.len() as u64);
+        self.progress.set_length(todo.len() as u64);
+        self.progress.set_position(0);
         pipeline(
             store,
             todo.len(),
             &load,
             &mut *after,
             &PipelineOptions {
-                jobs: opts.jobs.unwrap_or(8).max(1),
-                strict: opts.strict,
-                quiet: opts.quiet,
+                jobs: self.opts.jobs.unwrap_or(8).max(1),
+                strict: self.opts.strict,
+                quiet: self.opts.quiet,
             },
-            &mut ingest,
-            progress,
+            &mut self.ingest,
+            self.progress,
         )?;
-        ingest.seconds = started.elapsed().as_secs_f64();
-        totals.bytes_fetched = counters.bytes.load(Ordering::Relaxed);
+        self.ingest.seconds += started.elapsed().as_secs_f64();
+        self.totals.bytes_fetched += counters.bytes.load(Ordering::Relaxed);
+        Ok(())
     }
-    Ok(S3Slice {
-        slice,
-        totals,
-        ingest,
-        listing_errors,
-    })
 }
 
 #[cfg(test)]

@@ -135,7 +135,7 @@ impl Store {
         let mut st = self
             .conn()
             .prepare(
-                "SELECT s.account_id, s.region, max(e.event_time), e.event_id FROM events e
+                "SELECT s.account_id, s.region, max(e.event_time), tg_id_text(e.event_id) FROM event_rows e
                  JOIN sources s ON s.id = e.source_id
                  WHERE s.service = 'CloudTrail' AND s.account_id IS NOT NULL AND s.region IS NOT NULL
                    AND e.event_time IS NOT NULL

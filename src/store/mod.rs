@@ -4,6 +4,7 @@
 //! killed at any point leaves whole sources only, and a rerun (which skips known sources) completes the work.
 
 mod collect;
+mod ids;
 mod integrity;
 mod lock;
 pub mod query;
@@ -15,10 +16,11 @@ mod writer;
 
 pub use integrity::{NewestEvent, StoredKey};
 pub use lock::{lock_path, LockError, RunLock};
-pub use raw::{decode_chunk, encode_chunk};
 pub use report::{SourceGroup, Verification};
 pub use stats::Stats;
-pub use writer::{encode_chunks, key_hash, SourceMeta, WriteOutcome, Writer, CHUNK_RECORDS};
+pub use writer::{
+    encode_chunks, key_hash, Resolved, SourceMeta, WriteOutcome, Writer, CHUNK_RECORDS,
+};
 
 use rusqlite::{Connection, OpenFlags};
 use rusqlite_migration::{Migrations, M};
@@ -56,6 +58,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_logged_identities.sql"),
     include_str!("migrations/0010_config_diffs.sql"),
     include_str!("migrations/0011_event_raw_hash.sql"),
+    include_str!("migrations/0012_strings.sql"),
+    include_str!("migrations/0013_raw_values.sql"),
 ];
 
 /// SQL functions available to every connection: `tg_event_key(event_id)`, `tg_key_hash(resource_key)`,
@@ -72,48 +76,72 @@ fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
             |ctx| Ok(key_hash(&ctx.get::<String>(0)?)),
         )?;
     }
+    // Event and request ids stored as 16 bytes when they are canonical UUIDs (store::ids).
+    conn.create_scalar_function(
+        "tg_id_text",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| Ok(ids::text_of(ctx.get_raw(0))),
+    )?;
+    conn.create_scalar_function(
+        "tg_id_compact",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| Ok(ids::compact(ctx.get_raw(0))),
+    )?;
     // The last chunk decompressed, by its key: consecutive rows of a scan usually sit in the same chunk, and a
     // view row asks for several fields of one record. Only the record asked for is copied out of it.
-    let cache: std::sync::Mutex<Option<(i64, Vec<u8>)>> = std::sync::Mutex::new(None);
-    conn.create_scalar_function(
-        "tg_raw_record",
-        3,
-        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-        move |ctx| {
-            let key: Option<i64> = ctx.get(1)?;
-            let n: Option<i64> = ctx.get(2)?;
-            let (Some(key), Some(n)) = (key, n) else {
-                return Ok(None);
-            };
-            let mut guard = cache.lock().unwrap_or_else(|p| p.into_inner());
-            if guard.as_ref().map(|(k, _)| *k) != Some(key) {
-                let data: Option<Vec<u8>> = ctx.get(0)?;
-                let Some(buf) = data.and_then(|d| zstd::stream::decode_all(&d[..]).ok()) else {
+    // tg_raw_record(chunk, chunk_key, n, VALUES...): the values of raw::FIELDS from the event's row, which the
+    // chunk left out of the record; with three arguments, a record that needs a value reads as NULL.
+    let cache = std::sync::Arc::new(std::sync::Mutex::new(None::<(i64, Vec<u8>)>));
+    for arity in [3, 3 + raw::FIELDS.len() as i32] {
+        let cache = cache.clone();
+        conn.create_scalar_function(
+            "tg_raw_record",
+            arity,
+            FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+            move |ctx| {
+                let key: Option<i64> = ctx.get(1)?;
+                let n: Option<i64> = ctx.get(2)?;
+                let (Some(key), Some(n)) = (key, n) else {
                     return Ok(None);
                 };
-                *guard = Some((key, buf));
-            }
-            Ok(guard
-                .as_ref()
-                .and_then(|(_, buf)| raw::nth_record(buf, usize::try_from(n).ok()?)))
-        },
-    )?;
+                let mut v: raw::OwnedValues = Default::default();
+                for (i, slot) in v.iter_mut().enumerate() {
+                    if 3 + i < ctx.len() {
+                        *slot = ctx.get(3 + i)?;
+                    }
+                }
+                let mut guard = cache.lock().unwrap_or_else(|p| p.into_inner());
+                if guard.as_ref().map(|(k, _)| *k) != Some(key) {
+                    let data: Option<Vec<u8>> = ctx.get(0)?;
+                    let Some(buf) = data.and_then(|d| raw::decompress(&d).ok()) else {
+                        return Ok(None);
+                    };
+                    *guard = Some((key, buf));
+                }
+                Ok(guard.as_ref().and_then(|(_, buf)| {
+                    raw::nth_record(buf, usize::try_from(n).ok()?, &raw::values(&v))
+                }))
+            },
+        )?;
+    }
     Ok(())
 }
 
 /// Indexes that only serve queries (not the writer's own lookups): dropped and rebuilt around a bulk load.
 const DEFERRABLE_INDEXES: &[&str] = &[
+    "events_identity",
     "events_time",
     "events_principal",
     "events_access_key",
     "events_source_ip",
-    "event_resources_event",
+    "event_resources_resource",
     "resources_resource_id",
     "config_items_time",
     "sessions_issuer_key",
     "sessions_issuer_principal",
     "config_items_name",
-    "event_resources_access",
     "sessions_principal",
     "events_shared_event",
     "events_insight",
@@ -175,7 +203,7 @@ impl Store {
             path: path.to_path_buf(),
             source,
         };
-        // A store written by an older trailgraph is brought up to date first (migrations only add).
+        // A store written by an older trailgraph is brought up to date first.
         let version: i64 = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
             .and_then(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
             .map_err(err)?;
@@ -225,7 +253,9 @@ impl Store {
     pub fn defer_indexes(&mut self) -> Result<bool> {
         let empty: bool = self
             .conn
-            .query_row("SELECT NOT EXISTS (SELECT 1 FROM events)", [], |r| r.get(0))
+            .query_row("SELECT NOT EXISTS (SELECT 1 FROM event_rows)", [], |r| {
+                r.get(0)
+            })
             .map_err(|e| self.q(e))?;
         if !empty {
             return Ok(false);
@@ -279,8 +309,10 @@ impl Store {
             .map_err(|e| self.q(e))
     }
 
-    /// Rebuilds the indexes a bulk load (possibly an interrupted one) dropped.
-    pub fn restore_indexes(&mut self) -> Result<usize> {
+    /// Rebuilds the indexes a bulk load (possibly an interrupted one) dropped. The identity index comes first: a
+    /// bulk load stored every event it read, and the events stored more than once are settled before it is built
+    /// (`Writer::resolve_duplicates`), in the same transaction. Returns the indexes built and what was settled.
+    pub fn restore_indexes(&mut self) -> Result<(usize, Resolved)> {
         let pending: Vec<(String, String)> = {
             let mut st = self
                 .conn
@@ -301,8 +333,42 @@ impl Store {
             self.conn
                 .execute_batch("PRAGMA shrink_memory")
                 .map_err(|e| self.q(e))?;
+            // The sorter spills what does not fit in the cache to temporary files; with temp_store=MEMORY those
+            // "files" are heap, and the peak memory of the build grew with the store (817 MB at 10M records).
+            self.conn
+                .pragma_update(None, "temp_store", "FILE")
+                .map_err(|e| self.q(e))?;
+            // The parsers are done: the sorter may use every core.
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            self.conn
+                .pragma_update(None, "threads", cores as i64)
+                .map_err(|e| self.q(e))?;
         }
-        for (name, sql) in &pending {
+        let mut resolved = Resolved::default();
+        if let Some((_, sql)) = pending.iter().find(|(n, _)| n == "events_identity") {
+            // A plain index to find the keys stored more than once; dropped when the unique one exists.
+            self.conn
+                .execute_batch(
+                    "CREATE INDEX IF NOT EXISTS events_key_pending ON event_rows(event_key)",
+                )
+                .map_err(|e| self.q(e))?;
+            let mut writer = Writer::new(&self.conn, &self.path);
+            writer.begin()?;
+            resolved = writer.resolve_duplicates()?;
+            let unique = sql.replacen(
+                "CREATE UNIQUE INDEX",
+                "CREATE UNIQUE INDEX IF NOT EXISTS",
+                1,
+            );
+            self.conn
+                .execute_batch(&format!(
+                    "{unique}; DROP INDEX IF EXISTS events_key_pending;
+                     DELETE FROM deferred_indexes WHERE name = 'events_identity';"
+                ))
+                .map_err(|e| self.q(e))?;
+            writer.commit()?;
+        }
+        for (name, sql) in pending.iter().filter(|(n, _)| n != "events_identity") {
             let tx = self.conn.unchecked_transaction().map_err(|e| self.q(e))?;
             let sql = sql.replacen("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1);
             tx.execute_batch(&sql).map_err(|e| self.q(e))?;
@@ -310,7 +376,12 @@ impl Store {
                 .map_err(|e| self.q(e))?;
             tx.commit().map_err(|e| self.q(e))?;
         }
-        Ok(pending.len())
+        if !pending.is_empty() {
+            self.conn
+                .pragma_update(None, "temp_store", "MEMORY")
+                .map_err(|e| self.q(e))?;
+        }
+        Ok((pending.len(), resolved))
     }
 
     /// A writer that batches sources into large transactions.
@@ -318,26 +389,9 @@ impl Store {
         Writer::new(&self.conn, &self.path)
     }
 
-    /// The raw record of an event (by `events.id`), exactly as it arrived.
+    /// The raw record of an event (by `events.id`), exactly as it arrived: its chunk's text with the row's values
+    /// put back (`raw::FIELDS`).
     pub fn raw_record(&self, event_row: i64) -> Result<Option<String>> {
-        let row: Option<(Vec<u8>, i64)> = self
-            .conn
-            .query_row(
-                "SELECT c.data, e.record_index % ?2 FROM events e
-                 JOIN raw_chunks c ON c.source_id = e.source_id AND c.chunk_no = e.record_index / ?2
-                 WHERE e.id = ?1",
-                [event_row, CHUNK_RECORDS as i64],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .map(Some)
-            .or_else(|e| {
-                if e == rusqlite::Error::QueryReturnedNoRows {
-                    Ok(None)
-                } else {
-                    Err(e)
-                }
-            })
-            .map_err(|e| self.q(e))?;
-        Ok(row.and_then(|(data, idx)| decode_chunk(&data).ok()?.into_iter().nth(idx as usize)))
+        raw::row_record(&self.conn, event_row, &mut None).map_err(|e| self.q(e))
     }
 }

@@ -1,7 +1,7 @@
 //! Read queries for the query commands (who-changed, timeline). Rows are plain values; the logic is in `correlate`.
 
 use super::{Result, Store};
-use crate::model::resource::canonical_type;
+use crate::model::resource::{canonical_type, Access};
 use crate::model::ResourceRef;
 use rusqlite::{params, Row};
 use std::collections::HashMap;
@@ -163,6 +163,10 @@ fn issue_window(since: Option<i64>, until: Option<i64>) -> (i64, i64, i64) {
 
 /// The time filter on `e.event_time` with bounds ?2 and ?3: a plain range when a window is given (usable by the
 /// (column, event_time) indexes; events without a time are outside any window), none otherwise.
+/// SQL for the name of `er.access` (an `event_resource_rows` row aliased `er`; migration 0013).
+const ACCESS_NAME_SQL: &str =
+    "CASE er.access WHEN 0 THEN 'target' WHEN 1 THEN 'read' WHEN 2 THEN 'write' END";
+
 fn time_condition(since: Option<i64>, until: Option<i64>) -> &'static str {
     if since.is_none() && until.is_none() {
         "?2 <= ?3"
@@ -240,7 +244,7 @@ impl Store {
                 self.collect(
                     &format!(
                         "SELECT {sql_cols} FROM resources r WHERE r.id IN (
-                        SELECT id FROM resources WHERE resource_id = ?1 AND type <> 'AWS::S3::Object'
+                        SELECT id FROM resource_rows WHERE resource_id = ?1 AND type IS NOT NULL
                         UNION SELECT resource FROM resource_aliases WHERE alias = ?1
                         UNION SELECT resource FROM config_items WHERE resource_name = ?1)
                      ORDER BY r.key"
@@ -310,11 +314,11 @@ impl Store {
         for a in accesses {
             out.extend(self.collect(
                 &format!(
-                    "SELECT {EVENT_COLS}, er.access FROM event_resources er JOIN events e ON e.id = er.event
+                    "SELECT {EVENT_COLS}, {ACCESS_NAME_SQL} FROM event_resource_rows er JOIN events e ON e.id = er.event
                      WHERE er.resource = ?1 AND er.access = ?4 AND {}",
                     time_condition(since, until)
                 ),
-                params![resource, s, u, a],
+                params![resource, s, u, Access::from_name(a).map(Access::code)],
                 |r| event_row(r, true),
             )?);
         }
@@ -500,9 +504,11 @@ impl Store {
         let list = id_array(events);
         self.collect(
             &format!(
-                "SELECT {EVENT_COLS}, o.event_id FROM events o JOIN events e ON e.shared_event_id = o.shared_event_id
+                "SELECT {EVENT_COLS}, o.event_id FROM events o
+                   JOIN event_rows x ON x.shared_event_id = o.shared_event_id
+                   JOIN events e ON e.id = x.id
                   WHERE o.id IN rarray(?1) AND o.shared_event_id IS NOT NULL AND e.id <> o.id
-                    AND e.shared_event_id IS NOT NULL AND e.user_identity_type = 'AWSAccount'"
+                    AND x.shared_event_id IS NOT NULL AND x.user_identity_type = 'AWSAccount'"
             ),
             [list],
             |r| Ok((event_row(r, false)?, r.get(19)?)),
@@ -514,8 +520,8 @@ impl Store {
         let (s, u) = bounds(since, until);
         self.collect(
             &format!(
-                "SELECT {EVENT_COLS} FROM events e
-                  WHERE e.event_type = 'AwsCloudTrailInsight' AND {}",
+                "SELECT {EVENT_COLS} FROM event_rows x JOIN events e ON e.id = x.id
+                  WHERE x.event_type = 'AwsCloudTrailInsight' AND {}",
                 time_condition(since, until)
             ),
             params![0i64, s, u],
@@ -595,8 +601,10 @@ impl Store {
         // Two lookups instead of a join: the (event, resource, access) rows come from the event index alone, and
         // each distinct resource is read once however many events touched it.
         let pairs: Vec<(i64, i64, String)> = self.collect(
-            "SELECT er.event, er.resource, er.access
-             FROM rarray(?1) a CROSS JOIN event_resources er ON er.event = a.value",
+            &format!(
+                "SELECT er.event, er.resource, {ACCESS_NAME_SQL}
+                 FROM rarray(?1) a CROSS JOIN event_resource_rows er ON er.event = a.value"
+            ),
             [id_array(&ascending(events))],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
@@ -736,8 +744,9 @@ impl Store {
         let upper = format!("{prefix}\u{10FFFF}");
         self.collect(
             &format!(
-                "SELECT {} FROM resources r WHERE r.type = 'AWS::S3::Object' AND r.resource_id >= ?1 AND r.resource_id < ?2
-                 ORDER BY r.resource_id",
+                "SELECT {} FROM resource_rows x JOIN resources r ON r.id = x.id
+                  WHERE x.type IS NULL AND x.resource_id >= ?1 AND x.resource_id < ?2
+                  ORDER BY x.resource_id",
                 Self::RESOURCE_COLS
             ),
             [prefix, upper.as_str()],
@@ -750,7 +759,8 @@ impl Store {
     pub fn resources_typed(&self, rtype: &str, id: &str) -> Result<Vec<ResourceRow>> {
         self.collect(
             &format!(
-                "SELECT {} FROM resources r WHERE r.resource_id = ?1 AND r.type = ?2 AND r.type <> 'AWS::S3::Object'
+                "SELECT {} FROM resource_rows x JOIN resources r ON r.id = x.id
+                  WHERE x.resource_id = ?1 AND x.type = ?2 AND x.type IS NOT NULL
                  ORDER BY r.key",
                 Self::RESOURCE_COLS
             ),
@@ -811,6 +821,21 @@ impl Store {
             params![since, until],
             |r| event_row(r, false),
         )
+    }
+
+    /// Events named by `eventID` (each delivery of an id logged in two accounts is a row of its own).
+    pub fn events_by_event_id(&self, ids: &[String]) -> Result<Vec<EventRow>> {
+        let mut out = Vec::new();
+        for id in ids {
+            out.extend(self.collect(
+                &format!(
+                    "SELECT {EVENT_COLS} FROM events e WHERE e.event_key = tg_event_key(?1) AND e.event_id = ?1"
+                ),
+                [id],
+                |r| event_row(r, false),
+            )?);
+        }
+        Ok(out)
     }
 
     /// One event by row id.
@@ -874,7 +899,8 @@ fn id_array(ids: &[i64]) -> rusqlite::vtab::array::Array {
     )
 }
 
-const SESSION_COLS: &str = "access_key_id, principal_id, session_arn, session_name, source_identity, \
+const SESSION_COLS: &str = "access_key_id, principal_id, (SELECT text FROM strings WHERE id = arn_s), session_name, \
+    source_identity, \
     issuer_principal_id, issuer_access_key_id, issue_kind, on_behalf_of, issued_by_event, issued_ms";
 
 fn session_row(r: &Row) -> rusqlite::Result<SessionRow> {

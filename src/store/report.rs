@@ -45,7 +45,7 @@ impl Store {
     pub fn event_span(&self) -> Result<(i64, Option<i64>, Option<i64>)> {
         self.conn()
             .query_row(
-                "SELECT count(*), min(event_time), max(event_time) FROM events",
+                "SELECT count(*), min(event_time), max(event_time) FROM event_rows",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )

@@ -57,7 +57,7 @@ impl Store {
         };
         let (first, last): (Option<i64>, Option<i64>) = c
             .query_row(
-                "SELECT min(event_time), max(event_time) FROM events",
+                "SELECT min(event_time), max(event_time) FROM event_rows",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
@@ -79,7 +79,7 @@ impl Store {
                 .map_err(|e| self.q(e))
         };
         Ok(Stats {
-            events: q("SELECT count(*) FROM events")?,
+            events: q("SELECT count(*) FROM event_rows")?,
             config_items: q("SELECT count(*) FROM config_items")?,
             sources: q("SELECT count(*) FROM sources")?,
             principals: q("SELECT count(*) FROM principals")?,
@@ -98,7 +98,7 @@ impl Store {
             top_principals: {
                 let mut st = c
                     .prepare(
-                        "SELECT p.key, p.type, n FROM (SELECT principal_id, count(*) AS n FROM events GROUP BY principal_id) e
+                        "SELECT p.key, p.type, n FROM (SELECT principal_id, count(*) AS n FROM event_rows GROUP BY principal_id) e
                          JOIN principals p ON p.id = e.principal_id ORDER BY n DESC, p.key LIMIT 5",
                     )
                     .map_err(|e| self.q(e))?;
@@ -108,16 +108,16 @@ impl Store {
                 rows.collect::<std::result::Result<_, _>>().map_err(|e| self.q(e))?
             },
             accounts: list(
-                "SELECT DISTINCT recipient_account FROM events WHERE recipient_account <> ''
+                "SELECT text FROM strings WHERE id IN (SELECT account_s FROM event_rows) AND text <> ''
                  UNION SELECT DISTINCT account_id FROM config_items WHERE account_id <> '' ORDER BY 1",
             )?,
             regions: list(
-                "SELECT DISTINCT aws_region FROM events WHERE aws_region IS NOT NULL
+                "SELECT text FROM strings WHERE id IN (SELECT region_s FROM event_rows)
                  UNION SELECT DISTINCT region FROM config_items WHERE region <> '' ORDER BY 1",
             )?,
             integrity: grouped("SELECT integrity, count(*) FROM sources GROUP BY integrity ORDER BY integrity")?,
             events_by_integrity: grouped(
-                "SELECT s.integrity, sum(n) FROM (SELECT source_id, count(*) AS n FROM events GROUP BY source_id) e
+                "SELECT s.integrity, sum(n) FROM (SELECT source_id, count(*) AS n FROM event_rows GROUP BY source_id) e
                  JOIN sources s ON s.id = e.source_id GROUP BY s.integrity ORDER BY s.integrity",
             )?,
             public_keys: q("SELECT count(*) FROM public_keys")?,

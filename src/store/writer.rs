@@ -1,25 +1,96 @@
 //! Writes parsed sources. Prepared statements, large transactions, bounded in-memory id caches.
 
-use super::raw::encode_chunk;
+pub use super::raw::CHUNK_RECORDS;
+use super::raw::{encode_chunk, event_time_text, ChunkCache, Values};
 use super::{Result, StoreError};
 use crate::model::{ConfigItem, Diagnostic, Event, Principal, ResourceRef};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// Records per raw chunk: big enough to compress well, small enough to decode one event cheaply.
-pub const CHUNK_RECORDS: usize = 256;
-
 /// The raw records of a source's events, compressed in chunks of [`CHUNK_RECORDS`]. CPU work that callers do on
 /// their parser threads, not on the writer's.
 pub fn encode_chunks(events: &[Event]) -> std::io::Result<Vec<Vec<u8>>> {
     events
         .chunks(CHUNK_RECORDS)
-        .map(|c| encode_chunk(c.iter().map(|e| e.raw.as_str())))
+        .map(|c| {
+            let times: Vec<Option<String>> = c
+                .iter()
+                .map(|e| e.time_ms.and_then(event_time_text))
+                .collect();
+            encode_chunk(
+                c.iter()
+                    .zip(&times)
+                    .map(|(e, t)| (e.raw.as_str(), row_values(e, t.as_deref()))),
+            )
+        })
         .collect()
 }
-/// Entries kept in each id cache before it is cleared (bounded memory on a year of data: about 40 MB each).
-const CACHE_LIMIT: usize = 1_000_000;
+
+/// The values of [`super::raw::FIELDS`] as the event's row stores them (`insert_event_row`; `time` is
+/// [`event_time_text`] of its time): the raw chunk leaves them out of the record and reading puts them back from
+/// the row.
+pub fn row_values<'a>(ev: &'a Event, time: Option<&'a str>) -> Values<'a> {
+    [
+        Some(ev.event_id.as_str()),
+        ev.request_id.as_deref(),
+        ev.identity.access_key_id.as_deref(),
+        ev.source_ip.as_deref(),
+        ev.identity.arn.as_deref(),
+        ev.user_agent.as_deref(),
+        ev.error_message.as_deref(),
+        time,
+        Some(ev.event_source.as_str()),
+        Some(ev.event_name.as_str()),
+        ev.region.as_deref(),
+        Some(ev.recipient_account.as_str()),
+        ev.event_version.as_deref(),
+        ev.event_category.as_deref(),
+        ev.event_type.as_deref(),
+        ev.identity.utype.as_deref(),
+    ]
+}
+
+/// Entries kept in each id cache: two generations of at most half this many (`Generations`), so that memory stays
+/// flat however long the load (a few tens of MB per cache) and the recent working set stays cached.
+const CACHE_LIMIT: usize = 400_000;
+
+/// A bounded cache: lookups see the current and the previous generation (a hit in the previous one moves the
+/// entry forward); when the current one is full it becomes the previous one, and the oldest entries go.
+struct Generations<K, V> {
+    current: HashMap<K, V, PassThrough>,
+    previous: HashMap<K, V, PassThrough>,
+}
+
+impl<K: std::hash::Hash + Eq, V: Copy> Generations<K, V> {
+    fn new() -> Self {
+        Generations {
+            current: HashMap::default(),
+            previous: HashMap::default(),
+        }
+    }
+
+    fn get(&mut self, k: &K) -> Option<V> {
+        if let Some(v) = self.current.get(k) {
+            return Some(*v);
+        }
+        let (k, v) = self.previous.remove_entry(k)?;
+        self.insert(k, v);
+        Some(v)
+    }
+
+    fn insert(&mut self, k: K, v: V) {
+        if self.current.len() >= CACHE_LIMIT / 2 {
+            self.previous = std::mem::take(&mut self.current);
+        }
+        self.current.insert(k, v);
+    }
+
+    fn remove(&mut self, k: &K) {
+        self.current.remove(k);
+        self.previous.remove(k);
+    }
+}
 
 /// What the caller knows about a file before it is written.
 #[derive(Debug, Clone, Default)]
@@ -55,12 +126,60 @@ pub struct WriteOutcome {
 /// Id caches. Each entry also remembers which optional fields the stored row already has, so that a later record
 /// carrying a field the row lacks still fills it in: the store must not depend on how the input was split into runs.
 struct Caches {
-    principals: HashMap<String, (i64, u8)>,
-    /// By the 64-bit key hash: small entries, so the cache can hold a year's S3 objects of a busy bucket.
-    resources: HashMap<i64, (i64, u8)>,
-    sessions: HashMap<String, u8>,
-    /// `logged_identities` rows already written, by a hash of (text, principal, arn).
-    logged: std::collections::HashSet<u64>,
+    /// By the hash of the principal's key ([`text_hash`]).
+    principals: Generations<u128, (i64, u8)>,
+    /// By the 64-bit key hash (`resources.key_hash`).
+    resources: Generations<i64, (i64, u8)>,
+    /// By the 128-bit hash of the access key ([`text_hash`]), as the two caches below: a text cache of a
+    /// million entries costs about 100 MB held as `String`s, 40 MB held as hashes.
+    sessions: Generations<u128, u8>,
+    /// `logged_identities` rows already written, by the hash of (text, principal, arn).
+    logged: Generations<u128, ()>,
+    /// `strings` ids by the hash of the text.
+    strings: Generations<u128, i64>,
+}
+
+/// The 128-bit XXH3 hash of a text: the key of the writer's text caches. Two texts of one load sharing it is
+/// about as likely as 2^-60 (a million entries): a cache hit is taken as the text.
+fn text_hash(parts: &[&[u8]]) -> u128 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for p in parts {
+        h.update(&(p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    h.digest128()
+}
+
+/// The hasher of maps keyed by [`text_hash`]: the key is already a uniform hash.
+#[derive(Default, Clone, Copy)]
+struct PassThrough;
+
+impl std::hash::BuildHasher for PassThrough {
+    type Hasher = PassThroughHasher;
+    fn build_hasher(&self) -> PassThroughHasher {
+        PassThroughHasher(0)
+    }
+}
+
+struct PassThroughHasher(u64);
+
+impl std::hash::Hasher for PassThroughHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u128 keys reach here through write_u128; anything else is folded in.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 = v as u64;
+    }
+    fn write_i64(&mut self, v: i64) {
+        // `resources.key_hash`: already 8 bytes of SHA-256.
+        self.0 = v as u64;
+    }
 }
 
 /// A bit per optional field that is present (`Some`).
@@ -71,23 +190,6 @@ fn mask(fields: &[bool]) -> u8 {
         .fold(0, |m, (i, present)| m | (u8::from(*present) << i))
 }
 
-impl Caches {
-    fn bound(&mut self) {
-        if self.principals.len() > CACHE_LIMIT {
-            self.principals.clear();
-        }
-        if self.sessions.len() > CACHE_LIMIT {
-            self.sessions.clear();
-        }
-        if self.logged.len() > CACHE_LIMIT {
-            self.logged.clear();
-        }
-        if self.resources.len() > CACHE_LIMIT {
-            self.resources.clear();
-        }
-    }
-}
-
 pub struct Writer<'c> {
     pub(super) conn: &'c Connection,
     path: PathBuf,
@@ -96,17 +198,17 @@ pub struct Writer<'c> {
     /// What the last `insert_event` did.
     last: EventInsert,
     /// event_resources rows of the current source, written in multi-row statements.
-    touches: Vec<(i64, i64, &'static str)>,
+    touches: Vec<(i64, i64, i64)>,
     touch_sql_full: String,
     touch_sql_one: String,
     /// The last raw chunk read back to compare a re-delivered record with the stored one: (source, chunk), bytes.
-    raw_cache: Option<((i64, i64), Vec<u8>)>,
+    raw_cache: ChunkCache,
 }
 
 fn multi_row_sql(rows: usize) -> String {
     let values: Vec<&str> = vec!["(?, ?, ?)"; rows];
     format!(
-        "INSERT OR IGNORE INTO event_resources(resource, event, access) VALUES {}",
+        "INSERT OR IGNORE INTO event_resource_rows(resource, event, access) VALUES {}",
         values.join(", ")
     )
 }
@@ -138,10 +240,11 @@ impl<'c> Writer<'c> {
             touch_sql_full: multi_row_sql(64),
             touch_sql_one: multi_row_sql(1),
             caches: Caches {
-                principals: HashMap::new(),
-                resources: HashMap::new(),
-                sessions: HashMap::new(),
-                logged: Default::default(),
+                principals: Generations::new(),
+                resources: Generations::new(),
+                sessions: Generations::new(),
+                logged: Generations::new(),
+                strings: Generations::new(),
             },
         }
     }
@@ -212,7 +315,6 @@ impl<'c> Writer<'c> {
     /// of a user), an Identity Center or SSO user name. Few per principal, written once each; session ARNs need no
     /// row (they name their role and account).
     fn log_identity(&mut self, ev: &Event, principal: i64) -> Result<()> {
-        use std::hash::{Hash, Hasher};
         let id = &ev.identity;
         let p = &id.principal;
         let mut rows: [Option<(&str, &str)>; 3] = [None; 3];
@@ -268,11 +370,11 @@ impl<'c> Writer<'c> {
             if text.is_empty() {
                 continue;
             }
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            (text, principal, arn).hash(&mut h);
-            if !self.caches.logged.insert(h.finish()) {
+            let h = text_hash(&[text.as_bytes(), &principal.to_le_bytes(), arn.as_bytes()]);
+            if self.caches.logged.get(&h).is_some() {
                 continue;
             }
+            self.caches.logged.insert(h, ());
             self.conn
                 .prepare_cached(
                     "INSERT OR IGNORE INTO logged_identities(text, principal_id, arn) VALUES (?1, ?2, ?3)",
@@ -421,7 +523,6 @@ impl<'c> Writer<'c> {
             ])
         })
         .map_err(|e| self.e(e))?;
-        self.caches.bound();
         Ok(out)
     }
 
@@ -480,60 +581,45 @@ impl<'c> Writer<'c> {
         }
         let c = self.conn;
         // Same key stored: a re-delivery if id, account and content match; else a variant (same id with other
-        // content, or, vanishingly rarely, another id with the same 64-bit key). The fingerprint (time, source,
-        // name, caller, request id) differs for most variants; equal fingerprints are settled on the records.
-        let mut variant = 0i64;
-        let mut same_id_seen = false;
+        // content, or, vanishingly rarely, another id with the same 64-bit key). Equal raw hashes settle a
+        // byte-identical re-delivery from the rows; any other record of the same id is compared with the stored one.
         let rows: Vec<StoredKey> = {
             let mut st = c
                 .prepare_cached(
-                    "SELECT id, variant, fingerprint, event_id = ?2 AND recipient_account = ?3, source_id, record_index,
-                            raw_hash
+                    "SELECT id, variant, event_id = ?2 AND recipient_account = ?3, source_id, record_index, raw_hash
                        FROM events WHERE event_key = ?1 ORDER BY variant",
                 )
                 .map_err(|e| self.e(e))?;
             let rows = st
                 .query_map(
                     params![key_hash(&ev.event_id), ev.event_id, ev.recipient_account],
-                    |r| {
-                        Ok((
-                            r.get(0)?,
-                            r.get(1)?,
-                            r.get(2)?,
-                            r.get(3)?,
-                            r.get(4)?,
-                            r.get(5)?,
-                            r.get(6)?,
-                        ))
-                    },
+                    |r| r.try_into(),
                 )
                 .map_err(|e| self.e(e))?;
             rows.collect::<rusqlite::Result<_>>()
                 .map_err(|e| self.e(e))?
         };
-        for (id, v, fp, same_id, stored_source, stored_index, raw_hash) in rows {
-            same_id_seen |= same_id;
-            if same_id && fp == ev.fingerprint {
-                let same = if raw_hash == Some(ev.raw_hash) {
-                    true // the same bytes
-                } else if stored_source == source_id {
-                    events
-                        .get(stored_index as usize)
-                        .is_some_and(|s| crate::model::json::same_record(&s.raw, &ev.raw))
-                } else {
-                    self.stored_raw(stored_source, stored_index)?
-                        .is_some_and(|s| crate::model::json::same_record(&s, &ev.raw))
-                };
-                if same {
-                    c.prepare_cached("INSERT OR IGNORE INTO event_deliveries(event, source_id, record_index) VALUES (?1, ?2, ?3)")
-                        .and_then(|mut s| s.execute(params![id, source_id, index as i64]))
-                        .map_err(|e| self.e(e))?;
-                    self.last = EventInsert::Duplicate;
-                    return Ok(EventInsert::Duplicate);
-                }
+        let settled = self.settle(&rows, Some(ev.raw_hash), |w, row| {
+            // A record of the source being written is not stored yet: it is read from the source.
+            Ok(if row.3 == source_id {
+                events
+                    .get(row.4 as usize)
+                    .is_some_and(|s| crate::model::json::same_record(&s.raw, &ev.raw))
+            } else {
+                w.stored_raw(row.0)?
+                    .is_some_and(|s| crate::model::json::same_record(&s, &ev.raw))
+            })
+        })?;
+        let (variant, same_id_seen) = match settled {
+            Settled::DeliveryOf(id) => {
+                c.prepare_cached("INSERT OR IGNORE INTO event_deliveries(event, source_id, record_index) VALUES (?1, ?2, ?3)")
+                    .and_then(|mut s| s.execute(params![id, source_id, index as i64]))
+                    .map_err(|e| self.e(e))?;
+                self.last = EventInsert::Duplicate;
+                return Ok(EventInsert::Duplicate);
             }
-            variant = variant.max(v + 1);
-        }
+            Settled::Variant { variant, conflict } => (variant, conflict),
+        };
         self.insert_event_row(ev, variant, principal, source_id, index)?;
         self.finish_event(
             ev,
@@ -546,30 +632,36 @@ impl<'c> Writer<'c> {
         )
     }
 
-    /// The raw record of an event stored from an earlier source (its chunk decompressed once for consecutive
-    /// re-deliveries from the same file).
-    fn stored_raw(&mut self, source_id: i64, record_index: i64) -> Result<Option<String>> {
-        let chunk = (source_id, record_index / CHUNK_RECORDS as i64);
-        if self.raw_cache.as_ref().map(|(k, _)| *k) != Some(chunk) {
-            let data: Option<Vec<u8>> = self
-                .conn
-                .prepare_cached(
-                    "SELECT data FROM raw_chunks WHERE source_id = ?1 AND chunk_no = ?2",
-                )
-                .and_then(|mut s| {
-                    s.query_row(params![chunk.0, chunk.1], |r| r.get(0))
-                        .optional()
-                })
-                .map_err(|e| self.e(e))?;
-            let Some(data) = data else { return Ok(None) };
-            let Ok(buf) = zstd::stream::decode_all(&data[..]) else {
-                return Ok(None);
-            };
-            self.raw_cache = Some((chunk, buf));
+    /// How a record settles against the rows stored under its key (`rows`, in variant order): the delivery of the
+    /// first row whose id and account are its own and whose record is the same (the same raw bytes,
+    /// or `same(self, row)`: the same record, compared canonically); else the next variant, a conflict when a row
+    /// has its id and account. The one rule of identity for an insert (`insert_event`) and for the end of a bulk
+    /// load (`resolve_duplicates`).
+    fn settle(
+        &mut self,
+        rows: &[StoredKey],
+        raw_hash: Option<i64>,
+        mut same: impl FnMut(&mut Self, &StoredKey) -> Result<bool>,
+    ) -> Result<Settled> {
+        let mut conflict = false;
+        for row in rows {
+            let &(id, _, same_id, _, _, stored_hash) = row;
+            conflict |= same_id;
+            if same_id && ((stored_hash.is_some() && stored_hash == raw_hash) || same(self, row)?) {
+                return Ok(Settled::DeliveryOf(id));
+            }
         }
-        Ok(self.raw_cache.as_ref().and_then(|(_, buf)| {
-            super::raw::nth_record(buf, (record_index % CHUNK_RECORDS as i64) as usize)
-        }))
+        let variant = rows.iter().map(|r| r.1 + 1).max().unwrap_or(0);
+        Ok(Settled::Variant { variant, conflict })
+    }
+
+    /// The raw record of a stored event row (its chunk decompressed once for consecutive re-deliveries from the
+    /// same file), its values put back from the row.
+    fn stored_raw(&mut self, row: i64) -> Result<Option<String>> {
+        let mut cache = self.raw_cache.take();
+        let record = super::raw::row_record(self.conn, row, &mut cache);
+        self.raw_cache = cache;
+        record.map_err(|e| self.e(e))
     }
 
     /// Inserts the event row; false when an event with the same (id, account, variant) exists.
@@ -581,44 +673,54 @@ impl<'c> Writer<'c> {
         source_id: i64,
         index: u64,
     ) -> Result<bool> {
-        let c = self.conn;
         let id = &ev.identity;
+        let account = self.string_id(&ev.recipient_account)?;
+        let version = self.opt_string_id(ev.event_version.as_deref())?;
+        let event_source = self.string_id(&ev.event_source)?;
+        let event_name = self.string_id(&ev.event_name)?;
+        let region = self.opt_string_id(ev.region.as_deref())?;
+        let agent = self.opt_string_id(ev.user_agent.as_deref())?;
+        let error = self.opt_string_id(ev.error_code.as_deref())?;
+        let category = self.opt_string_id(ev.event_category.as_deref())?;
+        let arn = self.opt_string_id(id.arn.as_deref())?;
+        let ip = self.opt_string_id(ev.source_ip.as_deref())?;
+        let key = self.opt_string_id(id.access_key_id.as_deref())?;
+        let c = self.conn;
         c.prepare_cached(
-            "INSERT INTO events(event_key, event_id, recipient_account, variant, event_time, event_version, event_source, event_name,
-                aws_region, source_ip, user_agent, error_code, error_message, request_id, event_type, event_category,
+            "INSERT INTO event_rows(event_key, event_id, account_s, variant, event_time, version_s, source_s, name_s,
+                region_s, ip_s, agent_s, error_s, error_message, request_id, event_type, category_s,
                 read_only, management_event, shared_event_id, vpc_endpoint_id, principal_id, user_identity_type,
-                user_identity_arn, access_key_id, fingerprint, source_id, record_index, raw_hash)
+                arn_s, key_s, source_id, record_index, raw_hash)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
-                ?23, ?24, ?25, ?26, ?27, ?28)
+                ?23, ?24, ?25, ?26, ?27)
              ON CONFLICT DO NOTHING",
         )
         .and_then(|mut s| {
             s.execute(params![
                 key_hash(&ev.event_id),
-                ev.event_id,
-                ev.recipient_account,
+                super::ids::stored(&ev.event_id),
+                account,
                 variant,
                 ev.time_ms,
-                ev.event_version,
-                ev.event_source,
-                ev.event_name,
-                ev.region,
-                ev.source_ip,
-                ev.user_agent,
-                ev.error_code,
+                version,
+                event_source,
+                event_name,
+                region,
+                ip,
+                agent,
+                error,
                 ev.error_message,
-                ev.request_id,
-                ev.event_type,
-                ev.event_category,
+                ev.request_id.as_deref().map(super::ids::stored),
+                ev.event_type.as_deref().map(|t| super::ids::coded(super::ids::EVENT_TYPES, t)),
+                category,
                 b(ev.read_only),
                 b(ev.management_event),
                 ev.shared_event_id,
                 ev.vpc_endpoint_id,
                 principal,
-                id.utype,
-                id.arn,
-                id.access_key_id,
-                ev.fingerprint,
+                id.utype.as_deref().map(|t| super::ids::coded(super::ids::IDENTITY_TYPES, t)),
+                arn,
+                key,
                 source_id,
                 index as i64,
                 ev.raw_hash,
@@ -640,7 +742,7 @@ impl<'c> Writer<'c> {
         let event_row = c.last_insert_rowid();
         for (r, access) in &ev.resources {
             let rid = self.resource_id(r)?;
-            self.touches.push((rid, event_row, access.as_str()));
+            self.touches.push((rid, event_row, access.code()));
         }
         if let Some(key) = &id.access_key_id {
             self.observe_session(key, principal, ev)?;
@@ -648,13 +750,14 @@ impl<'c> Writer<'c> {
         self.log_identity(ev, principal)?;
         if let Some(issued) = &ev.issued {
             if ev.error_code.is_none() {
+                let session_arn = self.opt_string_id(issued.session_arn.as_deref())?;
                 self.conn
                     .prepare_cached(
-                        "INSERT INTO sessions(access_key_id, session_arn, session_name, source_identity, expiration_ms,
+                        "INSERT INTO sessions(access_key_id, arn_s, session_name, source_identity, expiration_ms,
                             issued_by_event, issuer_principal_id, issuer_access_key_id, issue_kind, issued_ms)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                          ON CONFLICT(access_key_id) DO UPDATE SET
-                            session_arn = coalesce(sessions.session_arn, excluded.session_arn),
+                            arn_s = coalesce(sessions.arn_s, excluded.arn_s),
                             session_name = coalesce(sessions.session_name, excluded.session_name),
                             source_identity = coalesce(sessions.source_identity, excluded.source_identity),
                             expiration_ms = coalesce(sessions.expiration_ms, excluded.expiration_ms),
@@ -667,7 +770,7 @@ impl<'c> Writer<'c> {
                     .and_then(|mut s| {
                         s.execute(params![
                             issued.access_key_id,
-                            issued.session_arn,
+                            session_arn,
                             issued.session_name,
                             issued.source_identity,
                             issued.expiration_ms,
@@ -679,7 +782,9 @@ impl<'c> Writer<'c> {
                         ])
                     })
                     .map_err(|e| self.e(e))?;
-                self.caches.sessions.remove(&issued.access_key_id);
+                self.caches
+                    .sessions
+                    .remove(&text_hash(&[issued.access_key_id.as_bytes()]));
             }
         }
         self.last = kind;
@@ -697,54 +802,75 @@ impl<'c> Writer<'c> {
             id.mfa_authenticated.is_some(),
             id.session_created_ms.is_some(),
             id.on_behalf_of.is_some() || id.identity_provider.is_some(),
-            id.context_json.is_some(),
         ]);
-        let known = self.caches.sessions.get(key).copied();
+        let hash = text_hash(&[key.as_bytes()]);
+        let known = self.caches.sessions.get(&hash);
         if known.is_some_and(|k| have & !k == 0) {
             return Ok(()); // nothing this record could add
         }
+        let session_arn = self.opt_string_id(id.arn.as_deref())?;
         self.conn
             .prepare_cached(
-                "INSERT INTO sessions(access_key_id, principal_id, session_arn, session_name, source_identity,
-                    mfa_authenticated, created_ms, on_behalf_of, identity_provider, context)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                "INSERT INTO sessions(access_key_id, principal_id, arn_s, session_name, source_identity,
+                    mfa_authenticated, created_ms, on_behalf_of, identity_provider)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT(access_key_id) DO UPDATE SET
                     principal_id = coalesce(sessions.principal_id, excluded.principal_id),
-                    session_arn = coalesce(sessions.session_arn, excluded.session_arn),
+                    arn_s = coalesce(sessions.arn_s, excluded.arn_s),
                     session_name = coalesce(sessions.session_name, excluded.session_name),
                     source_identity = coalesce(sessions.source_identity, excluded.source_identity),
                     mfa_authenticated = coalesce(sessions.mfa_authenticated, excluded.mfa_authenticated),
                     created_ms = coalesce(sessions.created_ms, excluded.created_ms),
                     on_behalf_of = coalesce(sessions.on_behalf_of, excluded.on_behalf_of),
-                    identity_provider = coalesce(sessions.identity_provider, excluded.identity_provider),
-                    context = coalesce(sessions.context, excluded.context)",
+                    identity_provider = coalesce(sessions.identity_provider, excluded.identity_provider)",
             )
             .and_then(|mut s| {
                 s.execute(params![
                     key,
                     principal,
-                    id.arn,
+                    session_arn,
                     id.session_name,
                     id.source_identity,
                     b(id.mfa_authenticated),
                     id.session_created_ms,
                     id.on_behalf_of,
                     id.identity_provider,
-                    id.context_json,
                 ])
             })
             .map_err(|e| self.e(e))?;
-        self.caches
-            .sessions
-            .insert(key.to_string(), known.unwrap_or(0) | have);
+        self.caches.sessions.insert(hash, known.unwrap_or(0) | have);
         Ok(())
+    }
+
+    /// The id of a text in `strings` (the text an event row references instead of holding it).
+    fn string_id(&mut self, text: &str) -> Result<i64> {
+        let hash = text_hash(&[text.as_bytes()]);
+        if let Some(id) = self.caches.strings.get(&hash) {
+            return Ok(id);
+        }
+        let id: i64 = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO strings(text) VALUES (?1)
+                 ON CONFLICT(text) DO UPDATE SET text = excluded.text RETURNING id",
+            )
+            .and_then(|mut s| s.query_row([text], |r| r.get(0)))
+            .map_err(|e| self.e(e))?;
+        self.caches.strings.insert(hash, id);
+        Ok(id)
+    }
+
+    fn opt_string_id(&mut self, text: Option<&str>) -> Result<Option<i64>> {
+        text.map(|t| self.string_id(t)).transpose()
     }
 
     fn principal_id(&mut self, p: &Principal) -> Result<i64> {
         let have = mask(&[p.arn.is_some(), p.account.is_some(), p.name.is_some()]);
-        if let Some((id, known)) = self.caches.principals.get(&p.key) {
+        let hash = text_hash(&[p.key.as_bytes()]);
+        let cached = self.caches.principals.get(&hash);
+        if let Some((id, known)) = cached {
             if have & !known == 0 {
-                return Ok(*id);
+                return Ok(id);
             }
         }
         let id: i64 = self
@@ -758,25 +884,31 @@ impl<'c> Writer<'c> {
             )
             .and_then(|mut s| s.query_row(params![p.key, p.ptype, p.arn, p.account, p.name], |r| r.get(0)))
             .map_err(|e| self.e(e))?;
-        let known = self.caches.principals.get(&p.key).map_or(0, |(_, k)| *k);
-        self.caches
-            .principals
-            .insert(p.key.clone(), (id, known | have));
+        let known = cached.map_or(0, |(_, k)| k);
+        self.caches.principals.insert(hash, (id, known | have));
         Ok(id)
     }
 
     fn resource_id(&mut self, r: &ResourceRef) -> Result<i64> {
         let hash = key_hash(&r.key);
-        let has_arn = u8::from(r.arn.is_some());
-        if let Some((id, known)) = self.caches.resources.get(&hash).copied() {
+        // What `resource_rows` keeps: the key and ARN only where they differ from those the `resources` view
+        // derives (migration 0013), and no type for an S3 object. An S3 object's ARN is always known.
+        let object = r.rtype == "AWS::S3::Object";
+        let stored_arn = r
+            .arn
+            .as_deref()
+            .filter(|a| !(object && a.strip_prefix("arn:aws:s3:::") == Some(r.id.as_str())));
+        let has_arn = u8::from(r.arn.is_some() || object);
+        let set_arn = |c: &Connection, id: i64| {
+            c.prepare_cached("UPDATE resource_rows SET arn = ?2 WHERE id = ?1 AND arn IS NULL")
+                .and_then(|mut s| s.execute(params![id, stored_arn]))
+        };
+        if let Some((id, known)) = self.caches.resources.get(&hash) {
             if has_arn & !known == 0 && r.aliases.is_empty() {
                 return Ok(id);
             }
-            if has_arn & !known != 0 {
-                self.conn
-                    .prepare_cached("UPDATE resources SET arn = ?2 WHERE id = ?1 AND arn IS NULL")
-                    .and_then(|mut s| s.execute(params![id, r.arn]))
-                    .map_err(|e| self.e(e))?;
+            if has_arn & !known != 0 && stored_arn.is_some() {
+                set_arn(self.conn, id).map_err(|e| self.e(e))?;
             }
             self.insert_aliases(id, r)?;
             self.caches.resources.insert(hash, (id, known | has_arn));
@@ -792,24 +924,24 @@ impl<'c> Writer<'c> {
             .map_err(|e| self.e(e))?;
         let id = match existing {
             Some(id) => {
-                if r.arn.is_some() {
-                    c.prepare_cached("UPDATE resources SET arn = ?2 WHERE id = ?1 AND arn IS NULL")
-                        .and_then(|mut s| s.execute(params![id, r.arn]))
-                        .map_err(|e| self.e(e))?;
+                if stored_arn.is_some() {
+                    set_arn(c, id).map_err(|e| self.e(e))?;
                 }
                 id
             }
             None => {
+                let derived_key = format!("{}|{}|{}|{}", r.rtype, r.account, r.region, r.id);
+                let stored_key = (r.key != derived_key).then_some(r.key.as_str());
                 c.prepare_cached(
-                    "INSERT INTO resources(key_hash, key, type, arn, account_id, region, resource_id)
+                    "INSERT INTO resource_rows(key_hash, key, type, arn, account_id, region, resource_id)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )
                 .and_then(|mut s| {
                     s.execute(params![
                         hash,
-                        r.key,
-                        r.rtype,
-                        r.arn,
+                        stored_key,
+                        (!object).then_some(&r.rtype),
+                        stored_arn,
                         (!r.account.is_empty()).then_some(&r.account),
                         (!r.region.is_empty()).then_some(&r.region),
                         r.id
@@ -918,9 +1050,136 @@ impl<'c> Writer<'c> {
     }
 }
 
-/// An event row with the key of one being inserted: id, variant, fingerprint, whether id and account are the
-/// same, first source and record index, raw-record hash.
-type StoredKey = (i64, i64, i64, bool, i64, i64, Option<i64>);
+/// What settling the events a bulk load stored more than once found (`Writer::resolve_duplicates`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Resolved {
+    /// Rows that were re-deliveries of an event stored before them: now `event_deliveries` rows.
+    pub duplicates: u64,
+    /// Rows with the id and account of an earlier event but other content: kept as variants.
+    pub conflicting: u64,
+}
+
+/// A row of a key stored more than once: id, event id, account, raw hash, source, record index.
+type PendingRow = (i64, String, i64, Option<i64>, i64, i64);
+
+impl Writer<'_> {
+    /// A bulk load into an empty store writes every event it reads, without the identity index (maintaining a
+    /// random 8-byte key per event is what made a load slow down as the store grew). This settles, inside the
+    /// caller's transaction, the keys stored more than once, exactly as inserting into an indexed store would
+    /// have: in load order, a row whose id, account and record equal an earlier row's is that
+    /// event's delivery (its row, its resource rows and any raw chunk left without events go); any other row
+    /// of the key is the next variant. Needs an index on `event_rows(event_key)`.
+    pub fn resolve_duplicates(&mut self) -> Result<Resolved> {
+        let mut out = Resolved::default();
+        let c = self.conn;
+        let keys: Vec<i64> = {
+            let mut st = c
+                .prepare("SELECT event_key FROM event_rows GROUP BY event_key HAVING count(*) > 1 ORDER BY event_key")
+                .map_err(|e| self.e(e))?;
+            let rows = st.query_map([], |r| r.get(0)).map_err(|e| self.e(e))?;
+            rows.collect::<rusqlite::Result<_>>()
+                .map_err(|e| self.e(e))?
+        };
+        // Events removed per raw chunk: a chunk all of whose events went is not kept.
+        let mut removed: HashMap<(i64, i64), i64> = HashMap::new();
+        for key in keys {
+            let rows: Vec<PendingRow> = {
+                let mut st = c
+                    .prepare_cached(
+                        "SELECT id, tg_id_text(event_id), account_s, raw_hash, source_id, record_index
+                           FROM event_rows WHERE event_key = ?1 ORDER BY id",
+                    )
+                    .map_err(|e| self.e(e))?;
+                let rows = st
+                    .query_map([key], |r| r.try_into())
+                    .map_err(|e| self.e(e))?;
+                rows.collect::<rusqlite::Result<_>>()
+                    .map_err(|e| self.e(e))?
+            };
+            // The rows settled so far, as the rows an insert would have found: (id, variant, same id and account
+            // as the row being settled, source, record index, raw hash).
+            let mut kept: Vec<(PendingRow, i64)> = Vec::new();
+            for row in rows {
+                let (id, ref event_id, account, raw_hash, source, index) = row;
+                let stored: Vec<StoredKey> = kept
+                    .iter()
+                    .map(|(k, variant)| {
+                        (
+                            k.0,
+                            *variant,
+                            k.1 == *event_id && k.2 == account,
+                            k.4,
+                            k.5,
+                            k.3,
+                        )
+                    })
+                    .collect();
+                let settled = self.settle(&stored, raw_hash, |w, k| {
+                    let a = w.stored_raw(k.0)?;
+                    let b = w.stored_raw(id)?;
+                    Ok(matches!((a, b), (Some(a), Some(b)) if crate::model::json::same_record(&a, &b)))
+                })?;
+                match settled {
+                    Settled::DeliveryOf(first) => {
+                        for (sql, p) in [
+                            ("DELETE FROM event_rows WHERE id = ?1", params![id]),
+                            ("DELETE FROM event_resource_rows WHERE event = ?1", params![id]),
+                            (
+                                "INSERT OR IGNORE INTO event_deliveries(event, source_id, record_index) VALUES (?1, ?2, ?3)",
+                                params![first, source, index],
+                            ),
+                            (
+                                "UPDATE sources SET events_new = events_new - 1, events_duplicate = events_duplicate + 1
+                                  WHERE id = ?1",
+                                params![source],
+                            ),
+                        ] {
+                            c.prepare_cached(sql)
+                                .and_then(|mut st| st.execute(p))
+                                .map_err(|e| self.e(e))?;
+                        }
+                        *removed
+                            .entry((source, index / CHUNK_RECORDS as i64))
+                            .or_default() += 1;
+                        out.duplicates += 1;
+                    }
+                    Settled::Variant { variant, conflict } => {
+                        if variant > 0 {
+                            c.prepare_cached("UPDATE event_rows SET variant = ?2 WHERE id = ?1")
+                                .and_then(|mut st| st.execute(params![id, variant]))
+                                .map_err(|e| self.e(e))?;
+                        }
+                        out.conflicting += u64::from(conflict);
+                        kept.push((row, variant));
+                    }
+                }
+            }
+        }
+        let mut removed: Vec<_> = removed.into_iter().collect();
+        removed.sort_unstable();
+        for ((source, chunk), n) in removed {
+            c.prepare_cached(
+                "DELETE FROM raw_chunks WHERE source_id = ?1 AND chunk_no = ?2 AND records = ?3",
+            )
+            .and_then(|mut st| st.execute(params![source, chunk, n]))
+            .map_err(|e| self.e(e))?;
+        }
+        self.raw_cache = None;
+        Ok(out)
+    }
+}
+
+/// An event row with the key of one being inserted: id, variant, whether id and account are the same, first
+/// source and record index, raw-record hash.
+type StoredKey = (i64, i64, bool, i64, i64, Option<i64>);
+
+/// Where a record goes among the rows stored under its key (`Writer::settle`).
+enum Settled {
+    /// It is a delivery of this stored event.
+    DeliveryOf(i64),
+    /// It is a new event with this variant number; `conflict`: another row has its id and account.
+    Variant { variant: i64, conflict: bool },
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum EventInsert {

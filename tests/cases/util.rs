@@ -224,3 +224,22 @@ pub const SQLGLOT_DUCKDB: Tool = Tool {
     install: "python3 -m pip install sqlglot duckdb",
     probe: || python_can("import sqlglot, duckdb"),
 };
+
+/// The rows of a query as text, one line per row (cells in Debug form, each passed through `cell`), sorted, under a
+/// `## QUERY` heading: two stores with the same content give the same text.
+pub fn sorted_rows(c: &Connection, query: &str, cell: impl Fn(String) -> String) -> String {
+    let mut st = c.prepare(query).unwrap();
+    let n = st.column_count();
+    let mut rows: Vec<String> = st
+        .query_map([], |r| {
+            Ok((0..n)
+                .map(|i| cell(format!("{:?}", r.get_ref(i).unwrap())))
+                .collect::<Vec<_>>()
+                .join("|"))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    rows.sort();
+    format!("## {query}\n{}\n", rows.join("\n"))
+}

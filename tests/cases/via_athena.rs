@@ -7,7 +7,7 @@
 use crate::collect::{collect, Moto};
 use crate::schemas::{check, schema};
 use crate::util::{repo, require_tool, run, PYSPARK, SQLGLOT_DUCKDB};
-use crate::via::{answer, organization};
+use crate::via::{answer, organization, EXPORT};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -171,6 +171,14 @@ fn an_athena_slice_answers_like_a_full_ingest() {
                 "arn:aws:iam::222222222222:user/alice",
             ]],
         ),
+        // Lineage rounds in Athena's dialect, run by DuckDB: upstream through Redshift, Glue and Firehose.
+        (
+            vec!["--resource", EXPORT],
+            vec![
+                vec!["lineage", EXPORT, "--upstream"],
+                vec!["lineage", EXPORT, "--both"],
+            ],
+        ),
     ];
     for (i, (scope, questions)) in cases.iter().enumerate() {
         let db = dir.path().join(format!("athena{i}.db"));
@@ -207,6 +215,19 @@ fn an_athena_slice_answers_like_a_full_ingest() {
         }
         if scope[0] == "--resource" {
             assert!(rounds.iter().any(|r| r["purpose"] == "config"), "{s:#}");
+        }
+        let lineage: Vec<&Value> = rounds
+            .iter()
+            .filter(|r| r["purpose"] == "lineage")
+            .collect();
+        if scope[1].starts_with("s3://") {
+            assert!(lineage.len() >= 2, "{s:#}");
+            let sql = lineage[0]["sql"].as_str().unwrap();
+            assert!(sql.contains("eventname LIKE 'AssumeRole%'"), "{sql}");
+            assert!(sql.contains("useridentity.accesskeyid IN ('"), "{sql}");
+            assert_eq!(t["keys_left"], 0, "{s:#}");
+        } else {
+            assert!(lineage.is_empty(), "{scope:?}: {s:#}");
         }
         for q in questions {
             let want = answer(&full, q).replace(&local, "s3://org-trail/");

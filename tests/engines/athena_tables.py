@@ -64,7 +64,7 @@ def cloudtrail_view(con, trail, table, bucket=None):
             regexp_extract(filename, '/CloudTrail/([^/]+)/', 1) AS region,
             regexp_extract(filename, '/CloudTrail/[^/]+/([0-9]{{4}}/[0-9]{{2}}/[0-9]{{2}})/', 1) AS "timestamp",
             {s('eventTime')} AS eventtime, {s('eventName')} AS eventname, {s('eventSource')} AS eventsource,
-            {s('sourceIPAddress')} AS sourceipaddress, {s('eventID')} AS eventid,
+            {s('sourceIPAddress')} AS sourceipaddress, {s('eventID')} AS eventid, {s('recipientAccountId')} AS recipientaccountid,
             {useridentity} AS useridentity,
             CAST(json_extract(r, '$.requestParameters') AS VARCHAR) AS requestparameters,
             CAST(json_extract(r, '$.responseElements') AS VARCHAR) AS responseelements,

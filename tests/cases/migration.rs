@@ -21,8 +21,13 @@ fn answers(db: &Path) -> String {
         "SELECT * FROM sessions_v",
         "SELECT eventid, useridentity, requestparameters, responseelements, additionaleventdata, resources,
                 eventtype, useridentity_type, eventtime FROM cloudtrail_logs",
-        "SELECT * FROM changes",
-        "SELECT * FROM flows",
+        // Without the internal row ids (`event_row`, `event`, `principal_id`): a store written by another version
+        // numbered its rows in its own order.
+        "SELECT eventtime, eventid, eventsource, eventname, resource_type, resource_id, resource_arn,
+                useridentity_arn, useridentity_accesskeyid, sourceipaddress, awsregion, recipientaccountid,
+                source_file, integrity, eventtime_ms FROM changes",
+        "SELECT event_id, event_time, event_source, event_name, access, resource_type, resource_id, resource_arn,
+                user_identity_arn, access_key_id, source_ip FROM flows",
         "SELECT key, type, arn, account_id, region, resource_id FROM resources",
     ];
     // The sources' paths differ by where the repository is: compared from `fixtures/` on.

@@ -263,30 +263,18 @@ pub fn decompress(data: &[u8]) -> std::io::Result<Vec<u8>> {
     zstd::stream::decode_all(data)
 }
 
-fn leb128(buf: &mut Vec<u8>, mut v: usize) {
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            buf.push(byte);
-            return;
-        }
-        buf.push(byte | 0x80);
-    }
+/// Appends `v` as unsigned LEB128.
+fn leb128(buf: &mut Vec<u8>, v: usize) {
+    // Writing to a Vec cannot fail.
+    let _ = leb128::write::unsigned(buf, v as u64);
 }
 
-/// A LEB128 number at `*i`, moving `*i` past it.
+/// An unsigned LEB128 number at `*i`, moving `*i` past it.
 fn read_leb128(buf: &[u8], i: &mut usize) -> Option<usize> {
-    let mut v = 0usize;
-    for shift in (0..64).step_by(7) {
-        let b = *buf.get(*i)?;
-        *i += 1;
-        v |= usize::from(b & 0x7f).checked_shl(shift)?;
-        if b & 0x80 == 0 {
-            return Some(v);
-        }
-    }
-    None
+    let mut rest = buf.get(*i..)?;
+    let v = leb128::read::unsigned(&mut rest).ok()?;
+    *i = buf.len() - rest.len();
+    usize::try_from(v).ok()
 }
 
 fn u32_at(buf: &[u8], i: usize) -> Option<usize> {

@@ -233,7 +233,15 @@ pub fn sorted_rows(c: &Connection, query: &str, cell: impl Fn(String) -> String)
     let mut rows: Vec<String> = st
         .query_map([], |r| {
             Ok((0..n)
-                .map(|i| cell(format!("{:?}", r.get_ref(i).unwrap())))
+                .map(|i| {
+                    cell(match r.get_ref(i).unwrap() {
+                        // Text as text, so a cell function can read it (and a failure shows it).
+                        rusqlite::types::ValueRef::Text(t) => {
+                            format!("Text({:?})", String::from_utf8_lossy(t))
+                        }
+                        v => format!("{v:?}"),
+                    })
+                })
                 .collect::<Vec<_>>()
                 .join("|"))
         })

@@ -76,10 +76,20 @@ print(f"{'query':<78} {'median ms':>10} {'p90 ms':>8} {'edges':>8}")
 for label, target, args in [
         ("Glue output, --upstream --depth 3", glue_out, ["--upstream"]),
         ("Glue input, --downstream --depth 3 --min-confidence medium", glue_in, ["--downstream", "--min-confidence", "medium"]),
-        ("most-read object, --downstream --depth 3 (limit 50,000 edges)", hot, ["--downstream"])]:
+        ("most-read object, --downstream --depth 3 (limit 50,000 edges)", hot, ["--downstream"]),
+        ("Glue input, --consumers --depth 3 (blast radius)", glue_in, ["--consumers"]),
+        ("most-read object, --consumers --depth 3 (blast radius, limit 50,000 edges)", hot, ["--consumers"]),
+        ("Glue output, --upstream --paths --depth 3", glue_out, ["--upstream", "--paths"])]:
     m, p, d = bench(["lineage", f"s3://{target}"] + args + ["--depth", "3", "--format", "json"])
     trunc = " (truncated)" if d.get("truncated") else ""
-    print(f"{'trailgraph lineage ' + label:<78} {m:>10.1f} {p:>8.1f} {len(d['edges']):>8}{trunc}")
+    extra = ""
+    if "consumers" in d:
+        extra = f" consumers={len(d['consumers'])}"
+    if "paths" in d:
+        extra += f" paths={len(d['paths'])}"
+    if d.get("chokepoints"):
+        extra += f" chokepoints={len(d['chokepoints'])}"
+    print(f"{'trailgraph lineage ' + label:<78} {m:>10.1f} {p:>8.1f} {len(d['edges']):>8}{trunc}{extra}")
     if args == ["--upstream"]:
         pm, n = peer(target)
         print(f"{'  peer: recursive SQL, 3 hops of writes and same-key reads (python sqlite3)':<78} {pm:>10.1f} {'':>8} {n:>8}")

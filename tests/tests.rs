@@ -24,6 +24,8 @@ mod fuzz_regressions;
 mod idempotency;
 #[path = "cases/lineage.rs"]
 mod lineage;
+#[path = "cases/lineage_graph.rs"]
+mod lineage_graph;
 #[path = "cases/migration.rs"]
 mod migration;
 #[path = "cases/oracle.rs"]

@@ -3,12 +3,10 @@
 use super::output::sanitize;
 use super::{parse_when, Outcome};
 use crate::export::ExportFormat;
-use crate::lineage::graph::edge;
 use crate::lineage::{Direction, Graph, LineageQuery};
 use crate::store::Store;
 use anyhow::Result;
 use clap::ValueEnum;
-use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
@@ -49,6 +47,12 @@ pub struct Args {
     /// Follow only derivations at least this sure (low follows everything; medium skips long-lived sessions).
     #[arg(long, value_parser = ["low", "medium", "high"], default_value = "low")]
     min_confidence: String,
+    /// List every path of data from an ingestion point to a consumer (at most --limit paths).
+    #[arg(long)]
+    paths: bool,
+    /// Who received anything derived from the target (implies --downstream unless --both).
+    #[arg(long, conflicts_with = "upstream")]
+    consumers: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -75,7 +79,7 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
     let store = Store::open_read_only(db)?;
     let direction = if args.both {
         Direction::Both
-    } else if args.downstream {
+    } else if args.downstream || args.consumers {
         Direction::Downstream
     } else {
         Direction::Upstream
@@ -87,7 +91,8 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
         since: args.since,
         until: args.until,
     };
-    let g = crate::lineage::lineage(&store, &q, args.limit, &args.min_confidence)?;
+    let mut g = crate::lineage::lineage(&store, &q, args.limit, &args.min_confidence)?;
+    crate::lineage::annotate(&mut g, args.paths.then_some(args.limit), args.consumers);
     let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
         LineageFormat::Table
     } else {
@@ -131,19 +136,9 @@ fn write(g: &Graph, format: LineageFormat) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// Paths of data (dataset → dataset through copies and derivations), then every edge with its evidence.
+/// The consumers (with `--consumers`), chokepoints and cycles, the paths of data, then every edge with its
+/// evidence.
 fn table(g: &Graph, out: &mut dyn Write) -> Result<()> {
-    let flows: Vec<&crate::lineage::Edge> = g
-        .edges
-        .iter()
-        .filter(|e| e.kind == edge::DERIVED || e.kind == edge::COPY)
-        .collect();
-    let mut next: BTreeMap<&str, Vec<&crate::lineage::Edge>> = BTreeMap::new();
-    let mut has_in: BTreeSet<&str> = BTreeSet::new();
-    for e in &flows {
-        next.entry(e.from.as_str()).or_default().push(e);
-        has_in.insert(e.to.as_str());
-    }
     let label = |id: &str| -> String {
         g.node(id)
             .map(|n| format!("{} ({})", n.id, n.kind))
@@ -154,57 +149,87 @@ fn table(g: &Graph, out: &mut dyn Write) -> Result<()> {
         "lineage of {}",
         sanitize(g.root.as_deref().unwrap_or("(whole store)"))
     )?;
-    let starts: Vec<&str> = next
-        .keys()
-        .copied()
-        .filter(|k| !has_in.contains(k))
-        .collect();
-    let mut paths = Vec::new();
-    for s in starts {
-        let mut stack: Vec<(Vec<&crate::lineage::Edge>, &str)> = vec![(Vec::new(), s)];
-        while let Some((path, at)) = stack.pop() {
-            let outs: Vec<&&crate::lineage::Edge> = next
-                .get(at)
-                .map(|v| {
-                    v.iter()
-                        .filter(|e| {
-                            path.last()
-                                .is_none_or(|p: &&crate::lineage::Edge| e.last_time > p.time)
-                                && !path.iter().any(|p| p.from == e.to)
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            if outs.is_empty() || path.len() >= 12 {
-                if !path.is_empty() {
-                    paths.push(path);
+    if let Some(consumers) = &g.consumers {
+        writeln!(out, "\nconsumers ({}):", consumers.len())?;
+        for c in consumers {
+            let mut marks = Vec::new();
+            if c.other_account {
+                marks.push("other account");
+            }
+            if c.outside {
+                marks.push("outside principal");
+            }
+            if c.terminal {
+                marks.push("end of the data");
+            }
+            writeln!(
+                out,
+                "  {} ({}) account={} person={} first={} last={}{}",
+                sanitize(&c.actor),
+                c.kind,
+                sanitize(c.account.as_deref().unwrap_or("-")),
+                sanitize(c.person.as_deref().unwrap_or("-")),
+                c.first_read.as_deref().unwrap_or("-"),
+                c.last_read.as_deref().unwrap_or("-"),
+                if marks.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", marks.join(", "))
                 }
-                continue;
-            }
-            for e in outs {
-                let mut p = path.clone();
-                p.push(*e);
-                stack.push((p, e.to.as_str()));
-            }
-            if paths.len() > 200 {
-                break;
-            }
+            )?;
+            writeln!(out, "    read: {}", sanitize(&c.datasets.join(", ")))?;
+            writeln!(out, "    via:  {}", sanitize(&c.path.join(" → ")))?;
         }
     }
-    paths.sort_by(|a, b| {
-        a.iter()
-            .map(|e| (&e.from, &e.to))
-            .cmp(b.iter().map(|e| (&e.from, &e.to)))
-    });
-    paths.dedup();
-    if paths.is_empty() {
-        writeln!(out, "\nno dataset-to-dataset path found")?;
-    } else {
-        writeln!(out, "\npaths ({}):", paths.len())?;
+    if !g.chokepoints.is_empty() {
+        writeln!(out, "\nchokepoints ({}):", g.chokepoints.len())?;
+        for c in &g.chokepoints {
+            let (way, what) = if c.direction == "upstream" {
+                ("from", "ingestion points")
+            } else {
+                ("to", "consumers")
+            };
+            writeln!(
+                out,
+                "  {} ({}): every path {way} the target's {} {what} passes here",
+                sanitize(&c.node),
+                c.kind,
+                c.of
+            )?;
+        }
     }
-    for p in paths.iter().take(200) {
-        writeln!(out, "  {}", sanitize(&label(&p[0].from)))?;
-        for e in p {
+    if !g.cycles.is_empty() {
+        writeln!(out, "\ncycles ({}):", g.cycles.len())?;
+        for c in &g.cycles {
+            writeln!(out, "  {}", sanitize(&c.join(" ⇄ ")))?;
+        }
+    }
+    let shown;
+    let (paths, truncated) = match &g.paths {
+        Some(p) => (p, g.paths_truncated),
+        None => {
+            shown = crate::lineage::analysis::paths(g, 200);
+            (&shown.0, shown.1)
+        }
+    };
+    if paths.is_empty() {
+        writeln!(out, "\nno path of data found")?;
+    } else {
+        writeln!(
+            out,
+            "\npaths ({}{}):",
+            paths.len(),
+            if truncated { ", more not shown" } else { "" }
+        )?;
+    }
+    for p in paths {
+        writeln!(
+            out,
+            "  {}  [weakest: {}]",
+            sanitize(&label(&p.nodes[0])),
+            p.confidence
+        )?;
+        for e in &p.steps {
             writeln!(
                 out,
                 "    └─{} {} via {} [{}] → {}",
@@ -227,7 +252,7 @@ fn table(g: &Graph, out: &mut dyn Write) -> Result<()> {
         };
         writeln!(
             out,
-            "  {} {:<8} {} → {}  actor={} confidence={} integrity={}{} events={}",
+            "  {} {:<8} {} → {}  actor={} confidence={} integrity={}{} events={}{}",
             e.time.as_deref().unwrap_or("-"),
             e.kind,
             sanitize(&e.from),
@@ -236,7 +261,12 @@ fn table(g: &Graph, out: &mut dyn Write) -> Result<()> {
             e.confidence,
             mark,
             e.integrity,
-            sanitize(&e.event_ids.join(","))
+            sanitize(&e.event_ids.join(",")),
+            if e.named_by_request {
+                " (named by the request, not observed)"
+            } else {
+                ""
+            }
         )?;
     }
     Ok(())

@@ -10,6 +10,9 @@
 //!   shape is ever emitted, so `<`, `>`, `{`, `}` and `|` are plain characters.
 //! - Shapes by node kind, edge style by confidence (high solid, medium dashed, low dotted), edge label = kind and
 //!   time.
+//! - Left to right in topological order: each node's rank (`lineage::analysis::ranks`, a cycle sharing one) is a
+//!   `rank=same` group (`newrank=true` lets the groups cross the account clusters), and an edge that does not go
+//!   to a higher rank (inside a cycle) has `constraint=false`.
 
 use super::visible;
 use crate::lineage::graph::{confidence, edge, kind, Graph, Node};
@@ -33,7 +36,7 @@ pub fn write(graph: &Graph, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "digraph trailgraph {{")?;
     writeln!(
         out,
-        "  graph [rankdir=LR, fontname=\"Helvetica\", fontsize=11, tooltip=\"trailgraph lineage\"];"
+        "  graph [rankdir=LR, newrank=true, fontname=\"Helvetica\", fontsize=11, tooltip=\"trailgraph lineage\"];"
     )?;
     writeln!(out, "  node [fontname=\"Helvetica\", fontsize=10];")?;
     writeln!(out, "  edge [fontname=\"Helvetica\", fontsize=9];")?;
@@ -73,7 +76,21 @@ pub fn write(graph: &Graph, out: &mut dyn Write) -> std::io::Result<()> {
         )?;
     }
 
+    let ranks = crate::lineage::analysis::ranks(graph);
+    let mut levels: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
+    for (id, r) in &ranks {
+        levels.entry(*r).or_default().push(&ids[id.as_str()]);
+    }
+    for (r, members) in &levels {
+        writeln!(
+            out,
+            "  {{ rank=same; {}; }} // rank {r}",
+            members.join("; ")
+        )?;
+    }
+
     for e in &graph.edges {
+        let forward = ranks.get(&e.from) < ranks.get(&e.to);
         let mut label: Vec<String> = vec![e.kind.clone()];
         if let Some(t) = &e.time {
             label.push(t.clone());
@@ -106,11 +123,12 @@ pub fn write(graph: &Graph, out: &mut dyn Write) -> std::io::Result<()> {
         };
         writeln!(
             out,
-            "  {} -> {} [label={}, tooltip={}, style={style}, color={color}];",
+            "  {} -> {} [label={}, tooltip={}, style={style}, color={color}{}];",
             ids[e.from.as_str()],
             ids[e.to.as_str()],
             quoted_lines(&label),
             quoted_lines(&tooltip),
+            if forward { "" } else { ", constraint=false" }
         )?;
     }
     writeln!(out, "}}")

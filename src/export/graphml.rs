@@ -2,7 +2,8 @@
 //!
 //! - `<key>` declarations: graph `root`; node `kind`, `label`, `account`, `region`, `namespace`, `name`,
 //!   `properties` (a JSON object as a string); edge `kind`, `time`, `last_time`, `event_ids` (space-separated),
-//!   `actor`, `confidence`, `integrity`. All `attr.type="string"`. A null value is an absent `<data>` element.
+//!   `actor`, `confidence`, `integrity`, `named_by_request` (`true` on an edge only a start request names, else
+//!   absent). All `attr.type="string"`. A null value is an absent `<data>` element.
 //! - Node ids are the graph's ids. Edge endpoints that name no node are declared as nodes with only a `label`.
 //!   Edge ids are `e0`, `e1`... in edge order.
 //! - Escaping ([`text`]): `& < > " '` become entities; tab, newline and carriage return become character
@@ -25,7 +26,7 @@ const NODE_KEYS: [&str; 7] = [
     "name",
     "properties",
 ];
-const EDGE_KEYS: [&str; 7] = [
+const EDGE_KEYS: [&str; 8] = [
     "kind",
     "time",
     "last_time",
@@ -33,6 +34,7 @@ const EDGE_KEYS: [&str; 7] = [
     "actor",
     "confidence",
     "integrity",
+    "named_by_request",
 ];
 
 pub fn write(graph: &Graph, out: &mut dyn Write) -> std::io::Result<()> {
@@ -122,6 +124,9 @@ pub fn write(graph: &Graph, out: &mut dyn Write) -> std::io::Result<()> {
         }
         data(&mut s, "      ", "e_confidence", &e.confidence);
         data(&mut s, "      ", "e_integrity", &e.integrity);
+        if e.named_by_request {
+            data(&mut s, "      ", "e_named_by_request", "true");
+        }
         s.push_str("    </edge>\n");
         out.write_all(s.as_bytes())?;
     }

@@ -32,6 +32,7 @@ mod tests {
                 properties: Default::default(),
             }],
             edges: vec![],
+            ..Graph::default()
         };
         let mut out = Vec::new();
         super::write(&g, &mut out).unwrap();

@@ -130,6 +130,7 @@ mod tests {
             actor: None,
             confidence: "high".into(),
             integrity: "validated".into(),
+            named_by_request: false,
         }
     }
 
@@ -149,6 +150,7 @@ mod tests {
             truncated: false,
             nodes: vec![node("b"), node("a")],
             edges: vec![edge("b", "z"), edge("a", "b")],
+            ..Graph::default()
         };
         let s = sorted(&g);
         assert!(matches!(s, Cow::Owned(_)));
@@ -166,6 +168,7 @@ mod tests {
             truncated: false,
             nodes: vec![node("b"), node("a")],
             edges: vec![edge("b", "z"), edge("a", "b")],
+            ..Graph::default()
         };
         for f in [
             ExportFormat::Json,

@@ -135,6 +135,7 @@ fn run(graph: &Graph, node: &Node) -> Option<Run> {
     let mut outputs = BTreeSet::new();
     let mut event_ids = BTreeSet::new();
     let mut started_by = BTreeSet::new();
+    let mut named = BTreeSet::new();
     let mut weakest: Option<&str> = None;
     let mut worst_integrity: Option<&str> = None;
     for e in &edges {
@@ -148,6 +149,14 @@ fn run(graph: &Graph, node: &Node) -> Option<Run> {
             if let Some(d) = dataset(graph, &e.to) {
                 outputs.insert(d);
             }
+        }
+        if e.kind == edge::NAMED && e.from == id {
+            if let Some(d) = dataset(graph, &e.to) {
+                inputs.insert(d);
+            }
+        }
+        if e.named_by_request && e.from == id {
+            named.insert(e.to.as_str());
         }
         if e.kind == edge::STARTS && e.to == id {
             started_by.insert(e.from.as_str());
@@ -171,6 +180,8 @@ fn run(graph: &Graph, node: &Node) -> Option<Run> {
         "account": node.account,
         "region": node.region,
         "startedBy": started_by.into_iter().collect::<Vec<_>>(),
+        "namedByRequest": named.into_iter().collect::<Vec<_>>(),
+        "dataCallsInTrail": node.properties.get("data_calls_in_trail") != Some(&Value::Bool(false)),
         "confidence": weakest,
         "integrity": worst_integrity,
     });

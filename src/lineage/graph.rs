@@ -3,6 +3,7 @@
 //! `Graph`; the writers in `crate::export` turn it into JSON, DOT, GraphML or OpenLineage. The field names are the
 //! contract of `schemas/lineage.schema.json` (docs/lineage.md).
 
+use super::analysis::{Chokepoint, Consumer, DataPath};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -53,6 +54,8 @@ pub mod kind {
 ///   `Invoke`).
 /// - `part_of`: object → prefix or table (the catalog names the table's location).
 /// - `changed`: principal → resource (a successful mutating call, as in who-changed; export only).
+/// - `named`: job run → dataset its start request names (a job argument) without saying whether it is read or
+///   written; always `named_by_request`.
 pub mod edge {
     pub const READ: &str = "read";
     pub const WRITE: &str = "write";
@@ -62,6 +65,7 @@ pub mod edge {
     pub const STARTS: &str = "starts";
     pub const PART_OF: &str = "part_of";
     pub const CHANGED: &str = "changed";
+    pub const NAMED: &str = "named";
 }
 
 /// How sure an edge is: `high` (the log names both ends: a copy source, a results file named after its query, a
@@ -108,6 +112,10 @@ pub struct Edge {
     pub confidence: String,
     /// Worst integrity status over the source files of `event_ids`: `invalid` < `unverified` < `validated`.
     pub integrity: String,
+    /// The request that started a unit of work names this dataset (an Athena query's output location, a Glue
+    /// job's arguments); no data call of it was observed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub named_by_request: bool,
 }
 
 /// A graph answer. `root` is the traversal's target (`lineage`) or null (`export`). Nodes are sorted by id,
@@ -120,6 +128,21 @@ pub struct Graph {
     /// Set when a lineage walk stopped at its edge limit (`--limit`): the answer is a part of the lineage.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
+    /// Data cycles (a job that reads its own earlier output), each a sorted list of node ids (`analysis::cycles`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cycles: Vec<Vec<String>>,
+    /// Nodes every path between the target and its consumers (or its ingestion points) passes through.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub chokepoints: Vec<Chokepoint>,
+    /// With `--paths`: every path of data from an ingestion point to a consumer, bounded by `--limit`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paths: Option<Vec<DataPath>>,
+    /// Set when the paths stopped at `--limit`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub paths_truncated: bool,
+    /// With `--consumers`: who received anything derived from the target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consumers: Option<Vec<Consumer>>,
 }
 
 impl Node {

@@ -89,6 +89,8 @@ struct Agg {
     events: BTreeSet<String>,
     rows: BTreeSet<i64>,
     confidence: &'static str,
+    /// Named by the request that started the work, not observed in a data call.
+    named: bool,
 }
 
 fn rank(c: &str) -> u8 {
@@ -161,6 +163,32 @@ pub fn dataset_node(rtype: &str, key: &str, resource_id: &str, arn: Option<&str>
         }
     }
     Some(n)
+}
+
+/// The dataset an `s3://` (or `s3a://`) location names: a prefix when it ends with `/` (or `prefix` says the
+/// location is a folder, as an Athena output location is), else an object.
+fn s3_dataset(location: &str, prefix: bool) -> Option<Node> {
+    let rest = location
+        .strip_prefix("s3://")
+        .or_else(|| location.strip_prefix("s3a://"))?;
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return None;
+    }
+    if prefix || key.is_empty() || key.ends_with('/') {
+        let key = if key.is_empty() || key.ends_with('/') {
+            key.to_string()
+        } else {
+            format!("{key}/")
+        };
+        return Some(Node::s3_prefix(&format!("s3://{bucket}/{key}")));
+    }
+    dataset_node(
+        "AWS::S3::Object",
+        &format!("AWS::S3::Object|||{bucket}/{key}"),
+        &format!("{bucket}/{key}"),
+        None,
+    )
 }
 
 fn touch_node(t: &Touch) -> Option<Node> {
@@ -1039,7 +1067,8 @@ impl<'s> Builder<'s> {
             });
     }
 
-    /// A job run, query or statement whose data calls are not in the trail: its node and the `starts` edge.
+    /// A job run, query or statement whose data calls are not in the trail: its node, the `starts` edge and the
+    /// datasets its start request names (`named_by_request`).
     fn bare_run(&mut self, r: &ResourceRow, root: &str) -> Result<()> {
         let (kind, label) = match r.rtype.as_str() {
             "AWS::Athena::QueryExecution" => (
@@ -1079,9 +1108,63 @@ impl<'s> Builder<'s> {
                 self.node(&starter.node);
                 let id = starter.node.id.clone();
                 self.edge(&id, root, edge::STARTS, Some(&id), confidence::HIGH, &st);
+                for (n, kind) in self.requested(&st)? {
+                    self.node(&n);
+                    self.named_edge(root, &n.id, kind, &st);
+                }
             }
         }
         Ok(())
+    }
+
+    /// An edge of a dataset the start request names (not observed in a data call): medium confidence.
+    fn named_edge(&mut self, run: &str, dataset: &str, kind: &'static str, e: &EventRow) {
+        self.edge(run, dataset, kind, Some(run), confidence::MEDIUM, e);
+        if let Some(a) = self.edges.get_mut(&(
+            run.to_string(),
+            dataset.to_string(),
+            kind,
+            Some(run.to_string()),
+        )) {
+            a.named = true;
+        }
+    }
+
+    /// The datasets a start request names: an Athena query's output location (`write`), the `s3://` values of
+    /// a Glue job run's arguments (`named`: the request does not say whether the job reads or writes them).
+    fn requested(&self, st: &EventRow) -> Result<Vec<(Node, &'static str)>> {
+        let v: Option<Value> = self
+            .store()
+            .raw_record(st.id)?
+            .and_then(|r| serde_json::from_str(&r).ok());
+        let Some(v) = v else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        match st.event_name.as_str() {
+            "StartQueryExecution" => {
+                if let Some(loc) = v
+                    .pointer("/requestParameters/resultConfiguration/outputLocation")
+                    .and_then(Value::as_str)
+                {
+                    out.extend(s3_dataset(loc, true).map(|n| (n, edge::WRITE)));
+                }
+            }
+            "StartJobRun" => {
+                if let Some(args) = v
+                    .pointer("/requestParameters/arguments")
+                    .and_then(Value::as_object)
+                {
+                    for val in args.values().filter_map(Value::as_str) {
+                        for part in val.split(',') {
+                            out.extend(s3_dataset(part.trim(), false).map(|n| (n, edge::NAMED)));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        out.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+        out.dedup_by(|a, b| a.0.id == b.0.id);
+        Ok(out)
     }
 
     fn find_run(&self, target: &str) -> Result<Option<ResourceRow>> {
@@ -1200,6 +1283,11 @@ impl<'s> Builder<'s> {
             .copied()
             .collect();
         let events = self.store().events_named(&names, lo, hi)?;
+        let started: Vec<EventRow> = events
+            .iter()
+            .filter(|e| e.error_code.is_none() && rules::STARTS.contains(&e.event_name.as_str()))
+            .cloned()
+            .collect();
         for chunk in events.chunks(2000) {
             let facts = self.facts(chunk.to_vec())?;
             let mut by_event: BTreeMap<i64, Vec<Fact>> = BTreeMap::new();
@@ -1262,8 +1350,53 @@ impl<'s> Builder<'s> {
                 }
             }
         }
+        self.started_units(&started)?;
         self.changes(lo, hi)?;
         self.finish(None)
+    }
+
+    /// Every started unit of work is in the export: a job run or query none of whose data calls made its node
+    /// is added as `lineage RUN` shows it (node, `starts` edge, the datasets its request names).
+    fn started_units(&mut self, started: &[EventRow]) -> Result<()> {
+        for chunk in started.chunks(2000) {
+            let ids: Vec<i64> = chunk.iter().map(|e| e.id).collect();
+            self.load_touches(&ids)?;
+            for e in chunk {
+                let runs: Vec<Touch> = self
+                    .touches
+                    .get(&e.id)
+                    .into_iter()
+                    .flatten()
+                    .filter(|t| {
+                        t.access == "target"
+                            && matches!(
+                                t.rtype.as_str(),
+                                "AWS::Glue::JobRun" | "AWS::Athena::QueryExecution"
+                            )
+                    })
+                    .cloned()
+                    .collect();
+                for t in runs {
+                    let root = match t.rtype.as_str() {
+                        "AWS::Athena::QueryExecution" => format!("athena_query:{}", t.resource_id),
+                        _ => format!("glue_job_run:{}", t.resource_id),
+                    };
+                    if self.nodes.contains_key(&root) {
+                        continue;
+                    }
+                    let r = ResourceRow {
+                        id: t.resource,
+                        key: t.key.clone(),
+                        rtype: t.rtype.clone(),
+                        arn: t.arn.clone(),
+                        resource_id: t.resource_id.clone(),
+                        name: None,
+                    };
+                    self.bare_run(&r, &root)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A Redshift statement's `starts` edge and SQL-named reads and writes (Glue runs and Athena queries get theirs
@@ -1371,6 +1504,7 @@ impl<'s> Builder<'s> {
             nodes: self.nodes.into_values().collect(),
             edges: Vec::new(),
             truncated: self.truncated,
+            ..Graph::default()
         };
         for ((from, to, kind, actor), a) in self.edges {
             let integrity = integrity::worst(
@@ -1389,6 +1523,7 @@ impl<'s> Builder<'s> {
                 actor,
                 confidence: a.confidence.to_string(),
                 integrity,
+                named_by_request: a.named,
             });
         }
         g.sort();

@@ -642,6 +642,7 @@ fn picture(g: &Graph) -> Graph {
             .cloned()
             .collect(),
         truncated: g.truncated,
+        ..Graph::default()
     };
     p.sort();
     p

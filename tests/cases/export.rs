@@ -64,6 +64,7 @@ fn edge(
         actor: actor.map(Into::into),
         confidence: conf.into(),
         integrity: "validated".into(),
+        named_by_request: false,
     }
 }
 
@@ -158,6 +159,12 @@ fn graph() -> Graph {
                 Some(B),
             ),
             node(lambda, "lambda_function", "loader", Some(B)),
+            node(
+                "arn:aws:glue:us-east-1:111111111111:job/etl",
+                "glue_job",
+                "etl",
+                Some(A),
+            ),
             node(emr, "emr_step", "step \\l\\r", None),
             node(PRINCIPAL, "principal", "mallory\"];\ndigraph x {", Some(A)),
             node(service, "service", "cloudtrail.amazonaws.com", None),
@@ -303,7 +310,21 @@ fn graph() -> Graph {
                 Some(PRINCIPAL),
                 "low",
             ),
+            // A dataset only the start request names (a job argument): `named`, marked as not observed.
+            Edge {
+                named_by_request: true,
+                ..edge(
+                    glue,
+                    export_obj,
+                    "named",
+                    22,
+                    &["e-22"],
+                    Some(glue),
+                    "medium",
+                )
+            },
         ],
+        ..Graph::default()
     };
     g.edges[1].integrity = "invalid".into();
     g.edges[5].last_time = Some("2024-03-01T10:29:59.999Z".into());
@@ -344,7 +365,7 @@ fn export_json_follows_its_schema_and_is_the_graph() {
         "lineage",
     );
     assert_eq!(v, serde_json::to_value(graph()).unwrap());
-    assert_eq!(v["nodes"].as_array().unwrap().len(), 15);
+    assert_eq!(v["nodes"].as_array().unwrap().len(), 16);
     // Every node and edge kind the schema names is covered.
     let schema = crate::schemas::schema("lineage.schema.json");
     for (what, list) in [("node", "nodes"), ("edge", "edges")] {
@@ -411,13 +432,13 @@ fn export_dot_renders_with_graphviz_and_keeps_hostile_text_as_text() {
             is_id(head)
                 || [
                     "digraph", "graph", "node", "edge", "subgraph", "label", "labelloc", "style",
-                    "color", "}"
+                    "color", "}", "{"
                 ]
                 .contains(&head),
             "unexpected line {line:?}"
         );
     }
-    assert_eq!(edges, 19);
+    assert_eq!(edges, 20);
 
     if !(require_tool(&DOT) && require_tool(&PYTHON)) {
         return;
@@ -449,8 +470,8 @@ print(json.dumps({"nodes": count("node"), "edges": count("edge"), "clusters": co
         &[&svg_file],
     );
     let svg: Value = serde_json::from_str(&summary).unwrap();
-    assert_eq!(svg["nodes"], 16, "15 nodes and one dangling edge end");
-    assert_eq!(svg["edges"], 19);
+    assert_eq!(svg["nodes"], 17, "16 nodes and one dangling edge end");
+    assert_eq!(svg["edges"], 20);
     assert_eq!(svg["clusters"], 2);
     let texts: Vec<&str> = svg["texts"]
         .as_array()
@@ -500,8 +521,8 @@ print(json.dumps({
     let nx: Value = serde_json::from_str(&summary).unwrap();
     assert_eq!(nx["directed"], true);
     assert_eq!(nx["root"], PRINCIPAL);
-    assert_eq!(nx["nodes"], 16);
-    assert_eq!(nx["edges"], 19);
+    assert_eq!(nx["nodes"], 17);
+    assert_eq!(nx["edges"], 20);
     let attrs = &nx["node_attrs"];
     // An XML-clean hostile id and label round-trip exactly, and so do the other attributes.
     let clean = &attrs[clean_obj().as_str()];
@@ -592,10 +613,20 @@ fn export_openlineage_validates_against_the_official_2_0_2_schema() {
     assert_eq!(glue[0]["eventTime"], "2024-03-01T10:03:00.000Z");
     assert_eq!(glue[1]["eventType"], "COMPLETE");
     assert_eq!(glue[1]["eventTime"], "2024-03-01T10:29:59.999Z");
+    // The dataset only its request names (`named`) is among the inputs.
     assert_eq!(
         glue[1]["inputs"],
-        json!([{"namespace": "s3://raw-bucket", "name": CONTROL_HOSTILE}])
+        json!([
+            {"namespace": "s3://export-bucket", "name": "out/part-0000.csv"},
+            {"namespace": "s3://raw-bucket", "name": CONTROL_HOSTILE}
+        ])
     );
+    let facet = &glue[1]["run"]["facets"]["trailgraph_cloudtrail"];
+    assert_eq!(
+        facet["namedByRequest"],
+        json!(["s3://export-bucket/out/part-0000.csv"])
+    );
+    assert_eq!(facet["dataCallsInTrail"], true);
     assert_eq!(
         glue[1]["outputs"],
         json!([{"namespace": "s3://curated-bucket", "name": "sales/"}])
@@ -603,7 +634,7 @@ fn export_openlineage_validates_against_the_official_2_0_2_schema() {
     let facet = &glue[1]["run"]["facets"]["trailgraph_cloudtrail"];
     assert_eq!(
         facet["eventIds"],
-        json!(["e-03", "e-04 \"odd\" id", "e-05", "e-09"])
+        json!(["e-03", "e-04 \"odd\" id", "e-05", "e-09", "e-22"])
     );
     assert_eq!(facet["startedBy"], json!([PRINCIPAL]));
     assert_eq!(facet["confidence"], "medium");

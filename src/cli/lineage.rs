@@ -20,7 +20,8 @@ pub enum LineageFormat {
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// `s3://bucket/key`, `s3://bucket/prefix/`, a Glue job name, a job run id or an Athena query id.
+    /// `s3://bucket/key` (`?versionId=V` or `?generation=EVENTID` for one version), `s3://bucket/prefix/`, a Glue
+    /// job name, a job run id or an Athena query id.
     target: String,
     /// Where the data came from (the default).
     #[arg(long, conflicts_with_all = ["downstream", "both"])]
@@ -47,6 +48,9 @@ pub struct Args {
     /// Follow only derivations at least this sure (low follows everything; medium skips long-lived sessions).
     #[arg(long, value_parser = ["low", "medium", "high"], default_value = "low")]
     min_confidence: String,
+    /// For an object target: the version current at this time (`s3://bucket/key?versionId=V` names one).
+    #[arg(long, value_parser = parse_when)]
+    at: Option<i64>,
     /// List every path of data from an ingestion point to a consumer (at most --limit paths).
     #[arg(long)]
     paths: bool,
@@ -90,6 +94,7 @@ pub fn run(db: &Path, args: &Args) -> Result<Outcome> {
         depth: args.depth.max(1),
         since: args.since,
         until: args.until,
+        at: args.at,
     };
     let mut g = crate::lineage::lineage(&store, &q, args.limit, &args.min_confidence)?;
     crate::lineage::annotate(&mut g, args.paths.then_some(args.limit), args.consumers);
@@ -112,6 +117,7 @@ pub fn export(db: &Path, args: &ExportArgs) -> Result<Outcome> {
                 depth: args.depth.max(1),
                 since: args.since,
                 until: args.until,
+                at: None,
             },
             args.limit,
             "low",

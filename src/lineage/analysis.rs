@@ -180,18 +180,24 @@ pub fn cycles(g: &Graph) -> Vec<Vec<String>> {
     out
 }
 
-/// The target and what stands for it: the root, and the objects (or runs) that are `part_of` it.
+/// The target and what stands for it: the root, and the objects, versions or runs that are `part_of` it.
 fn root_set(g: &Graph) -> BTreeSet<&str> {
     let Some(root) = g.root.as_deref() else {
         return BTreeSet::new();
     };
+    // Transitively: an object's versions are part of the object, the object part of the prefix.
     let mut set: BTreeSet<&str> = [root].into();
-    for e in &g.edges {
-        if e.kind == edge::PART_OF && e.to == root {
-            set.insert(&e.from);
+    loop {
+        let before = set.len();
+        for e in &g.edges {
+            if e.kind == edge::PART_OF && set.contains(e.to.as_str()) {
+                set.insert(&e.from);
+            }
+        }
+        if set.len() == before {
+            return set;
         }
     }
-    set
 }
 
 fn is_actor(g: &Graph, id: &str) -> bool {

@@ -4,6 +4,7 @@
 //! contract of `schemas/lineage.schema.json` (docs/lineage.md).
 
 use super::analysis::{Chokepoint, Consumer, DataPath};
+use super::versions::Version;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -140,6 +141,10 @@ pub struct Graph {
     /// Set when the paths stopped at `--limit`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub paths_truncated: bool,
+    /// The versions of the object the answer is about, when it has more than one in the store (docs/lineage.md,
+    /// "Object versions").
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<Version>,
     /// With `--consumers`: who received anything derived from the target.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consumers: Option<Vec<Consumer>>,

@@ -7,6 +7,7 @@ pub mod context;
 pub mod graph;
 pub mod rules;
 pub mod traverse;
+pub mod versions;
 
 pub use graph::{Edge, Graph, Node};
 pub use traverse::{Builder, Direction, LineageQuery};

@@ -4,6 +4,7 @@
 use super::context::{Contexts, Ctx, Scope, HORIZON};
 use super::graph::{confidence, edge, kind, Edge, Graph, Node};
 use super::rules::{self, Flow};
+use super::versions::{self, ObjectVersions, Version};
 use crate::correlate::{QueryError, Result};
 use crate::model::integrity;
 use crate::model::time::format_ms;
@@ -28,6 +29,8 @@ pub struct LineageQuery {
     pub depth: usize,
     pub since: Option<i64>,
     pub until: Option<i64>,
+    /// `--at TIME`: for an object target, the version current at that time.
+    pub at: Option<i64>,
 }
 
 /// Event names that can move data (a first filter before resolving contexts).
@@ -216,6 +219,10 @@ pub struct Builder<'s> {
     truncated: bool,
     /// Derivations weaker than this are not followed (`--min-confidence`).
     min_rank: u8,
+    /// Each S3 object's versions (by resource row id), from its logged writes and deletes.
+    versions: HashMap<i64, Rc<ObjectVersions>>,
+    /// The versions of the object the answer is about (`versions` of the answer).
+    listed: Vec<Version>,
 }
 
 const DAY: i64 = 86_400_000;
@@ -239,6 +246,8 @@ impl<'s> Builder<'s> {
             limit: usize::MAX,
             truncated: false,
             min_rank: 0,
+            versions: HashMap::new(),
+            listed: Vec::new(),
         }
     }
 
@@ -332,6 +341,11 @@ impl<'s> Builder<'s> {
                     rules::flow(&e.event_source, &e.event_name, &t.rtype, &t.access),
                     touch_node(&t),
                 ) {
+                    let node = if node.kind == kind::S3_OBJECT {
+                        self.version_node(&e, &t, flow, node)?
+                    } else {
+                        node
+                    };
                     out.push(Fact {
                         kms: e.event_source == "kms.amazonaws.com",
                         event: e.clone(),
@@ -359,6 +373,63 @@ impl<'s> Builder<'s> {
             }
         }
         Ok(out)
+    }
+
+    /// The versions of an S3 object (cached): from every logged write and delete of it, whatever the window (a
+    /// version's existence does not depend on the question). Raw records are read only for a key written more
+    /// than once.
+    fn versions(&mut self, resource: i64, resource_id: &str) -> Result<Rc<ObjectVersions>> {
+        if let Some(v) = self.versions.get(&resource) {
+            return Ok(v.clone());
+        }
+        let calls: Vec<EventRow> = self
+            .store()
+            .resource_events_with(resource, &["write"], None, None)?
+            .into_iter()
+            .filter(|e| e.error_code.is_none() && e.event_source == "s3.amazonaws.com")
+            .collect();
+        let creates = calls
+            .iter()
+            .filter(|e| versions::CREATES.contains(&e.event_name.as_str()))
+            .count();
+        let mut with_raw = Vec::with_capacity(calls.len());
+        for e in calls {
+            let raw = if creates > 1 {
+                self.store()
+                    .raw_record(e.id)?
+                    .and_then(|r| serde_json::from_str(&r).ok())
+            } else {
+                None
+            };
+            with_raw.push((e, raw));
+        }
+        let key = resource_id.split_once('/').map_or("", |(_, k)| k);
+        let v = Rc::new(ObjectVersions::build(key, &with_raw));
+        self.versions.insert(resource, v.clone());
+        Ok(v)
+    }
+
+    /// The node of the version of an object a call read, wrote or deleted (the key's own node when it has one
+    /// version in the store).
+    fn version_node(&mut self, e: &EventRow, t: &Touch, flow: Flow, node: Node) -> Result<Node> {
+        let vs = self.versions(t.resource, &t.resource_id)?;
+        if !vs.multi() {
+            return Ok(node);
+        }
+        let named = if flow == Flow::Read && vs.versioned && e.event_source == "s3.amazonaws.com" {
+            self.store()
+                .raw_record(e.id)?
+                .and_then(|r| serde_json::from_str::<Value>(&r).ok())
+                .and_then(|r| versions::read_version(&e.event_name, &r))
+        } else {
+            None
+        };
+        let b = if flow == Flow::Read {
+            vs.bind_read(e, named.as_deref())
+        } else {
+            vs.bind(e, None)
+        };
+        Ok(vs.node(&node, &b))
     }
 
     /// The `s3://bucket/prefix/` a DynamoDB export writes to (`s3Bucket`, `s3Prefix` of the request).
@@ -500,6 +571,7 @@ impl<'s> Builder<'s> {
     fn dataset_facts(
         &mut self,
         ds: &Ds,
+        node: &str,
         access: &str,
         after: i64,
         before: i64,
@@ -516,7 +588,7 @@ impl<'s> Builder<'s> {
                 Ok(self
                     .facts(events)?
                     .into_iter()
-                    .filter(|f| f.ds == *ds)
+                    .filter(|f| f.ds == *ds && f.node.id == node)
                     .collect())
             }
             Ds::Sql(id) => {
@@ -584,7 +656,7 @@ impl<'s> Builder<'s> {
         }
         self.up_done.insert(node.id.clone(), before);
         self.node(node);
-        for w in self.dataset_facts(ds, "write", i64::MIN, before)? {
+        for w in self.dataset_facts(ds, &node.id, "write", i64::MIN, before)? {
             if self.full() {
                 break;
             }
@@ -605,7 +677,7 @@ impl<'s> Builder<'s> {
             );
             if !w.sql && rules::COPIES.contains(&w.event.event_name.as_str()) {
                 for src in self.facts(vec![w.event.clone()])? {
-                    if src.flow == Flow::Read && src.ds != *ds {
+                    if src.flow == Flow::Read && src.node.id != node.id {
                         self.node(&src.node);
                         self.edge(
                             &src.node.id,
@@ -646,7 +718,7 @@ impl<'s> Builder<'s> {
             };
             for r in self.context_facts(&ctx, lo, t - 1)? {
                 let rt = r.event.time_ms.unwrap_or(i64::MIN);
-                if r.flow != Flow::Read || r.ds == *ds || (!ctx.statement && rt >= t) {
+                if r.flow != Flow::Read || r.node.id == node.id || (!ctx.statement && rt >= t) {
                     continue;
                 }
                 self.node(&r.node);
@@ -695,7 +767,7 @@ impl<'s> Builder<'s> {
         }
         self.down_done.insert(node.id.clone(), after);
         self.node(node);
-        for r in self.dataset_facts(ds, "read", after, i64::MAX)? {
+        for r in self.dataset_facts(ds, &node.id, "read", after, i64::MAX)? {
             if self.full() {
                 break;
             }
@@ -716,7 +788,7 @@ impl<'s> Builder<'s> {
             );
             if !r.sql && rules::COPIES.contains(&r.event.event_name.as_str()) {
                 for dst in self.facts(vec![r.event.clone()])? {
-                    if dst.flow == Flow::Write && dst.ds != *ds {
+                    if dst.flow == Flow::Write && dst.node.id != node.id {
                         self.node(&dst.node);
                         self.edge(
                             &node.id,
@@ -757,7 +829,7 @@ impl<'s> Builder<'s> {
             };
             for w in self.context_facts(&ctx, t + 1, hi)? {
                 let wt = w.event.time_ms.unwrap_or(i64::MIN);
-                if w.ds == *ds || (!ctx.statement && wt <= t) {
+                if w.node.id == node.id || (!ctx.statement && wt <= t) {
                     continue;
                 }
                 if self.full() {
@@ -803,7 +875,7 @@ impl<'s> Builder<'s> {
             }
         }
         // Who removed the dataset itself after `after`.
-        for d in self.dataset_facts(ds, "write", after, i64::MAX)? {
+        for d in self.dataset_facts(ds, &node.id, "write", after, i64::MAX)? {
             if d.flow == Flow::Delete && !self.full() {
                 let ctx = self.ctx_of(&d)?;
                 self.add_ctx(&ctx)?;
@@ -868,7 +940,58 @@ impl<'s> Builder<'s> {
         Ok(())
     }
 
-    fn dataset(&mut self, r: &ResourceRow, n: &Node, q: &LineageQuery) -> Result<()> {
+    /// A dataset as the target (or under one). An object with more than one version in the store is answered
+    /// for the version `tag` names (`versionId=V`, `generation=G`) or the one current at `--at` (its node id is
+    /// returned: it is the answer's root), or else for every version, each `part_of` the key.
+    fn dataset(
+        &mut self,
+        r: &ResourceRow,
+        n: &Node,
+        q: &LineageQuery,
+        tag: Option<&str>,
+    ) -> Result<Option<String>> {
+        if n.kind == kind::S3_OBJECT {
+            let vs = self.versions(r.id, &r.resource_id)?;
+            if vs.multi() {
+                if self.listed.is_empty() {
+                    self.listed = vs.list(n);
+                }
+                let one = if let Some(tag) = tag {
+                    Some(vs.find(tag).ok_or_else(|| QueryError::NotFound {
+                        what: "object version",
+                        query: format!("{}?{tag}", n.id),
+                    })?)
+                } else {
+                    q.at.map(|at| vs.current_at(at.saturating_add(1)))
+                };
+                if let Some(b) = one {
+                    let vn = vs.node(n, &b);
+                    self.walk_dataset(r, &vn, q)?;
+                    return Ok(Some(vn.id));
+                }
+                self.node(n);
+                for b in vs.all() {
+                    let vn = vs.node(n, &b);
+                    self.walk_dataset(r, &vn, q)?;
+                    self.part_of(&vn.id, &n.id);
+                }
+                return Ok(None);
+            }
+            if let Some(tag) = tag {
+                // One version in the store: its id must be the one named.
+                if vs.find(tag).is_none() {
+                    return Err(QueryError::NotFound {
+                        what: "object version",
+                        query: format!("{}?{tag}", n.id),
+                    });
+                }
+            }
+        }
+        self.walk_dataset(r, n, q)?;
+        Ok(None)
+    }
+
+    fn walk_dataset(&mut self, r: &ResourceRow, n: &Node, q: &LineageQuery) -> Result<()> {
         if q.direction != Direction::Downstream {
             self.upstream(&Ds::Res(r.id), n, i64::MAX, q.depth)?;
         }
@@ -955,7 +1078,7 @@ impl<'s> Builder<'s> {
             }
             for o in objects {
                 if let Some(n) = resource_node(&o) {
-                    self.dataset(&o, &n, q)?;
+                    self.dataset(&o, &n, q, None)?;
                     self.part_of(&n.id, &root);
                 }
             }
@@ -1041,19 +1164,34 @@ impl<'s> Builder<'s> {
                 let prefix = loc.trim_start_matches("s3://").trim_start_matches("s3a://");
                 for o in store.objects_under(prefix)? {
                     if let Some(n) = resource_node(&o) {
-                        self.dataset(&o, &n, q)?;
+                        self.dataset(&o, &n, q, None)?;
                         self.part_of(&n.id, &root);
                     }
                 }
             }
         } else {
-            let r = self.find_dataset(target)?;
+            // `s3://bucket/key?versionId=V` or `?generation=G`: one version of the object.
+            let (base, tag) = match target.strip_prefix("s3://").and_then(|_| {
+                target
+                    .rsplit_once("?versionId=")
+                    .map(|(b, v)| (b, format!("versionId={v}")))
+                    .or_else(|| {
+                        target
+                            .rsplit_once("?generation=")
+                            .map(|(b, g)| (b, format!("generation={g}")))
+                    })
+            }) {
+                Some((b, t)) => (b, Some(t)),
+                None => (target, None),
+            };
+            let r = self.find_dataset(base)?;
             let n = resource_node(&r).ok_or_else(|| QueryError::NotFound {
                 what: "dataset",
                 query: target.to_string(),
             })?;
-            root = n.id.clone();
-            self.dataset(&r, &n, q)?;
+            root = self
+                .dataset(&r, &n, q, tag.as_deref())?
+                .unwrap_or(n.id.clone());
         }
         self.finish(Some(root))
     }
@@ -1504,6 +1642,7 @@ impl<'s> Builder<'s> {
             nodes: self.nodes.into_values().collect(),
             edges: Vec::new(),
             truncated: self.truncated,
+            versions: self.listed,
             ..Graph::default()
         };
         for ((from, to, kind, actor), a) in self.edges {

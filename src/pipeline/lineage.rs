@@ -203,6 +203,7 @@ pub fn lineage_frontier(store: &Store, targets: &[String], hops: usize) -> Resul
             depth: hops.max(1),
             since: None,
             until: None,
+            at: None,
         };
         // A target the store does not know (yet, or at all: not a dataset or unit of work) reaches nothing.
         let Ok(g) = crate::lineage::lineage(store, &q, LINEAGE_LIMIT, "low") else {

@@ -545,6 +545,7 @@ fn lineage_block(store: &Store, q: &ReportQuery, target: &str, out: &mut String)
         depth: 3,
         since: q.since,
         until: q.until,
+        at: None,
     };
     let g = match crate::lineage::lineage(store, &lq, q.lineage_limit, "low") {
         Ok(g) => g,

@@ -223,7 +223,20 @@ pub struct Builder<'s> {
     versions: HashMap<i64, Rc<ObjectVersions>>,
     /// The versions of the object the answer is about (`versions` of the answer).
     listed: Vec<Version>,
+    /// What the keys probed so far said about each bucket's versioning.
+    buckets: HashMap<String, BucketProbe>,
 }
+
+/// Keys of one bucket whose latest write carried no S3 version id, and whether one did.
+#[derive(Debug, Clone, Copy, Default)]
+struct BucketProbe {
+    unversioned: u32,
+    versioned: bool,
+}
+
+/// After this many keys of a bucket were found unversioned (and none versioned), the bucket is taken as
+/// unversioned for the rest of the answer: its keys' versions are generations, and no record is read to say so.
+const UNVERSIONED_PROBES: u32 = 8;
 
 const DAY: i64 = 86_400_000;
 
@@ -248,6 +261,7 @@ impl<'s> Builder<'s> {
             min_rank: 0,
             versions: HashMap::new(),
             listed: Vec::new(),
+            buckets: HashMap::new(),
         }
     }
 
@@ -334,6 +348,7 @@ impl<'s> Builder<'s> {
             .collect();
         let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
         self.load_touches(&ids)?;
+        self.prefetch_versions(&ids)?;
         let mut out = Vec::new();
         for e in events {
             for t in self.touches.get(&e.id).cloned().unwrap_or_default() {
@@ -392,14 +407,45 @@ impl<'s> Builder<'s> {
             .iter()
             .filter(|e| versions::CREATES.contains(&e.event_name.as_str()))
             .count();
+        // Whether the key's versions have S3 version ids: its latest write says (a versioned bucket writes one
+        // into every response). Only then are the other writes' and the deletes' records read; an unversioned
+        // key's versions are generations, named by event ids the row already has. A bucket probed unversioned
+        // on `UNVERSIONED_PROBES` keys in this answer, and never versioned, is not probed again.
+        let bucket = resource_id.split_once('/').map_or(resource_id, |(b, _)| b);
+        let probe = self.buckets.get(bucket).copied().unwrap_or_default();
+        let read = |b: &Self, e: &EventRow| -> Result<Option<Value>> {
+            Ok(b.store()
+                .raw_record(e.id)?
+                .and_then(|r| serde_json::from_str(&r).ok()))
+        };
+        let mut versioned = false;
+        let mut latest: Option<(usize, Option<Value>)> = None;
+        if creates > 1 && (probe.versioned || probe.unversioned < UNVERSIONED_PROBES) {
+            if let Some(i) = calls
+                .iter()
+                .rposition(|e| versions::CREATES.contains(&e.event_name.as_str()))
+            {
+                let raw = read(self, &calls[i])?;
+                versioned = raw
+                    .as_ref()
+                    .and_then(|r| r.pointer("/responseElements/x-amz-version-id"))
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| !v.is_empty() && v != "null");
+                let p = self.buckets.entry(bucket.to_string()).or_default();
+                if versioned {
+                    p.versioned = true;
+                } else {
+                    p.unversioned += 1;
+                }
+                latest = Some((i, raw));
+            }
+        }
         let mut with_raw = Vec::with_capacity(calls.len());
-        for e in calls {
-            let raw = if creates > 1 {
-                self.store()
-                    .raw_record(e.id)?
-                    .and_then(|r| serde_json::from_str(&r).ok())
-            } else {
-                None
+        for (i, e) in calls.into_iter().enumerate() {
+            let raw = match &latest {
+                Some((l, raw)) if *l == i => raw.clone(),
+                _ if versioned => read(self, &e)?,
+                _ => None,
             };
             with_raw.push((e, raw));
         }
@@ -407,6 +453,30 @@ impl<'s> Builder<'s> {
         let v = Rc::new(ObjectVersions::build(key, &with_raw));
         self.versions.insert(resource, v.clone());
         Ok(v)
+    }
+
+    /// For the S3 objects the calls touched and whose versions are not known yet: one index lookup of how many
+    /// calls wrote each; an object written at most once has one version, and its calls need not be read.
+    fn prefetch_versions(&mut self, events: &[i64]) -> Result<()> {
+        let mut objects: Vec<i64> = events
+            .iter()
+            .filter_map(|e| self.touches.get(e))
+            .flatten()
+            .filter(|t| t.rtype == "AWS::S3::Object" && !self.versions.contains_key(&t.resource))
+            .map(|t| t.resource)
+            .collect();
+        objects.sort_unstable();
+        objects.dedup();
+        if objects.is_empty() {
+            return Ok(());
+        }
+        for (resource, writes) in self.store().write_counts(&objects)? {
+            if writes <= 1 {
+                self.versions
+                    .insert(resource, Rc::new(ObjectVersions::default()));
+            }
+        }
+        Ok(())
     }
 
     /// The node of the version of an object a call read, wrote or deleted (the key's own node when it has one

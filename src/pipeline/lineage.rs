@@ -91,7 +91,11 @@ fn needle(node: &crate::lineage::Node) -> Option<Vec<String>> {
         kind::S3_OBJECT | kind::S3_PREFIX => {
             let rest = id.strip_prefix("s3://")?;
             let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
-            let key = key.split_once("?versionId=").map_or(key, |(k, _)| k);
+            // A version's node (docs/lineage.md, "Object versions"): the records name the key.
+            let key = key
+                .rsplit_once("?versionId=")
+                .or_else(|| key.rsplit_once("?generation="))
+                .map_or(key, |(k, _)| k);
             let mut out = vec![bucket.to_string()];
             if !key.is_empty() {
                 out.push(key.to_string());
@@ -277,6 +281,13 @@ mod tests {
         assert_eq!(
             n(
                 "s3://acme-raw/orders/a.json?versionId=3HL4",
+                kind::S3_OBJECT
+            ),
+            v(&["acme-raw", "orders/a.json"])
+        );
+        assert_eq!(
+            n(
+                "s3://acme-raw/orders/a.json?generation=6c1f0e8a-44b5-4e0e-9b1a-0a6c3f0f5d11",
                 kind::S3_OBJECT
             ),
             v(&["acme-raw", "orders/a.json"])

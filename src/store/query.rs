@@ -597,6 +597,22 @@ impl Store {
     }
 
     /// Resources each event touched, and how: one query for many events.
+    /// How many calls wrote each resource (`write` access: puts, copies, deletes, parts, ACL and tag changes), from
+    /// the resource index alone. Lineage uses it to find the objects written more than once (object versions)
+    /// without reading their calls.
+    pub fn write_counts(&self, resources: &[i64]) -> Result<HashMap<i64, i64>> {
+        Ok(self
+            .collect(
+                "SELECT a.value, (SELECT count(*) FROM event_resource_rows er
+                                   WHERE er.resource = a.value AND er.access = ?2)
+                   FROM rarray(?1) a",
+                params![id_array(&ascending(resources)), Access::Write.code()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?
+            .into_iter()
+            .collect())
+    }
+
     pub fn event_resources_many(&self, events: &[i64]) -> Result<HashMap<i64, Vec<Touch>>> {
         // Two lookups instead of a join: the (event, resource, access) rows come from the event index alone, and
         // each distinct resource is read once however many events touched it.

@@ -432,10 +432,13 @@ fn home_account<'g>(g: &'g Graph, roots: &BTreeSet<&str>) -> Option<&'g str> {
         .map(|(_, a)| a)
 }
 
-fn writes_further(g: &Graph, actor: &str) -> bool {
+/// The actors that write something in the answer (a `write` or `named` edge out of them).
+fn writers(g: &Graph) -> HashSet<&str> {
     g.edges
         .iter()
-        .any(|e| e.from == actor && (e.kind == edge::WRITE || e.kind == edge::NAMED))
+        .filter(|e| e.kind == edge::WRITE || e.kind == edge::NAMED)
+        .map(|e| e.from.as_str())
+        .collect()
 }
 
 fn rank(c: &str) -> u8 {
@@ -465,11 +468,12 @@ fn step(e: &Edge) -> PathStep {
 /// before the previous one began (paths respect time); no node repeats (cycles end a path). At most `limit`
 /// paths; the bool says whether the enumeration stopped there.
 pub fn paths(g: &Graph, limit: usize) -> (Vec<DataPath>, bool) {
+    let writers = writers(g);
     let mut next: BTreeMap<&str, Vec<&Edge>> = BTreeMap::new();
     for e in &g.edges {
         let step = match e.kind.as_str() {
             edge::DERIVED | edge::COPY => true,
-            edge::READ => is_actor(g, &e.to) && !writes_further(g, &e.to),
+            edge::READ => is_actor(g, &e.to) && !writers.contains(e.to.as_str()),
             _ => false,
         };
         if step {
@@ -561,12 +565,13 @@ pub fn consumers(g: &Graph) -> Vec<Consumer> {
     let flow = downstream_flow(g, &roots);
     let reach = flow.bfs(&start);
     let home = home_account(g, &roots);
-    let starter = |actor: &str| -> Option<&str> {
-        g.edges
-            .iter()
-            .find(|e| e.kind == edge::STARTS && e.to == actor)
-            .map(|e| e.from.as_str())
-    };
+    let writers = writers(g);
+    // Who started each job, query or statement (the first `starts` edge in edge order).
+    let mut started_by: HashMap<&str, &str> = HashMap::new();
+    for e in g.edges.iter().filter(|e| e.kind == edge::STARTS) {
+        started_by.entry(e.to.as_str()).or_insert(e.from.as_str());
+    }
+    let starter = |actor: &str| started_by.get(actor).copied();
     let mut out = Vec::new();
     for (actor, reads) in reached_reads(g, &reach, &roots) {
         let Some(n) = g.node(actor) else { continue };
@@ -625,7 +630,7 @@ pub fn consumers(g: &Graph) -> Vec<Consumer> {
                 .max(),
             datasets: datasets.into_iter().collect(),
             event_ids: events.into_iter().collect(),
-            terminal: !writes_further(g, actor),
+            terminal: !writers.contains(actor),
             path,
         });
     }

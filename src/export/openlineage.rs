@@ -161,7 +161,7 @@ fn run(graph: &Graph, node: &Node) -> Option<Run> {
         if e.kind == edge::STARTS && e.to == id {
             started_by.insert(e.from.as_str());
         }
-        if weakest.is_none_or(|w| confidence_rank(&e.confidence) < confidence_rank(w)) {
+        if weakest.is_none_or(|w| confidence::rank(&e.confidence) < confidence::rank(w)) {
             weakest = Some(&e.confidence);
         }
         if worst_integrity.is_none_or(|w| {
@@ -225,15 +225,6 @@ fn fallback_namespace(account: Option<&str>) -> String {
     match account {
         Some(a) => format!("aws://{a}"),
         None => "aws".to_owned(),
-    }
-}
-
-fn confidence_rank(c: &str) -> u8 {
-    match c {
-        confidence::LOW => 0,
-        confidence::MEDIUM => 1,
-        confidence::HIGH => 2,
-        _ => 0,
     }
 }
 

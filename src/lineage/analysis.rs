@@ -441,14 +441,6 @@ fn writers(g: &Graph) -> HashSet<&str> {
         .collect()
 }
 
-fn rank(c: &str) -> u8 {
-    match c {
-        confidence::HIGH => 2,
-        confidence::MEDIUM => 1,
-        _ => 0,
-    }
-}
-
 fn step(e: &Edge) -> PathStep {
     PathStep {
         from: e.from.clone(),
@@ -544,7 +536,7 @@ fn data_path(g: &Graph, path: &[&Edge]) -> DataPath {
     let weakest = path
         .iter()
         .map(|e| e.confidence.as_str())
-        .min_by_key(|c| rank(c))
+        .min_by_key(|c| confidence::rank(c))
         .unwrap_or(confidence::HIGH)
         .to_string();
     let last = path[path.len() - 1];

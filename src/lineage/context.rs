@@ -517,9 +517,7 @@ impl<'s> Contexts<'s> {
         if let Some(s) = self.statement_sql.get(&ev.id) {
             return Ok(s.clone());
         }
-        let raw = self.store.raw_record(ev.id)?;
-        let v: Option<Value> = raw.and_then(|r| serde_json::from_str(&r).ok());
-        let s = v.and_then(|v| {
+        let s = self.store.raw_json(ev.id)?.and_then(|v| {
             let text = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
             Some(Statement {
                 sql: text("/requestParameters/sql")?,
@@ -702,11 +700,9 @@ impl<'s> Contexts<'s> {
                     if c.event_source != "firehose.amazonaws.com" || c.account != e.account {
                         continue;
                     }
-                    let v: Option<Value> = self
-                        .store
-                        .raw_record(c.id)?
-                        .and_then(|r| serde_json::from_str(&r).ok());
-                    let Some(v) = v else { continue };
+                    let Some(v) = self.store.raw_json(c.id)? else {
+                        continue;
+                    };
                     let params = v
                         .get("requestParameters")
                         .map(Value::to_string)

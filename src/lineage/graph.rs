@@ -76,6 +76,15 @@ pub mod confidence {
     pub const HIGH: &str = "high";
     pub const MEDIUM: &str = "medium";
     pub const LOW: &str = "low";
+
+    /// The order of confidences: `low` (and anything unknown) 0, `medium` 1, `high` 2.
+    pub fn rank(c: &str) -> u8 {
+        match c {
+            HIGH => 2,
+            MEDIUM => 1,
+            _ => 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -2,7 +2,8 @@
 //! graph of a window for `export`.
 
 use super::context::{Contexts, Ctx, Scope, HORIZON};
-use super::graph::{confidence, edge, kind, Edge, Graph, Node};
+use super::graph::confidence::{self, rank};
+use super::graph::{edge, kind, Edge, Graph, Node};
 use super::rules::{self, Flow};
 use super::versions::{self, ObjectVersions, Version};
 use crate::correlate::{QueryError, Result};
@@ -94,14 +95,6 @@ struct Agg {
     confidence: &'static str,
     /// Named by the request that started the work, not observed in a data call.
     named: bool,
-}
-
-fn rank(c: &str) -> u8 {
-    match c {
-        confidence::HIGH => 2,
-        confidence::MEDIUM => 1,
-        _ => 0,
-    }
 }
 
 fn weakest(a: &'static str, b: &'static str) -> &'static str {
@@ -413,11 +406,6 @@ impl<'s> Builder<'s> {
         // on `UNVERSIONED_PROBES` keys in this answer, and never versioned, is not probed again.
         let bucket = resource_id.split_once('/').map_or(resource_id, |(b, _)| b);
         let probe = self.buckets.get(bucket).copied().unwrap_or_default();
-        let read = |b: &Self, e: &EventRow| -> Result<Option<Value>> {
-            Ok(b.store()
-                .raw_record(e.id)?
-                .and_then(|r| serde_json::from_str(&r).ok()))
-        };
         let mut versioned = false;
         let mut latest: Option<(usize, Option<Value>)> = None;
         if creates > 1 && (probe.versioned || probe.unversioned < UNVERSIONED_PROBES) {
@@ -425,7 +413,7 @@ impl<'s> Builder<'s> {
                 .iter()
                 .rposition(|e| versions::CREATES.contains(&e.event_name.as_str()))
             {
-                let raw = read(self, &calls[i])?;
+                let raw = self.store().raw_json(calls[i].id)?;
                 versioned = raw
                     .as_ref()
                     .and_then(|r| r.pointer("/responseElements/x-amz-version-id"))
@@ -444,7 +432,7 @@ impl<'s> Builder<'s> {
         for (i, e) in calls.into_iter().enumerate() {
             let raw = match &latest {
                 Some((l, raw)) if *l == i => raw.clone(),
-                _ if versioned => read(self, &e)?,
+                _ if versioned => self.store().raw_json(e.id)?,
                 _ => None,
             };
             with_raw.push((e, raw));
@@ -488,8 +476,7 @@ impl<'s> Builder<'s> {
         }
         let named = if flow == Flow::Read && vs.versioned && e.event_source == "s3.amazonaws.com" {
             self.store()
-                .raw_record(e.id)?
-                .and_then(|r| serde_json::from_str::<Value>(&r).ok())
+                .raw_json(e.id)?
                 .and_then(|r| versions::read_version(&e.event_name, &r))
         } else {
             None
@@ -497,29 +484,22 @@ impl<'s> Builder<'s> {
         let b = if flow == Flow::Read {
             vs.bind_read(e, named.as_deref())
         } else {
-            vs.bind(e, None)
+            vs.bind(e)
         };
         Ok(vs.node(&node, &b))
     }
 
     /// The `s3://bucket/prefix/` a DynamoDB export writes to (`s3Bucket`, `s3Prefix` of the request).
     fn export_destination(&self, e: &EventRow) -> Result<Option<Node>> {
-        let v: Option<Value> = self
-            .store()
-            .raw_record(e.id)?
-            .and_then(|r| serde_json::from_str(&r).ok());
-        let Some(v) = v else { return Ok(None) };
+        let Some(v) = self.store().raw_json(e.id)? else {
+            return Ok(None);
+        };
         let text = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
         let Some(bucket) = text("/requestParameters/s3Bucket") else {
             return Ok(None);
         };
         let prefix = text("/requestParameters/s3Prefix").unwrap_or_default();
-        let prefix = if prefix.is_empty() || prefix.ends_with('/') {
-            prefix
-        } else {
-            format!("{prefix}/")
-        };
-        Ok(Some(Node::s3_prefix(&format!("s3://{bucket}/{prefix}"))))
+        Ok(s3_dataset(&format!("s3://{bucket}/{prefix}"), true))
     }
 
     /// The data calls of an actor context in a window (inclusive), in time order.
@@ -1241,27 +1221,17 @@ impl<'s> Builder<'s> {
             }
         } else {
             // `s3://bucket/key?versionId=V` or `?generation=G`: one version of the object.
-            let (base, tag) = match target.strip_prefix("s3://").and_then(|_| {
-                target
-                    .rsplit_once("?versionId=")
-                    .map(|(b, v)| (b, format!("versionId={v}")))
-                    .or_else(|| {
-                        target
-                            .rsplit_once("?generation=")
-                            .map(|(b, g)| (b, format!("generation={g}")))
-                    })
-            }) {
-                Some((b, t)) => (b, Some(t)),
-                None => (target, None),
+            let (base, tag) = if target.starts_with("s3://") {
+                versions::split_id(target)
+            } else {
+                (target, None)
             };
             let r = self.find_dataset(base)?;
             let n = resource_node(&r).ok_or_else(|| QueryError::NotFound {
                 what: "dataset",
                 query: target.to_string(),
             })?;
-            root = self
-                .dataset(&r, &n, q, tag.as_deref())?
-                .unwrap_or(n.id.clone());
+            root = self.dataset(&r, &n, q, tag)?.unwrap_or(n.id.clone());
         }
         self.finish(Some(root))
     }
@@ -1341,11 +1311,9 @@ impl<'s> Builder<'s> {
     /// The datasets a start request names: an Athena query's output location (`write`), the `s3://` values of
     /// a Glue job run's arguments (`named`: the request does not say whether the job reads or writes them).
     fn requested(&self, st: &EventRow) -> Result<Vec<(Node, &'static str)>> {
-        let v: Option<Value> = self
-            .store()
-            .raw_record(st.id)?
-            .and_then(|r| serde_json::from_str(&r).ok());
-        let Some(v) = v else { return Ok(Vec::new()) };
+        let Some(v) = self.store().raw_json(st.id)? else {
+            return Ok(Vec::new());
+        };
         let mut out = Vec::new();
         match st.event_name.as_str() {
             "StartQueryExecution" => {
@@ -1440,10 +1408,7 @@ impl<'s> Builder<'s> {
             {
                 continue;
             }
-            let v: Option<Value> = self
-                .store()
-                .raw_record(e.id)?
-                .and_then(|r| serde_json::from_str(&r).ok());
+            let v = self.store().raw_json(e.id)?;
             let loc = v.as_ref().and_then(|v| {
                 v.pointer("/requestParameters/tableInput/storageDescriptor/location")
                     .or_else(|| v.pointer("/responseElements/table/storageDescriptor/location"))

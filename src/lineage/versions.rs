@@ -45,6 +45,17 @@ pub struct Version {
     pub ended_by: Option<String>,
 }
 
+/// A version's node id (or target) split into the key's id and its tag: `s3://b/k?versionId=V` gives
+/// (`s3://b/k`, `versionId=V`), `?generation=G` likewise; any other id is the key's own (no tag).
+pub fn split_id(id: &str) -> (&str, Option<&str>) {
+    for sep in ["?versionId=", "?generation="] {
+        if let Some(at) = id.rfind(sep) {
+            return (&id[..at], Some(&id[at + 1..]));
+        }
+    }
+    (id, None)
+}
+
 /// What a call is bound to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Binding {
@@ -228,23 +239,13 @@ impl ObjectVersions {
         Binding::Unlogged
     }
 
-    /// The version a call is bound to: a write or delete by the call itself, a read by the version it names
-    /// (`named`) or else the one current at its time.
-    pub fn bind(&self, e: &EventRow, named: Option<&str>) -> Binding {
-        if let Some(b) = self.by_call.get(&e.id) {
-            return b.clone();
+    /// The version a write or delete is bound to: the one the call made or ended (a part, the one its upload
+    /// completed), else the one current at its time.
+    pub fn bind(&self, e: &EventRow) -> Binding {
+        match self.by_call.get(&e.id) {
+            Some(b) => b.clone(),
+            None => self.current_at(e.time_ms.unwrap_or(i64::MIN)),
         }
-        if let Some(v) = named {
-            return match self
-                .made
-                .iter()
-                .position(|m| m.version_id.as_deref() == Some(v) || m.event_id == v)
-            {
-                Some(i) => Binding::Known(i),
-                None => Binding::Named(v.to_string()),
-            };
-        }
-        self.current_at(e.time_ms.unwrap_or(i64::MIN))
     }
 
     /// The version a read is bound to: the one it names, else the one current at its time (never the version the
@@ -343,7 +344,7 @@ impl ObjectVersions {
             .iter()
             .enumerate()
             .map(|(i, m)| Version {
-                id: self.node(base, &Binding::Known(i)).id,
+                id: format!("{}?{}", base.id, self.tag(&Binding::Known(i))),
                 version_id: m.version_id.clone(),
                 written_by: Some(m.event_id.clone()),
                 written: Some(crate::model::time::format_ms(m.time)),
@@ -398,19 +399,19 @@ mod tests {
     fn versioned_overwrite_reads_bind_to_the_version_current_or_named() {
         let v = ObjectVersions::build("k", &[put(2, 200, Some("B")), put(1, 100, Some("A"))]);
         assert!(v.multi() && v.versioned);
-        assert_eq!(v.bind(&ev(10, "GetObject", 150), None), Binding::Known(0));
-        assert_eq!(v.bind(&ev(11, "GetObject", 250), None), Binding::Known(1));
+        assert_eq!(v.bind(&ev(10, "GetObject", 150)), Binding::Known(0));
+        assert_eq!(v.bind(&ev(11, "GetObject", 250)), Binding::Known(1));
         assert_eq!(
-            v.bind(&ev(12, "GetObject", 250), Some("A")),
+            v.bind_read(&ev(12, "GetObject", 250), Some("A")),
             Binding::Known(0)
         );
-        assert_eq!(v.bind(&ev(13, "GetObject", 50), None), Binding::Unlogged);
+        assert_eq!(v.bind(&ev(13, "GetObject", 50)), Binding::Unlogged);
         assert_eq!(
-            v.bind(&ev(14, "GetObject", 250), Some("Z")),
+            v.bind_read(&ev(14, "GetObject", 250), Some("Z")),
             Binding::Named("Z".into())
         );
         // A read at the very millisecond of a write does not see it.
-        assert_eq!(v.bind(&ev(15, "GetObject", 200), None), Binding::Known(0));
+        assert_eq!(v.bind(&ev(15, "GetObject", 200)), Binding::Known(0));
         assert_eq!(v.tag(&Binding::Known(1)), "versionId=B");
         assert_eq!(v.find("versionId=A"), Some(Binding::Known(0)));
     }
@@ -429,11 +430,11 @@ mod tests {
         let v = ObjectVersions::build("k", &calls);
         assert!(v.multi() && !v.versioned);
         assert_eq!(v.tag(&Binding::Known(0)), "generation=e1");
-        assert_eq!(v.bind(&ev(2, "DeleteObject", 200), None), Binding::Known(0));
-        assert_eq!(v.bind(&ev(3, "UploadPart", 290), None), Binding::Known(1));
+        assert_eq!(v.bind(&ev(2, "DeleteObject", 200)), Binding::Known(0));
+        assert_eq!(v.bind(&ev(3, "UploadPart", 290)), Binding::Known(1));
         // After the delete and before the re-upload, a successful read read something written outside the trail.
-        assert_eq!(v.bind(&ev(9, "GetObject", 250), None), Binding::Unlogged);
-        assert_eq!(v.bind(&ev(9, "GetObject", 350), None), Binding::Known(1));
+        assert_eq!(v.bind(&ev(9, "GetObject", 250)), Binding::Unlogged);
+        assert_eq!(v.bind(&ev(9, "GetObject", 350)), Binding::Known(1));
         let base = Node::s3_prefix("s3://b/");
         let l = v.list(&base);
         assert_eq!(l[0].ended_by.as_deref(), Some("e2"));
@@ -451,9 +452,9 @@ mod tests {
             ),
         ];
         let v = ObjectVersions::build("k", &calls);
-        assert_eq!(v.bind(&ev(9, "GetObject", 250), None), Binding::Known(1));
-        assert_eq!(v.bind(&ev(9, "GetObject", 350), None), Binding::Known(0));
-        assert_eq!(v.bind(&ev(3, "DeleteObject", 300), None), Binding::Known(1));
+        assert_eq!(v.bind(&ev(9, "GetObject", 250)), Binding::Known(1));
+        assert_eq!(v.bind(&ev(9, "GetObject", 350)), Binding::Known(0));
+        assert_eq!(v.bind(&ev(3, "DeleteObject", 300)), Binding::Known(1));
         assert_eq!(
             copy_source_version(
                 &json!({"requestParameters": {"x-amz-copy-source": "b/k?versionId=A"}})

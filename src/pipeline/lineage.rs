@@ -92,10 +92,7 @@ fn needle(node: &crate::lineage::Node) -> Option<Vec<String>> {
             let rest = id.strip_prefix("s3://")?;
             let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
             // A version's node (docs/lineage.md, "Object versions"): the records name the key.
-            let key = key
-                .rsplit_once("?versionId=")
-                .or_else(|| key.rsplit_once("?generation="))
-                .map_or(key, |(k, _)| k);
+            let key = crate::lineage::versions::split_id(key).0;
             let mut out = vec![bucket.to_string()];
             if !key.is_empty() {
                 out.push(key.to_string());

@@ -394,4 +394,12 @@ impl Store {
     pub fn raw_record(&self, event_row: i64) -> Result<Option<String>> {
         raw::row_record(&self.conn, event_row, &mut None).map_err(|e| self.q(e))
     }
+
+    /// The raw record of an event parsed as JSON, for readers that look fields up in it (`None` when the store
+    /// has no record for the row or it is not a JSON value).
+    pub fn raw_json(&self, event_row: i64) -> Result<Option<serde_json::Value>> {
+        Ok(self
+            .raw_record(event_row)?
+            .and_then(|r| serde_json::from_str(&r).ok()))
+    }
 }

@@ -226,19 +226,7 @@ fn export_of_the_fixture_renders_loads_and_validates() {
     let dot = run(&db, &["export", "--format", "dot"]);
     assert_eq!(dot.code, 0, "{}", dot.stderr);
     if require_tool(&DOT) {
-        let dot_file = dir.path().join("g.dot");
-        std::fs::write(&dot_file, &dot.stdout).unwrap();
-        let svg = std::process::Command::new("dot")
-            .arg("-Tsvg")
-            .arg(&dot_file)
-            .output()
-            .expect("run Graphviz `dot`");
-        assert!(
-            svg.status.success(),
-            "{}",
-            String::from_utf8_lossy(&svg.stderr)
-        );
-        assert!(String::from_utf8_lossy(&svg.stdout).contains("<svg"));
+        assert!(graphviz(&dot.stdout, "svg").contains("<svg"));
     }
 
     let graphml = run(&db, &["export", "--format", "graphml"]);

@@ -39,6 +39,22 @@ fn answer(db: &std::path::Path, args: &[&str]) -> Value {
     g
 }
 
+/// The answer's chokepoints as (node, direction, of).
+fn chokepoints(g: &Value) -> Vec<(&str, &str, u64)> {
+    g["chokepoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["node"].as_str().unwrap(),
+                c["direction"].as_str().unwrap(),
+                c["of"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 fn strs(v: &Value) -> Vec<&str> {
     v.as_array()
         .unwrap()
@@ -107,18 +123,7 @@ fn the_consumers_of_a_raw_object_and_the_run_they_all_got_it_through() {
     assert_eq!(by(GLUE_A)["person"], "arn:aws:iam::111122223333:user/alice");
     assert_eq!(strs(&by(GLUE_A)["datasets"]), [R2]);
 
-    let choke: Vec<(&str, &str, u64)> = g["chokepoints"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["node"].as_str().unwrap(),
-                c["direction"].as_str().unwrap(),
-                c["of"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let choke = chokepoints(&g);
     assert_eq!(choke, [(GLUE_A, "downstream", 7)]);
 
     // The table leads with the consumers and names the chokepoint.
@@ -216,18 +221,7 @@ fn every_path_from_an_ingestion_point_to_its_consumers() {
 fn upstream_chokepoints_of_the_export() {
     let (_dir, db) = store();
     let g = answer(&db, &["lineage", EXPORT, "--format", "json"]);
-    let choke: Vec<(&str, &str, u64)> = g["chokepoints"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["node"].as_str().unwrap(),
-                c["direction"].as_str().unwrap(),
-                c["of"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let choke = chokepoints(&g);
     assert_eq!(
         choke,
         [
@@ -242,7 +236,7 @@ fn upstream_chokepoints_of_the_export() {
 /// DOT ranks nodes in topological order: Graphviz lays the pipeline out left to right.
 #[test]
 fn dot_reads_left_to_right() {
-    let (dir, db) = store();
+    let (_dir, db) = store();
     let dot = run(&db, &["lineage", R2, "--downstream", "--format", "dot"]);
     assert_eq!(dot.code, 0, "{}", dot.stderr);
     // Our ids: `nK [label=..., tooltip="ID\n..."`.
@@ -281,19 +275,7 @@ fn dot_reads_left_to_right() {
     if !require_tool(&DOT) {
         return;
     }
-    let f = dir.path().join("g.dot");
-    std::fs::write(&f, &dot.stdout).unwrap();
-    let plain = std::process::Command::new("dot")
-        .arg("-Tplain")
-        .arg(&f)
-        .output()
-        .expect("run Graphviz `dot`");
-    assert!(
-        plain.status.success(),
-        "{}",
-        String::from_utf8_lossy(&plain.stderr)
-    );
-    let plain = String::from_utf8_lossy(&plain.stdout);
+    let plain = graphviz(&dot.stdout, "plain");
     let x = |id: &str| -> f64 {
         let n = &ids[id];
         plain

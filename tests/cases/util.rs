@@ -251,3 +251,29 @@ pub fn sorted_rows(c: &Connection, query: &str, cell: impl Fn(String) -> String)
     rows.sort();
     format!("## {query}\n{}\n", rows.join("\n"))
 }
+
+/// Graphviz `dot -TFORMAT` over `dot` (on stdin); panics with dot's message when it fails. Callers check
+/// `require_tool(&DOT)` first.
+pub fn graphviz(dot: &str, format: &str) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("dot")
+        .arg(format!("-T{format}"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run Graphviz `dot`");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(dot.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

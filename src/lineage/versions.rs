@@ -157,6 +157,11 @@ impl ObjectVersions {
             let t = e.time_ms.unwrap_or(i64::MIN);
             let name = e.event_name.as_str();
             if CREATES.contains(&name) {
+                // Variants of one call (the same event id logged with other content) make one version.
+                if let Some(i) = out.made.iter().position(|m| m.event_id == e.event_id) {
+                    out.by_call.insert(e.id, Binding::Known(i));
+                    continue;
+                }
                 let version_id = raw
                     .as_ref()
                     .and_then(|r| text(r, "/responseElements/x-amz-version-id"))
@@ -439,6 +444,15 @@ mod tests {
         let l = v.list(&base);
         assert_eq!(l[0].ended_by.as_deref(), Some("e2"));
         assert_eq!(l[1].ended, None);
+    }
+
+    #[test]
+    fn variants_of_one_write_make_one_version() {
+        let mut again = put(2, 100, None);
+        again.0.event_id = "e1".into();
+        let v = ObjectVersions::build("k", &[put(1, 100, None), again]);
+        assert!(!v.multi());
+        assert_eq!(v.bind(&ev(2, "PutObject", 100)), Binding::Known(0));
     }
 
     #[test]

@@ -370,3 +370,67 @@ fn one_event_across_s3_lookup_events_and_lake() {
         2
     );
 }
+
+/// Object versions on real records (panther-analysis): two records share the event id of one `CopyObject` onto
+/// `example-bucket/example-object` (variants of one call). One call makes one version, so the key keeps its bare id,
+/// lists no versions, and every node id is unique. Who wrote it is read from the raw file here.
+#[test]
+fn variants_of_one_write_are_one_version() {
+    let Some(root) = corpus() else {
+        return;
+    };
+    let file = root.join("panther-analysis/panther_cloudtrail_rule_tests.jsonl");
+    let mut writers = BTreeSet::new();
+    let mut ids = BTreeSet::new();
+    for line in std::fs::read_to_string(&file).unwrap().lines() {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let recs: Vec<&Value> = match v.get("Records").and_then(Value::as_array) {
+            Some(a) => a.iter().collect(),
+            None => vec![&v],
+        };
+        for r in recs {
+            let p = &r["requestParameters"];
+            if r["eventName"] == "CopyObject"
+                && r.get("errorCode").is_none_or(Value::is_null)
+                && p["bucketName"] == "example-bucket"
+                && p["key"] == "example-object"
+            {
+                writers.insert(r["userIdentity"]["arn"].as_str().unwrap().to_string());
+                ids.insert(r["eventID"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    assert_eq!(ids.len(), 1, "one call: {ids:?}");
+    assert_eq!(writers.len(), 2, "logged twice, by {writers:?}");
+    let (_dir, db) = store_of(file.parent().unwrap());
+    let r = run(
+        &db,
+        &[
+            "lineage",
+            "s3://example-bucket/example-object",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let g = r.json();
+    assert!(g.get("versions").is_none(), "{g:#}");
+    let nodes: Vec<&str> = g["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    let unique: BTreeSet<&str> = nodes.iter().copied().collect();
+    assert_eq!(unique.len(), nodes.len(), "{nodes:?}");
+    let wrote: BTreeSet<&str> = g["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "write" && e["to"] == "s3://example-bucket/example-object")
+        .map(|e| e["from"].as_str().unwrap())
+        .collect();
+    assert_eq!(wrote, writers.iter().map(String::as_str).collect());
+}
